@@ -1,0 +1,138 @@
+"""The exceptions every part of paas_sdk raises, in one tree.
+
+Each error says what failed and where (a URL, a file, an environment variable, a ZooKeeper path),
+and never carries a secret::
+
+    PaasError
+     ├── ContextError              a malformed identity variable (PAAS_APP_ID, POD_IP, ...)
+     ├── ConfigError               configuration could not be loaded or bound
+     │    ├── ConfigSourceError    the config service or a local file cannot be read
+     │    │    ├── ConfigAuthError         the access-key signature was rejected (401)
+     │    │    └── NamespaceNotFoundError  the namespace does not exist (404)
+     │    ├── ConfigFormatError    a namespace's content does not parse (properties/JSON/YAML/XML)
+     │    └── ConfigValidationError  values do not fit the typed settings model
+     ├── RegistryError             Dubbo registration or discovery in ZooKeeper
+     │    ├── InvalidDubboURLError a URL or a value that Dubbo cannot carry
+     │    ├── RegistryConnectionError  ZooKeeper could not be reached in time
+     │    └── RegistryAuthError    digest credentials or ACLs were refused
+     ├── LogShippingError          the Kafka log handler cannot be set up
+     ├── LogIndexingError          `paas-logs` cannot set up or feed Elasticsearch
+     ├── ExporterError             paas-exporter
+     │    ├── ExporterConfigError  the exporter's YAML config is invalid
+     │    └── UpstreamError        Harbor, Jenkins or Spinnaker answered badly or not at all
+     ├── DashboardError            paas-dash: a dashboard or rule cannot be built or linted
+     │    └── GrafanaError         the Grafana API refused or failed a request
+     └── HarnessError              a test server (ZooKeeper, Kafka, ...) cannot be set up or started
+
+A `PaasError` is meant to be shown to a person as it is: `str(error)` is the whole message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigAuthError",
+    "ConfigError",
+    "ConfigFormatError",
+    "ConfigSourceError",
+    "ConfigValidationError",
+    "ContextError",
+    "DashboardError",
+    "ExporterConfigError",
+    "ExporterError",
+    "GrafanaError",
+    "HarnessError",
+    "InvalidDubboURLError",
+    "LogIndexingError",
+    "LogShippingError",
+    "NamespaceNotFoundError",
+    "PaasError",
+    "RegistryAuthError",
+    "RegistryConnectionError",
+    "RegistryError",
+    "UpstreamError",
+]
+
+
+class PaasError(Exception):
+    """Base of every error paas_sdk raises; `where` names the file, URL, path or variable."""
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ContextError(PaasError):
+    """An identity environment variable holds a value that cannot be used."""
+
+
+class ConfigError(PaasError):
+    """Configuration could not be loaded or bound."""
+
+
+class ConfigSourceError(ConfigError):
+    """The config service or a local config file cannot be read."""
+
+
+class ConfigAuthError(ConfigSourceError):
+    """The config service rejected the request's access-key signature."""
+
+
+class NamespaceNotFoundError(ConfigSourceError):
+    """The requested namespace does not exist for this app, cluster and environment."""
+
+
+class ConfigFormatError(ConfigError):
+    """A namespace's content does not parse in its declared format."""
+
+
+class ConfigValidationError(ConfigError):
+    """Configuration values do not fit the typed settings model."""
+
+
+class RegistryError(PaasError):
+    """Dubbo registration or discovery in ZooKeeper failed."""
+
+
+class InvalidDubboURLError(RegistryError):
+    """A Dubbo URL, or a value to put in one, that Dubbo cannot carry."""
+
+
+class RegistryConnectionError(RegistryError):
+    """ZooKeeper could not be reached within the configured wait."""
+
+
+class RegistryAuthError(RegistryError):
+    """ZooKeeper refused the digest credentials or the ACLs."""
+
+
+class LogShippingError(PaasError):
+    """The Kafka log handler cannot be set up (logging calls themselves never raise)."""
+
+
+class LogIndexingError(PaasError):
+    """`paas-logs` cannot set up or feed Elasticsearch."""
+
+
+class ExporterError(PaasError):
+    """paas-exporter cannot run."""
+
+
+class ExporterConfigError(ExporterError):
+    """The exporter's YAML config is invalid."""
+
+
+class UpstreamError(ExporterError):
+    """Harbor, Jenkins or Spinnaker answered with an error, garbage, or not at all."""
+
+
+class DashboardError(PaasError):
+    """A dashboard or alert rule cannot be built, rendered or linted."""
+
+
+class GrafanaError(DashboardError):
+    """The Grafana HTTP API refused or failed a request."""
+
+
+class HarnessError(PaasError):
+    """A real test server (ZooKeeper, Kafka, Elasticsearch, Prometheus) cannot be set up."""

@@ -1,0 +1,139 @@
+"""pytest fixtures for the real servers: `zookeeper`, `kafka`, `elasticsearch`, `prometheus`.
+
+Load with ``pytest_plugins = ["paas_sdk.testing.pytest_plugin"]``. Each fixture is session-scoped
+and starts its server on first use, on free loopback ports in a temporary directory, and always
+stops it. The directories are deleted after a passing session and kept (their path printed) after
+a failing one, so the servers' logs can be read.
+
+An endpoint in the environment is used instead of starting a server, for example
+``PAAS_TEST_ZOOKEEPER=127.0.0.1:2181``, ``PAAS_TEST_KAFKA=127.0.0.1:9092``,
+``PAAS_TEST_ELASTICSEARCH=http://127.0.0.1:9200``, ``PAAS_TEST_PROMETHEUS=http://127.0.0.1:9090``.
+Tests that need to stop or restart a server (`managed_zookeeper`, `managed_kafka`) always get one
+of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from paas_sdk.testing.servers import (
+    ElasticsearchServer,
+    KafkaServer,
+    PrometheusServer,
+    ZooKeeperServer,
+)
+from paas_sdk.testing.servers._process import ServerProcess
+
+S = TypeVar("S", bound=ServerProcess)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a server answers. `server` is None when the endpoint came from the environment."""
+
+    address: str
+    server: ServerProcess | None = None
+
+
+class _ServerPool:
+    """Owns the session's servers and their directories."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="paas-test-servers-"))
+        self.root.chmod(0o755)  # servers that run unprivileged must reach their directories
+        self.servers: list[ServerProcess] = []
+
+    def start(self, factory: Callable[[Path], S], name: str) -> S:
+        workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
+        server = factory(workdir)
+        self.servers.append(server)
+        server.start()
+        return server
+
+    def close(self, keep: bool) -> str | None:
+        for server in reversed(self.servers):
+            server.stop()
+        if keep:
+            return str(self.root)
+        shutil.rmtree(self.root, ignore_errors=True)
+        return None
+
+
+_POOL_KEY = pytest.StashKey[_ServerPool]()
+
+
+@pytest.fixture(scope="session")
+def _server_pool(request: pytest.FixtureRequest) -> Iterator[_ServerPool]:
+    pool = _ServerPool()
+    request.session.stash[_POOL_KEY] = pool
+    try:
+        yield pool
+    finally:
+        failed = request.session.testsfailed > 0
+        kept = pool.close(keep=failed)
+        if kept:
+            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"paas-sdk test servers' logs kept in {kept}")
+
+
+def _external(variable: str) -> str | None:
+    value = os.environ.get(variable, "").strip()
+    return value or None
+
+
+@pytest.fixture(scope="session")
+def zookeeper(_server_pool: _ServerPool) -> Endpoint:
+    """A ZooKeeper connect string (``host:port``), shared by the session."""
+    if external := _external("PAAS_TEST_ZOOKEEPER"):
+        return Endpoint(external)
+    server = _server_pool.start(ZooKeeperServer, "zookeeper")
+    return Endpoint(server.hosts, server)
+
+
+@pytest.fixture(scope="session")
+def kafka(_server_pool: _ServerPool) -> Endpoint:
+    """Kafka bootstrap servers (``host:port``), shared by the session."""
+    if external := _external("PAAS_TEST_KAFKA"):
+        return Endpoint(external)
+    server = _server_pool.start(KafkaServer, "kafka")
+    return Endpoint(server.bootstrap_servers, server)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch(_server_pool: _ServerPool) -> Endpoint:
+    """An Elasticsearch base URL, shared by the session."""
+    if external := _external("PAAS_TEST_ELASTICSEARCH"):
+        return Endpoint(external.rstrip("/"))
+    server = _server_pool.start(ElasticsearchServer, "elasticsearch")
+    return Endpoint(server.url, server)
+
+
+@pytest.fixture(scope="session")
+def prometheus(_server_pool: _ServerPool) -> PrometheusServer:
+    """A Prometheus server of the session's own; point it at targets with `scrape()`."""
+    return _server_pool.start(PrometheusServer, "prometheus")
+
+
+@pytest.fixture
+def managed_zookeeper(_server_pool: _ServerPool) -> Iterator[ZooKeeperServer]:
+    """A ZooKeeper of this test's own, to stop, kill or restart."""
+    server = _server_pool.start(ZooKeeperServer, "zookeeper-own")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def managed_kafka(_server_pool: _ServerPool) -> Iterator[KafkaServer]:
+    """A Kafka broker of this test's own, to stop, kill or restart."""
+    server = _server_pool.start(KafkaServer, "kafka-own")
+    yield server
+    server.stop()
