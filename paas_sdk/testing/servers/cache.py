@@ -26,6 +26,8 @@ from paas_sdk.errors import HarnessError
 ZOOKEEPER_VERSION = "3.9.4"
 KAFKA_VERSION = "4.1.1"
 ELASTICSEARCH_VERSION = "8.19.4"
+# the Java Dubbo consumer the registry's interop test runs (not a server: a client and its jars)
+DUBBO_VERSION = "3.3.5"
 # bumped when the set of jars fetched for a server changes, so a stale cache is refetched
 _ZOOKEEPER_LAYOUT = 2
 
@@ -41,8 +43,9 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 _DEPENDENCY = """    <dependency>
-      <groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>
+      <groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>{exclusions}
     </dependency>"""
+_EXCLUSION = "<exclusion><groupId>{group}</groupId><artifactId>{artifact}</artifactId></exclusion>"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class Cache:
         return self.root / f"elasticsearch-{ELASTICSEARCH_VERSION}"
 
     @property
+    def dubbo_libs(self) -> Path:
+        return self.root / f"dubbo-{DUBBO_VERSION}" / "libs"
+
+    @property
     def maven_repository(self) -> Path:
         return self.root / "m2"
 
@@ -80,6 +87,7 @@ class Cache:
             "zookeeper": _complete(self.zookeeper_libs.parent),
             "kafka": _complete(self.kafka_libs.parent),
             "elasticsearch": _complete(self.elasticsearch_home),
+            "dubbo": _complete(self.dubbo_libs.parent),
             "prometheus": shutil.which("prometheus") is not None
             and shutil.which("promtool") is not None,
         }
@@ -129,6 +137,23 @@ class Cache:
             ],
         )
 
+    def _fetch_dubbo(self) -> None:
+        self._maven_libs(
+            self.dubbo_libs.parent,
+            "dubbo",
+            [
+                ("org.apache.dubbo", "dubbo", DUBBO_VERSION),
+                # Dubbo's ZooKeeper registry needs Curator 5 and a ZooKeeper client on its classpath
+                ("org.apache.curator", "curator-x-discovery", "5.7.1"),
+                ("org.apache.zookeeper", "zookeeper", ZOOKEEPER_VERSION),
+                ("org.slf4j", "slf4j-simple", "2.0.13"),
+            ],
+            # the ZooKeeper client talks NIO; its Netty 4.1 jars would shadow Dubbo's Netty 4.2
+            exclusions={
+                "zookeeper": ["io.netty:netty-handler", "io.netty:netty-transport-native-epoll"]
+            },
+        )
+
     def _fetch_elasticsearch(self) -> None:
         target = self.elasticsearch_home
         downloads = self.root / "downloads"
@@ -168,10 +193,36 @@ class Cache:
                     f"apt-get install failed:\n{result.stderr[-2000:]}", where="prometheus"
                 )
 
-    def _maven_libs(self, target: Path, name: str, artifacts: list[tuple[str, str, str]]) -> None:
+    def _maven_libs(
+        self,
+        target: Path,
+        name: str,
+        artifacts: list[tuple[str, str, str]],
+        exclusions: dict[str, list[str]] | None = None,
+    ) -> None:
+        """Copy the artifacts and their runtime dependencies into `target/libs`.
+
+        `exclusions` maps an artifact id to the `group:artifact` dependencies to leave out of it.
+        """
         target.mkdir(parents=True, exist_ok=True)
+        excluded = exclusions or {}
         dependencies = "\n".join(
-            _DEPENDENCY.format(group=g, artifact=a, version=v) for g, a, v in artifacts
+            _DEPENDENCY.format(
+                group=g,
+                artifact=a,
+                version=v,
+                exclusions=(
+                    "<exclusions>"
+                    + "".join(
+                        _EXCLUSION.format(group=x.split(":")[0], artifact=x.split(":")[1])
+                        for x in excluded[a]
+                    )
+                    + "</exclusions>"
+                    if a in excluded
+                    else ""
+                ),
+            )
+            for g, a, v in artifacts
         )
         (target / "pom.xml").write_text(_POM.format(name=name, dependencies=dependencies))
         staging = target / "libs.partial"

@@ -1,0 +1,264 @@
+"""ZooKeeperRegistry against a real ZooKeeper: layout, subscriptions, session loss, auth, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from prometheus_client import CollectorRegistry
+
+from paas_sdk.errors import RegistryAuthError, RegistryConnectionError
+from paas_sdk.registry import ApplicationInstance, DubboURL, ZooKeeperRegistry
+from paas_sdk.testing.servers import ZooKeeperServer, free_port
+from tests.registry.conftest import leaves, provider, wait_until
+
+
+def _registry(address: str, metrics: CollectorRegistry, **kwargs: Any) -> ZooKeeperRegistry:
+    kwargs.setdefault("session_timeout", 4.0)
+    return ZooKeeperRegistry(address, metrics=metrics, **kwargs).start()
+
+
+def _sample(metrics: CollectorRegistry, name: str, **labels: str) -> float | None:
+    return metrics.get_sample_value(name, labels)
+
+
+def test_registration_is_an_ephemeral_leaf_at_dubbos_path_that_parses_back(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    url = provider(interface, group="blue", version="1.0")
+    with _registry(zookeeper.address, metrics) as registry:
+        registry.register(url)
+        assert registry.registered
+        assert registry.connected
+        [leaf] = leaves(observer, interface)
+        assert DubboURL.decode(leaf) == url
+        assert leaf == url.encoded()
+        _, leaf_stat = observer.get(f"/dubbo/{interface}/providers/{leaf}")
+        _, parent_stat = observer.get(f"/dubbo/{interface}/providers")
+        assert leaf_stat.ephemeralOwner == registry.session_id
+        assert parent_stat.ephemeralOwner == 0
+        assert _sample(metrics, "paas_registry_registered", side="provider") == 1
+        assert _sample(metrics, "paas_registry_connected") == 1
+    assert leaves(observer, interface) == []
+
+
+def test_root_is_configurable(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    with _registry(zookeeper.address, metrics, root="/platform/dubbo") as registry:
+        registry.register(provider(interface))
+        assert len(observer.get_children(f"/platform/dubbo/{interface}/providers")) == 1
+
+
+def test_subscription_sees_providers_come_and_go(
+    zookeeper: Any, interface: str, metrics: CollectorRegistry
+) -> None:
+    seen: list[tuple[str, ...]] = []
+    with (
+        _registry(zookeeper.address, metrics) as consumer_side,
+        _registry(zookeeper.address, CollectorRegistry()) as provider_side,
+    ):
+        # subscribing first: the path does not exist yet and must be created before watching
+        subscription = consumer_side.subscribe(
+            interface, listener=lambda p: seen.append(tuple(u.address for u in p))
+        )
+        assert subscription.providers == ()
+        one, two = provider(interface, 20001), provider(interface, 20002)
+        provider_side.register(one)
+        wait_until(lambda: subscription.addresses == ("127.0.0.1:20001",))
+        provider_side.register(two)
+        wait_until(lambda: len(subscription.providers) == 2)
+        assert _sample(metrics, "paas_registry_providers", interface=interface) == 2
+        # another group or version is not ours
+        provider_side.register(provider(interface, 20003, group="other"))
+        provider_side.unregister(one)
+        wait_until(lambda: subscription.addresses == ("127.0.0.1:20002",))
+        provider_side.unregister(two)
+        wait_until(lambda: subscription.providers == ())
+        wait_until(lambda: bool(seen) and seen[-1] == ())
+    assert ("127.0.0.1:20001",) in seen
+
+
+def _expire(registry: ZooKeeperRegistry, address: str) -> int:
+    """Close the registry's session from a second client holding the same session id."""
+    client = registry._client
+    assert client is not None
+    session_id, password = client.client_id
+    twin = KazooClient(address, client_id=(session_id, password))
+    twin.start(timeout=10)
+    twin.stop()
+    twin.close()
+    return int(session_id)
+
+
+def test_forced_session_expiry_restores_everything_within_a_second_of_the_new_session(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    urls = [provider(interface, 30000 + i) for i in range(50)]
+    consumer = DubboURL.consumer(interface, "127.0.0.1", application="py-test")
+    with (
+        _registry(zookeeper.address, metrics) as registry,
+        _registry(zookeeper.address, CollectorRegistry()) as other,
+    ):
+        for url in urls:
+            registry.register(url)
+        registry.register(consumer)
+        subscription = registry.subscribe(interface)
+        wait_until(lambda: len(subscription.providers) == 50)
+        old_session = _expire(registry, zookeeper.address)
+        wait_until(lambda: registry.session_id not in (None, old_session))
+        new_session_seen = time.monotonic()
+
+        def restored() -> bool:
+            stats = [observer.exists(f"/dubbo/{interface}/providers/{u.encoded()}") for u in urls]
+            return all(s is not None and s.ephemeralOwner == registry.session_id for s in stats)
+
+        wait_until(restored, timeout=5)
+        assert time.monotonic() - new_session_seen <= 1.0
+        assert registry.last_restore_seconds is not None
+        assert registry.last_restore_seconds <= 1.0
+        assert leaves(observer, interface, "consumers") == [consumer.encoded()]
+        assert _sample(metrics, "paas_registry_sessions_reestablished_total") == 1
+        assert _sample(metrics, "paas_registry_registered", side="provider") == 50
+        assert _sample(metrics, "paas_registry_registered", side="consumer") == 1
+        # the subscription's watch is re-armed on the new session
+        other.register(provider(interface, 40000))
+        wait_until(lambda: len(subscription.providers) == 51)
+
+
+def test_ephemeral_left_by_an_old_session_is_replaced_not_kept(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    url = provider(interface)
+    path = f"/dubbo/{interface}/providers/{url.encoded()}"
+    old = KazooClient(zookeeper.address, timeout=4)
+    old.start(timeout=10)
+    old.create(path, b"", ephemeral=True, makepath=True)
+    with _registry(zookeeper.address, metrics) as registry:
+        registry.register(url)
+        stat = observer.exists(path)
+        assert stat is not None
+        assert stat.ephemeralOwner == registry.session_id
+        old.stop()  # the old session ends: ZooKeeper deletes only its own nodes
+        old.close()
+        time.sleep(0.3)
+        assert observer.exists(path) is not None
+        assert registry.registered
+
+
+def test_zookeeper_restart_restores_registrations_and_subscriptions(
+    managed_zookeeper: ZooKeeperServer, interface: str, metrics: CollectorRegistry
+) -> None:
+    url = provider(interface)
+    registry = ZooKeeperRegistry(managed_zookeeper.hosts, session_timeout=2.0, metrics=metrics)
+    with registry.start():
+        registry.register(url)
+        subscription = registry.subscribe(interface)
+        wait_until(lambda: len(subscription.providers) == 1)
+        managed_zookeeper.stop()
+        wait_until(lambda: not registry.connected)
+        assert not registry.registered
+        assert _sample(metrics, "paas_registry_connected") == 0
+        time.sleep(2.5)  # longer than the session timeout
+        managed_zookeeper.start()
+        wait_until(lambda: registry.registered, timeout=30)
+        observer = KazooClient(managed_zookeeper.hosts)
+        observer.start(timeout=10)
+        try:
+            wait_until(lambda: leaves(observer, interface) == [url.encoded()], timeout=10)
+            stat = observer.exists(f"/dubbo/{interface}/providers/{url.encoded()}")
+            assert stat is not None
+            assert stat.ephemeralOwner == registry.session_id
+        finally:
+            observer.stop()
+            observer.close()
+        assert subscription.addresses == ("127.0.0.1:20880",)
+        assert _sample(metrics, "paas_registry_connected") == 1
+
+
+def test_digest_auth_protects_nodes_and_wrong_credentials_get_a_clear_error(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    # a root of its own: the parents it creates are readable by this identity only
+    secured = {"root": f"secured-{interface}", "username": "dubbo"}
+    with _registry(zookeeper.address, metrics, password="right", **secured) as owner:
+        owner.register(provider(interface, 1))
+        with pytest.raises(NoAuthError):
+            observer.get_children(f"/secured-{interface}/{interface}/providers")
+        with _registry(
+            zookeeper.address, CollectorRegistry(), password="s3cr3t-guess", **secured
+        ) as intruder:
+            with pytest.raises(RegistryAuthError) as error:
+                intruder.register(provider(interface, 2))
+            assert "digest user 'dubbo'" in str(error.value)
+            assert f"/{interface}/providers" in str(error.value)
+            assert "s3cr3t-guess" not in str(error.value)
+            assert not intruder.registered
+        with _registry(
+            zookeeper.address, CollectorRegistry(), password="right", **secured
+        ) as friend:
+            friend.register(provider(interface, 3))
+            assert len(friend.subscribe(interface).providers) == 2
+
+
+def test_unreachable_zookeeper_fails_after_a_bounded_wait(metrics: CollectorRegistry) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    registry = ZooKeeperRegistry(address, connect_timeout=1.0, metrics=metrics)
+    started = time.monotonic()
+    with pytest.raises(RegistryConnectionError, match=r"within 1 s") as error:
+        registry.start()
+    assert time.monotonic() - started < 3
+    assert address in str(error.value)
+
+
+def test_unreachable_zookeeper_with_background_retry_registers_once_it_is_up(
+    metrics: CollectorRegistry, interface: str, tmp_path: Any
+) -> None:
+    server = ZooKeeperServer(tmp_path)
+    registry = ZooKeeperRegistry(
+        server.hosts, connect_timeout=0.5, retry_in_background=True, metrics=metrics
+    ).start()
+    try:
+        registry.register(provider(interface))
+        assert not registry.connected
+        assert not registry.registered
+        server.start()
+        wait_until(lambda: registry.registered, timeout=30)
+    finally:
+        registry.close()
+        server.stop()
+
+
+def test_application_level_registration_writes_instance_metadata_and_mapping(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    app = f"py-app-{interface.rsplit('.', 1)[-1].lower()}"
+    url = provider(interface, 20990)
+    with _registry(zookeeper.address, metrics) as registry:
+        instance = ApplicationInstance(registry, app, "127.0.0.1", 20990, [url])
+        instance.register()
+        raw, stat = observer.get(f"/services/{app}/127.0.0.1:20990")
+        assert stat.ephemeralOwner == registry.session_id
+        document = json.loads(raw)
+        assert document["payload"]["@class"] == (
+            "org.apache.dubbo.registry.zookeeper.ZookeeperInstance"
+        )
+        assert document["address"] == "127.0.0.1"
+        assert document["port"] == 20990
+        metadata = document["payload"]["metadata"]
+        assert metadata["dubbo.metadata.storage-type"] == "remote"
+        revision = metadata["dubbo.metadata.revision"]
+        stored = json.loads(observer.get(f"/dubbo/metadata/{app}/{revision}")[0])
+        assert stored["services"][f"{interface}:dubbo"]["port"] == 20990
+        assert observer.get(f"/dubbo/mapping/{interface}")[0].decode() == app
+        # a second app providing the interface is appended to the mapping
+        ApplicationInstance(registry, "other-app", "127.0.0.1", 20991, [url]).register()
+        assert observer.get(f"/dubbo/mapping/{interface}")[0].decode() == f"{app},other-app"
+        old_session = _expire(registry, zookeeper.address)
+        wait_until(lambda: registry.session_id not in (None, old_session))
+        wait_until(lambda: observer.exists(f"/services/{app}/127.0.0.1:20990") is not None)
+    assert observer.exists(f"/services/{app}/127.0.0.1:20990") is None
