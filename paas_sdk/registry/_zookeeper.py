@@ -35,6 +35,9 @@ log = logging.getLogger("paas_sdk.registry")
 
 ProvidersListener = Callable[[tuple[DubboURL, ...]], None]
 
+# nodes per multi-op transaction when restoring: ~150 kB of paths, far below jute.maxbuffer
+_BATCH = 200
+
 
 @dataclass(frozen=True)
 class _Node:
@@ -341,7 +344,40 @@ class ZooKeeperRegistry:
         return counts
 
     def _ensure(self, items: Sequence[tuple[str, _Node]]) -> None:
-        """Create the nodes, pipelined; replace ephemerals owned by another (old) session."""
+        """Create the nodes; replace ephemerals owned by another (old) session.
+
+        Many nodes go in multi-op transactions sent back to back (after a new session they
+        usually all succeed: one round trip per batch); a batch that fails as a whole, say on a
+        missing parent or a stale node, is redone node by node.
+        """
+        client = self._client
+        if client is None:
+            raise RegistryConnectionError("the registry is not started", where=self.hosts)
+        if len(items) < 8:
+            self._ensure_each(items)
+            return
+        batches = []
+        for start in range(0, len(items), _BATCH):
+            batch = items[start : start + _BATCH]
+            transaction = client.transaction()
+            for path, node in batch:
+                transaction.create(path, node.data, acl=self._acl, ephemeral=node.ephemeral)
+            batches.append((batch, transaction.commit_async()))
+        for batch, result in batches:
+            try:
+                outcomes = result.get(timeout=self.operation_timeout)
+            except Exception as exc:
+                if _is_auth_error(exc):
+                    self._raise(exc, batch[0][0])
+                outcomes = [exc]
+            if any(isinstance(outcome, Exception) for outcome in outcomes):
+                self._ensure_each(batch)
+                continue
+            with self._lock:
+                self._present.update(path for path, _ in batch if path in self._wanted)
+
+    def _ensure_each(self, items: Sequence[tuple[str, _Node]]) -> None:
+        """Create node by node (pipelined), making parents and replacing stale ephemerals."""
         from kazoo.exceptions import NodeExistsError, NoNodeError
 
         client = self._client

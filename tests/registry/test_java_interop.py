@@ -29,9 +29,9 @@ def _compile(target: Path) -> str:
     cache = Cache.default()
     cache.require("dubbo")
     classpath = os.pathsep.join(str(p) for p in sorted(cache.dubbo_libs.glob("*.jar")))
+    javac = str(java_home() / "bin" / "javac")
     subprocess.run(
-        [str(java_home() / "bin" / "javac"), "-nowarn", "-d", str(target), "-cp", classpath]
-        + [str(PROBE)],
+        [javac, "-nowarn", "-d", str(target), "-cp", classpath, str(PROBE)],
         check=True,
         capture_output=True,
         timeout=120,

@@ -79,9 +79,9 @@ def observer_of(zookeeper: Any) -> Iterator[KazooClient]:
 
 
 def _spawn(address: str, interface: str, drain: float, session: float) -> tuple[Any, int]:
+    arguments = [address, interface, str(drain), str(session)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.registry.provider_process", address, interface]
-        + [str(drain), str(session)],
+        [sys.executable, "-m", "tests.registry.provider_process", *arguments],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -150,6 +150,27 @@ def test_ephemeral_left_by_an_old_session_is_replaced_not_kept(
         assert registry.registered
 
 
+def test_stale_node_among_many_is_replaced_when_restoring(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    urls = [provider(interface, 21000 + i) for i in range(20)]
+    stale = f"/dubbo/{interface}/providers/{urls[7].encoded()}"
+    old = KazooClient(zookeeper.address, timeout=4)
+    old.start(timeout=10)
+    old.create(stale, b"", ephemeral=True, makepath=True)
+    registry = ZooKeeperRegistry(zookeeper.address, session_timeout=4.0, metrics=metrics)
+    for url in urls:  # asked for before connecting: all restored in one go on connect
+        registry.register(url)
+    with registry.start():
+        wait_until(lambda: registry.registered)
+        owners = {observer.exists(f"/dubbo/{interface}/providers/{u.encoded()}") for u in urls}
+        assert {stat.ephemeralOwner for stat in owners if stat} == {registry.session_id}
+        old.stop()
+        old.close()
+        time.sleep(0.3)
+        assert len(leaves(observer, interface)) == 20
+
+
 def test_zookeeper_restart_restores_registrations_and_subscriptions(
     managed_zookeeper: ZooKeeperServer, interface: str, metrics: CollectorRegistry
 ) -> None:
