@@ -14,15 +14,42 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kazoo.client import KazooClient
 from prometheus_client import CollectorRegistry
 
-from paas_sdk.registry import DubboURL, ZooKeeperRegistry
+from paas_sdk.registry import ApplicationInstance, DubboURL, ZooKeeperRegistry
 from paas_sdk.testing.servers import Cache, free_port
 from paas_sdk.testing.servers._process import java_home
 from tests.registry.conftest import provider, wait_until
 
 PROBE = Path(__file__).parent / "java" / "DubboProbe.java"
+
+
+@pytest.fixture(scope="module")
+def probe_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _compile(tmp_path_factory.mktemp("dubbo-probe"))
+
+
+def _run_probe(classpath: str, step: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run the probe with Dubbo's migration step forced (interface- or application-level)."""
+    return subprocess.run(
+        [
+            str(java_home() / "bin" / "java"),
+            "-Xmx256m",
+            "-XX:TieredStopAtLevel=1",
+            f"-Ddubbo.application.migration.step={step}",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-cp",
+            classpath,
+            "DubboProbe",
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
 
 
 def _compile(target: Path) -> str:
@@ -40,9 +67,8 @@ def _compile(target: Path) -> str:
 
 
 def test_java_consumer_resolves_the_python_provider_and_python_parses_the_java_provider(
-    zookeeper: Any, interface: str, tmp_path: Path
+    zookeeper: Any, interface: str, probe_classpath: str
 ) -> None:
-    classpath = _compile(tmp_path)
     java_interface = interface + "Java"
     missing = interface + "Nobody"
     port = free_port()
@@ -63,27 +89,14 @@ def test_java_consumer_resolves_the_python_provider_and_python_parses_the_java_p
                 seen.set()
 
         watcher.ChildrenWatch(path, record)
-        probe = subprocess.run(
-            [
-                str(java_home() / "bin" / "java"),
-                "-Xmx256m",
-                "-XX:TieredStopAtLevel=1",
-                "-Ddubbo.application.migration.step=FORCE_INTERFACE",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-cp",
-                classpath,
-                "DubboProbe",
-                zookeeper.address,
-                interface,
-                java_interface,
-                str(free_port()),
-                missing,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-            cwd=tmp_path,
+        probe = _run_probe(
+            probe_classpath,
+            "FORCE_INTERFACE",
+            zookeeper.address,
+            interface,
+            java_interface,
+            str(free_port()),
+            missing,
         )
         lines = probe.stdout.splitlines()
         assert probe.returncode == 0, probe.stdout + probe.stderr[-4000:]
@@ -105,3 +118,27 @@ def test_java_consumer_resolves_the_python_provider_and_python_parses_the_java_p
     # Dubbo refuses to advertise loopback, so the host is the machine's; nothing dials it
     assert java_url.port > 0
     assert java_url.host
+
+
+def test_java_consumer_in_application_mode_finds_the_python_application_instance(
+    zookeeper: Any, interface: str, probe_classpath: str
+) -> None:
+    port = free_port()
+    url = provider(interface, port)
+    app = "py-app-" + interface.rsplit(".", 2)[-2]
+    with ZooKeeperRegistry(zookeeper.address, metrics=CollectorRegistry()) as registry:
+        # application level only: no interface-level URL for this interface at all
+        ApplicationInstance(registry, app, "127.0.0.1", port, [url]).register()
+        probe = _run_probe(
+            probe_classpath,
+            "FORCE_APPLICATION",
+            zookeeper.address,
+            interface,
+            interface + "Java",
+            str(free_port()),
+            interface + "Nobody",
+        )
+    lines = probe.stdout.splitlines()
+    assert probe.returncode == 0, probe.stdout + probe.stderr[-4000:]
+    assert f"RESOLVED {interface}" in lines
+    assert f"PROVIDER 127.0.0.1:{port}" in lines
