@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import queue
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -148,6 +150,7 @@ class ZooKeeperRegistry:
         self._threads: list[threading.Thread] = []
         self.last_restore_seconds: float | None = None
         self.sessions_reestablished = 0
+        _watch_forks(self)
 
     # -- connection ----------------------------------------------------------------------------
     def start(self) -> Self:
@@ -203,6 +206,19 @@ class ZooKeeperRegistry:
             )
         return self
 
+    def _reset_after_fork(self) -> None:
+        """In a forked child: the parent's client and threads do not exist here. Forget them
+        (never touching the parent's session) so that `start()` connects afresh."""
+        self._client = None
+        self._threads = []
+        self._connected = False
+        self._session_id = None
+        self._lock = threading.Lock()
+        self._ops = threading.Lock()
+        self._present = set()
+        self._tasks = queue.SimpleQueue()
+        self._events = queue.SimpleQueue()
+
     @property
     def connected(self) -> bool:
         """True while the client has a live session."""
@@ -216,6 +232,10 @@ class ZooKeeperRegistry:
 
     @property
     def session_id(self) -> int | None:
+        """The current ZooKeeper session's id (None before the first session)."""
+        client = self._client
+        if client is not None and self._connected and client.client_id:
+            return int(client.client_id[0])
         return self._session_id
 
     def close(self, timeout: float = 5.0) -> None:
@@ -577,3 +597,21 @@ def _is_auth_error(exc: BaseException) -> bool:
     from kazoo.exceptions import AuthFailedError, InvalidACLError, NoAuthError
 
     return isinstance(exc, NoAuthError | AuthFailedError | InvalidACLError)
+
+
+_forked_registries: weakref.WeakSet[ZooKeeperRegistry] = weakref.WeakSet()
+_fork_hook_installed = False
+
+
+def _watch_forks(registry: ZooKeeperRegistry) -> None:
+    """Reset registries in a forked child (gunicorn/uWSGI workers call `start()` again there)."""
+    global _fork_hook_installed  # noqa: PLW0603 - one process-wide hook, installed on first use
+    _forked_registries.add(registry)
+    if not _fork_hook_installed:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_installed = True
+
+
+def _after_fork_in_child() -> None:
+    for registry in list(_forked_registries):
+        registry._reset_after_fork()

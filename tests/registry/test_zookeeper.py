@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from typing import Any
 
@@ -283,3 +285,66 @@ def test_application_level_registration_writes_instance_metadata_and_mapping(
         wait_until(lambda: registry.session_id not in (None, old_session))
         wait_until(lambda: observer.exists(f"/services/{app}/127.0.0.1:20990") is not None)
     assert observer.exists(f"/services/{app}/127.0.0.1:20990") is None
+
+
+def test_a_blocking_listener_never_stalls_watches_or_the_session(
+    zookeeper: Any, interface: str, metrics: CollectorRegistry
+) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow(providers: tuple[DubboURL, ...]) -> None:
+        calls.append(len(providers))
+        release.wait(10)
+
+    with _registry(zookeeper.address, metrics) as registry:
+        subscription = registry.subscribe(interface, listener=slow)
+        registry.register(provider(interface, 1))
+        wait_until(lambda: calls == [1])
+        # the listener is stuck; the list, new registrations and session restore go on
+        registry.register(provider(interface, 2))
+        wait_until(lambda: len(subscription.providers) == 2)
+        old_session = _expire(registry, zookeeper.address)
+        wait_until(lambda: registry.session_id not in (None, old_session))
+        wait_until(lambda: registry.registered)
+        assert calls == [1]
+        release.set()
+        wait_until(lambda: calls[-1] == 2)
+
+
+def test_a_forked_child_starts_its_own_session_and_leaves_the_parents_alone(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    url = provider(interface)
+    with _registry(zookeeper.address, metrics) as registry:
+        registry.register(url)
+        parent_session = registry.session_id
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report and leave without running pytest's teardown
+            status = 1
+            try:
+                assert not registry.connected
+                registry.unregister(url)  # not connected: forgets it, touches no node
+                registry.register(provider(interface, 20881))
+                registry.start()
+                wait_until(lambda: registry.registered)
+                os.write(write, f"{registry.session_id}".encode())
+                registry.close()
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        reported = os.read(read, 100).decode()
+        os.close(read)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert reported.isdigit()
+        assert int(reported) != parent_session
+        # the parent's session and registration survived the child's exit
+        assert registry.connected
+        assert registry.session_id == parent_session
+        wait_until(lambda: leaves(observer, interface) == [url.encoded()])
+        stat = observer.exists(f"/dubbo/{interface}/providers/{url.encoded()}")
+        assert stat is not None
+        assert stat.ephemeralOwner == parent_session
