@@ -13,7 +13,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from prometheus_client import CollectorRegistry
 
-from paas_sdk.errors import RegistryAuthError, RegistryConnectionError
+from paas_sdk.errors import RegistryAuthError, RegistryConnectionError, RegistryError
 from paas_sdk.registry import ApplicationInstance, DubboURL, ZooKeeperRegistry
 from paas_sdk.testing.servers import ZooKeeperServer, free_port
 from tests.registry.conftest import leaves, provider, wait_until
@@ -348,3 +348,24 @@ def test_a_forked_child_starts_its_own_session_and_leaves_the_parents_alone(
         stat = observer.exists(f"/dubbo/{interface}/providers/{url.encoded()}")
         assert stat is not None
         assert stat.ephemeralOwner == parent_session
+
+
+@pytest.mark.parametrize(
+    ("hosts", "message"),
+    [
+        ("127.0.0.1:abc", "bad ZooKeeper connect string"),
+        ("127.0.0.1:99999", "bad ZooKeeper connect string"),
+        ("  ", "connect string is empty"),
+    ],
+)
+def test_a_bad_connect_string_is_named_in_the_error(
+    hosts: str, message: str, metrics: CollectorRegistry
+) -> None:
+    with pytest.raises(RegistryError, match=message) as error:
+        ZooKeeperRegistry(hosts, connect_timeout=0.5, metrics=metrics).start()
+    assert hosts.strip() in str(error.value)
+
+
+def test_digest_auth_needs_both_username_and_password(metrics: CollectorRegistry) -> None:
+    with pytest.raises(RegistryError, match="both a username and a password"):
+        ZooKeeperRegistry("127.0.0.1:2181", username="dubbo", metrics=metrics)
