@@ -152,6 +152,41 @@ class ZooKeeperRegistry:
         self.sessions_reestablished = 0
         _watch_forks(self)
 
+    @classmethod
+    def from_address(cls, address: str, **options: Any) -> ZooKeeperRegistry:
+        """A registry from Dubbo's registry address, as Java services configure it.
+
+        ``zookeeper://[user:password@]host:port[?backup=host:port,...][&group=root]
+        [&session=ms][&timeout=ms]``: `group` is the root, `session` the session timeout and
+        `timeout` the connect timeout, both in milliseconds. Keyword `options` win.
+        """
+        if not address.startswith("zookeeper://"):
+            raise RegistryError("expected a zookeeper:// address", where=_without_secret(address))
+        rest = address.removeprefix("zookeeper://")
+        rest, _, query = rest.partition("?")
+        rest = rest.rstrip("/")
+        username = password = None
+        if "@" in rest:
+            credentials, rest = rest.rsplit("@", 1)
+            username, _, password = credentials.partition(":")
+        params = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        hosts = ",".join(h for h in [rest, *params.get("backup", "").split(",")] if h)
+        settings: dict[str, Any] = {}
+        if username:
+            settings.update(username=username, password=SecretStr(password or ""))
+        if params.get("group"):
+            settings["root"] = params["group"]
+        for key, option in (("session", "session_timeout"), ("timeout", "connect_timeout")):
+            if key in params:
+                if not params[key].isdigit():
+                    raise RegistryError(
+                        f"{key}={params[key]!r} is not a number of milliseconds",
+                        where=_without_secret(address),
+                    )
+                settings[option] = int(params[key]) / 1000
+        settings.update(options)
+        return cls(hosts, **settings)
+
     # -- connection ----------------------------------------------------------------------------
     def start(self) -> Self:
         """Connect; raise `RegistryConnectionError` if ZooKeeper is not reached in time."""
@@ -542,6 +577,9 @@ class ZooKeeperRegistry:
             if state == "LOST":
                 with self._lock:
                     self._present.clear()
+                self._submit(lambda: log.warning("ZooKeeper session lost; restoring on reconnect"))
+            else:
+                self._submit(lambda: log.warning("ZooKeeper connection suspended"))
 
     def _restore(self, session: int | None, connected_at: float) -> None:
         if self._client is None or not self._connected:
@@ -591,6 +629,16 @@ class ZooKeeperRegistry:
                 task()
             except Exception:
                 log.exception("registry task failed")
+
+
+def _without_secret(address: str) -> str:
+    """The address with any password masked, fit for an error message."""
+    head, at, tail = address.rpartition("@")
+    if not at:
+        return address
+    scheme, _, credentials = head.rpartition("//")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"
 
 
 def _is_auth_error(exc: BaseException) -> bool:

@@ -369,3 +369,25 @@ def test_a_bad_connect_string_is_named_in_the_error(
 def test_digest_auth_needs_both_username_and_password(metrics: CollectorRegistry) -> None:
     with pytest.raises(RegistryError, match="both a username and a password"):
         ZooKeeperRegistry("127.0.0.1:2181", username="dubbo", metrics=metrics)
+
+
+def test_dubbo_registry_address_configures_hosts_root_auth_and_timeouts(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    registry = ZooKeeperRegistry.from_address(
+        f"zookeeper://{zookeeper.address}?backup=127.0.0.1:1&group=addr-{interface}"
+        "&session=3000&timeout=5000",
+        metrics=metrics,
+    )
+    assert registry.hosts == f"{zookeeper.address},127.0.0.1:1"
+    assert registry.session_timeout == 3.0
+    assert registry.connect_timeout == 5.0
+    with registry.start():
+        registry.register(provider(interface))
+        assert len(observer.get_children(f"/addr-{interface}/{interface}/providers")) == 1
+    secured = ZooKeeperRegistry.from_address("zookeeper://dubbo:pa55@127.0.0.1:2181")
+    assert secured.username == "dubbo"
+    with pytest.raises(RegistryError, match="not a number") as error:
+        ZooKeeperRegistry.from_address("zookeeper://dubbo:pa55@127.0.0.1:2181?session=soon")
+    assert "pa55" not in str(error.value)
+    assert "dubbo:***@127.0.0.1:2181" in str(error.value)
