@@ -11,6 +11,7 @@ measured in the same run, a sequential re-registration (one synchronous create p
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import time
 
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 rounds")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the forced expiries are expected, not news
     rounds = 2 if args.quick else args.rounds
     urls = _urls(args.providers)
     with ZooKeeperServer() as server:

@@ -7,6 +7,14 @@
                                         application="greeter", methods=["greet"]))
     greeters = registry.subscribe("com.acme.Greeter")   # greeters.providers stays current
 
+With graceful shutdown (`paas_sdk.lifecycle`), deregister first and close last:
+
+    lifecycle.add_readiness("registered", lambda: registry.registered)
+    lifecycle.on_deregister("registry", registry.unregister_all)
+    lifecycle.on_stop("zookeeper", registry.close)
+
+`ZooKeeperRegistry.from_address("zookeeper://user:pass@zk-0:2181?backup=zk-1:2181")` takes the
+address Java services configure. `ApplicationInstance` adds Dubbo 3 application-level entries.
 Needs the `zookeeper` extra (kazoo). Registrations and subscriptions are restored after every new
 ZooKeeper session; `registry.close()` unregisters before it disconnects.
 """

@@ -134,4 +134,5 @@ def test_sigkilled_process_leaves_its_node_only_until_the_session_times_out(
     killed = time.monotonic()
     assert len(leaves(observer_of, interface)) == 1  # nobody said goodbye
     waited = wait_until(lambda: leaves(observer_of, interface) == [], timeout=10)
-    assert 1.0 <= time.monotonic() - killed <= 2.0 + 2.0, waited
+    # gone once the 2 s session expires (ZooKeeper checks expiry on its 500 ms ticks)
+    assert 0.5 <= time.monotonic() - killed <= 2.0 + 2.0, waited
