@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
+from kazoo.security import make_acl, make_digest_acl
 from prometheus_client import CollectorRegistry
 
 from paas_sdk.errors import RegistryAuthError, RegistryConnectionError, RegistryError
@@ -391,3 +392,17 @@ def test_dubbo_registry_address_configures_hosts_root_auth_and_timeouts(
         ZooKeeperRegistry.from_address("zookeeper://dubbo:pa55@127.0.0.1:2181?session=soon")
     assert "pa55" not in str(error.value)
     assert "dubbo:***@127.0.0.1:2181" in str(error.value)
+
+
+def test_explicit_acls_let_anonymous_readers_see_what_only_the_owner_may_change(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    acl = [make_digest_acl("ops", "pa55", all=True), make_acl("world", "anyone", read=True)]
+    root = f"acl-{interface}"
+    with _registry(
+        zookeeper.address, metrics, root=root, username="ops", password="pa55", acl=acl
+    ) as registry:
+        registry.register(provider(interface))
+        assert len(observer.get_children(f"/{root}/{interface}/providers")) == 1
+        with pytest.raises(NoAuthError):
+            observer.create(f"/{root}/{interface}/providers/intruder", ephemeral=True)
