@@ -202,6 +202,8 @@ def _describe(error: Any) -> str:  # noqa: PLR0911 - one answer per pydantic err
         return "required field is missing"
     if kind == "union_tag_invalid":
         return "expected kind harbor, jenkins or spinnaker, got " + repr(error["input"]["kind"])
+    if kind == "too_short":
+        return "expected at least one entry"
     if kind == "union_tag_not_found":
         return "expected a `kind` (harbor, jenkins or spinnaker)"
     got = error.get("input")

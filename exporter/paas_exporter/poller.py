@@ -116,15 +116,24 @@ class Poller:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, state: TargetState) -> None:
-        upstream = Upstream(state.target, transport=self._transports.get(state.target.name))
+        upstream: Upstream | None = None
         try:
             while True:
                 started = time.monotonic()
-                await self.poll(state, upstream)
+                if upstream is None:
+                    try:  # a secret file or a client certificate may be unreadable right now
+                        upstream = Upstream(
+                            state.target, transport=self._transports.get(state.target.name)
+                        )
+                    except Exception as error:  # reported as this target being down
+                        self._publish(state, self._failed(state, error, 0.0), 0, 1)
+                if upstream is not None:
+                    await self.poll(state, upstream)
                 elapsed = time.monotonic() - started
                 await asyncio.sleep(max(0.05, state.target.interval - elapsed))
         finally:
-            await upstream.close()
+            if upstream is not None:
+                await upstream.close()
 
     # -- one poll -------------------------------------------------------------------------------
     async def poll(self, state: TargetState, upstream: Upstream) -> None:
@@ -144,23 +153,31 @@ class Poller:
                 poll_seconds=time.perf_counter() - started,
                 render_seconds=time.perf_counter() - render_started,
             )
-        except Exception as error:
-            reason = _reason(error)
+        except Exception as error:  # one target must not stop the others
             if upstream.errors == errors:  # a parse failure, not yet counted by the client
                 upstream.errors += 1
-            log.warning("poll of %s target %s failed: %s", target.kind, target.name, reason)
-            snapshot = TargetSnapshot(
-                up=False,
-                last_success=state.snapshot.last_success,
-                poll_seconds=time.perf_counter() - started,
-                error=reason,
-            )
-        state.requests += upstream.requests - requests
-        state.errors += upstream.errors - errors
+            snapshot = self._failed(state, error, time.perf_counter() - started)
+        self._publish(state, snapshot, upstream.requests - requests, upstream.errors - errors)
+
+    @staticmethod
+    def _failed(state: TargetState, error: BaseException, seconds: float) -> TargetSnapshot:
+        reason = _reason(error)
+        target = state.target
+        log.warning("poll of %s target %s failed: %s", target.kind, target.name, reason)
+        return TargetSnapshot(
+            up=False, last_success=state.snapshot.last_success, poll_seconds=seconds, error=reason
+        )
+
+    def _publish(
+        self, state: TargetState, snapshot: TargetSnapshot, requests: int, errors: int
+    ) -> None:
+        """Swap in the target's new snapshot and recompose what scrapes serve."""
+        state.requests += requests
+        state.errors += errors
         state.snapshot = snapshot
         state.polls += 1
         if self.config.probe:
-            state.probe_exposition = self.compose([target.name])
+            state.probe_exposition = self.compose([state.target.name])
         self.exposition = self.compose()
         with self.polled:
             self.polled.notify_all()

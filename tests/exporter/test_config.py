@@ -106,5 +106,5 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
         [str(command), "--config", str(path)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2
-    assert "targets: expected" in result.stderr
+    assert "targets: expected at least one entry" in result.stderr
     assert "Traceback" not in result.stderr

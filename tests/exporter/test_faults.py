@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,3 +74,22 @@ def test_an_unreachable_target_is_down_and_counted() -> None:
     assert samples["paas_exporter_target_up", key(target="gone", kind="jenkins")] == 0
     assert samples["paas_exporter_upstream_errors_total", key(target="gone", kind="jenkins")] >= 2
     assert samples["paas_exporter_upstream_requests_total", key(target="gone", kind="jenkins")] >= 2
+
+
+def test_an_unreadable_client_certificate_marks_only_that_target_down(
+    jenkins: JenkinsSimulator, tmp_path: Path
+) -> None:
+    broken = {
+        "name": "secure",
+        "kind": "harbor",
+        "url": "https://127.0.0.1:9",
+        "timeout": 1,
+        "tls": {"cert_file": str(tmp_path / "missing.crt")},
+    }
+    with running_exporter([broken, jenkins_target(jenkins)]) as exporter:
+        samples = exporter.samples()
+        error = exporter.poller.targets["secure"].snapshot.error
+    assert samples["paas_exporter_target_up", key(target="secure", kind="harbor")] == 0
+    assert samples["paas_exporter_target_up", key(target="jenkins", kind="jenkins")] == 1
+    assert error is not None
+    assert "No such file" in error
