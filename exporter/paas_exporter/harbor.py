@@ -16,6 +16,8 @@ from paas_sdk.errors import UpstreamError
 
 API = "/api/v2.0"
 LAST_POLL = " (as of the exporter's last poll)"
+# The statuses Harbor's replication API reports for an execution.
+REPLICATION_STATUSES = ("InProgress", "Succeed", "Failed", "Stopped")
 SEVERITIES = ("critical", "high", "medium", "low", "none", "unknown")
 
 
@@ -169,7 +171,11 @@ def queue_families(queues: Any) -> list[MetricFamily]:
     return [size, latency]
 
 
-def replication_families(policies: list[Any], executions: list[Any]) -> list[MetricFamily]:
+def replication_families(
+    policies: list[Any], newest: dict[str, Any], counts: dict[tuple[str, str], Any]
+) -> list[MetricFamily]:
+    """`newest`: policy id -> its newest execution list (page of 1, sorted by -start_time);
+    `counts`: (policy id, status) -> X-Total-Count of the executions in that status."""
     runs = MetricFamily(
         "harbor_replication_executions",
         "gauge",
@@ -182,26 +188,59 @@ def replication_families(policies: list[Any], executions: list[Any]) -> list[Met
         "1 for the status of the policy's newest replication execution" + LAST_POLL,
         ("policy", "status"),
     )
-    names = {}
     for item in policies:
         policy = expect_dict(item, "/replication/policies item")
-        names[number(policy.get("id"), "policy id")] = text(policy.get("name"), "policy name")
-    counts: Counter[tuple[str, str]] = Counter()
-    newest: dict[str, tuple[float, str]] = {}
-    for item in executions:
-        execution = expect_dict(item, "/replication/executions item")
-        policy_id = number(execution.get("policy_id"), "execution policy_id")
-        name = names.get(policy_id, str(int(policy_id)))
-        status = text(execution.get("status"), "execution status")
-        counts[name, status] += 1
-        order = number(execution.get("id"), "execution id")
-        if name not in newest or order > newest[name][0]:
-            newest[name] = (order, status)
-    for (name, status), value in sorted(counts.items()):
-        runs.add(value, name, status)
-    for name, (_, status) in sorted(newest.items()):
-        last.add(1, name, status)
+        policy_id = str(int(number(policy.get("id"), "policy id")))
+        name = text(policy.get("name"), "policy name")
+        for status in REPLICATION_STATUSES:
+            total = counts.get((policy_id, status))
+            if total is not None:
+                runs.add(_count(total, "/replication/executions X-Total-Count"), name, status)
+        page = expect_list(newest.get(policy_id, []), "/replication/executions")
+        if page:
+            execution = expect_dict(page[0], "/replication/executions item")
+            last.add(1, name, text(execution.get("status"), "execution status"))
     return [runs, last]
+
+
+def _count(value: Any, where: str) -> int:
+    if not isinstance(value, str) or not value.isdigit():
+        raise UpstreamError(f"expected a count, got {value!r:.60}", where=where)
+    return int(value)
+
+
+async def _replication(
+    upstream: Upstream, policies: list[Any]
+) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    """Per policy: its newest execution, and per status a page of 1 whose X-Total-Count is the
+    number of executions in it; the request count stays fixed however long the history grows."""
+    path = API + "/replication/executions"
+    ids = [
+        str(int(number(expect_dict(p, "/replication/policies item").get("id"), "policy id")))
+        for p in policies
+    ]
+
+    async def newest(policy_id: str) -> tuple[str, Any]:
+        query: dict[str, str | int] = {
+            "policy_id": policy_id,
+            "sort": "-start_time",
+            "page": 1,
+            "page_size": 1,
+        }
+        return policy_id, (await upstream.get(path, query))[0]
+
+    async def total(policy_id: str, status: str) -> tuple[tuple[str, str], Any]:
+        query: dict[str, str | int] = {
+            "policy_id": policy_id,
+            "status": status,
+            "page": 1,
+            "page_size": 1,
+        }
+        return (policy_id, status), (await upstream.get(path, query))[1].get("x-total-count")
+
+    newest_pages = await asyncio.gather(*(newest(i) for i in ids))
+    totals = await asyncio.gather(*(total(i, s) for i in ids for s in REPLICATION_STATUSES))
+    return dict(newest_pages), dict(totals)
 
 
 def security_families(summary: Any) -> list[MetricFamily]:
@@ -273,6 +312,12 @@ def pull_families(repositories: list[Any], keep: NameFilter) -> list[MetricFamil
     return [family]
 
 
+async def _replication_after(
+    upstream: Upstream, policies: asyncio.Task[list[Any]]
+) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    return await _replication(upstream, await policies)
+
+
 async def collect_harbor(upstream: Upstream, target: HarborTarget) -> list[MetricFamily]:
     """One poll of one Harbor: about a dozen requests plus one per 100 projects (and quotas)."""
     size = target.page_size
@@ -294,9 +339,9 @@ async def collect_harbor(upstream: Upstream, target: HarborTarget) -> list[Metri
         )
         queues = group.create_task(optional("/jobservice/queues"))
         policies = group.create_task(upstream.get_pages(API + "/replication/policies", size))
-        executions = group.create_task(upstream.get_pages(API + "/replication/executions", size))
         summary = group.create_task(optional("/security/summary"))
         scanners = group.create_task(upstream.get_pages(API + "/scanners", size))
+        replication = group.create_task(_replication_after(upstream, policies))
         gc = group.create_task(body("/system/gc", page=1, page_size=1, sort="-creation_time"))
         repositories = (
             group.create_task(upstream.get_pages(API + "/repositories", size))
@@ -308,7 +353,7 @@ async def collect_harbor(upstream: Upstream, target: HarborTarget) -> list[Metri
         *system_families(info.result(), volumes.result()),
         *project_families(projects.result(), quotas.result(), keep),
         *queue_families(queues.result()),
-        *replication_families(policies.result(), executions.result()),
+        *replication_families(policies.result(), *replication.result()),
         *security_families(summary.result()),
         *scanner_families(scanners.result()),
         *gc_families(expect_list(gc.result(), "/system/gc")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,7 +42,7 @@ class MetricsServer:
             def do_GET(self) -> None:
                 server.handle(self)
 
-        self._http = ThreadingHTTPServer((host, port), Handler)
+        self._http = QuietHTTPServer((host, port), Handler)
         self._http.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -130,3 +131,14 @@ class MetricsServer:
             '<a href="/metrics">/metrics</a> serves the last poll.</p>'
             f"<ul>{''.join(rows)}</ul></body></html>"
         )
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client hanging up mid-request is normal here (timeouts, shutdown); no traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]

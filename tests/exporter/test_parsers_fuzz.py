@@ -98,7 +98,8 @@ def test_harbor_parsers_never_crash(a: Any, b: Any) -> None:
     survives(
         harbor.replication_families,
         a if isinstance(a, list) else [a],
-        b if isinstance(b, list) else [b],
+        {"1": b},
+        {("1", "Failed"): b, ("2", "Succeed"): "12"},
     )
     survives(harbor.security_families, a)
     survives(harbor.scanner_families, a if isinstance(a, list) else [a])

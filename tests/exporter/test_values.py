@@ -42,10 +42,12 @@ def test_harbor_values_match_the_simulated_state(harbor: HarborSimulator) -> Non
     names = {p["id"]: p["name"] for p in state.policies}
     runs = Counter((names[e["policy_id"]], e["status"]) for e in state.executions)
     assert series(samples, "harbor_replication_executions") == {
-        key(policy=p, status=s): n for (p, s), n in runs.items()
+        key(policy=p, status=s): runs[p, s]
+        for p in names.values()
+        for s in ("InProgress", "Succeed", "Failed", "Stopped")
     }
     newest = {}
-    for execution in sorted(state.executions, key=lambda e: e["id"]):
+    for execution in sorted(state.executions, key=lambda e: e["start_time"]):
         newest[names[execution["policy_id"]]] = execution["status"]
     assert series(samples, "harbor_replication_last_execution_status") == {
         key(policy=p, status=s): 1 for p, s in newest.items()
@@ -93,8 +95,9 @@ def test_harbor_poll_uses_aggregate_endpoints_not_one_call_per_project(
 ) -> None:
     with running_exporter([harbor_target(harbor, interval=60)]) as exporter:
         requests = exporter.poller.targets["harbor"].requests
-    # 150 projects: 2 pages of projects, 2 of quotas, and 9 single requests; never 150+.
-    assert requests == 13
+    # 150 projects: 2 pages of projects, 2 of quotas, 8 single requests, and 5 per replication
+    # policy (its newest execution, a count per status); never one per project.
+    assert requests == 12 + 5 * len(harbor.state.policies)
 
 
 def test_jenkins_values_match_the_simulated_state(jenkins: JenkinsSimulator) -> None:

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -143,7 +144,7 @@ class SimulatorServer:
             def do_GET(self) -> None:
                 simulator.handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", self._port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"paas-sim-{self.name}", daemon=True
@@ -234,3 +235,14 @@ def page_of(
     if links:
         headers["Link"] = ", ".join(links)
     return Response(chunk, headers=headers)
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client hanging up mid-request is normal here (timeouts, shutdown); no traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]

@@ -165,6 +165,14 @@ def generate_state(projects: int, *, seed: int = 7, repos_per_project: int = 3) 
     return state
 
 
+def sort_by(items: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    """Harbor's `sort` parameter: comma-separated fields, `-` for descending."""
+    for field_name in reversed([f for f in (sort or "").split(",") if f]):
+        name = field_name.lstrip("-")
+        items = sorted(items, key=lambda i: str(i.get(name, "")), reverse=field_name[0] == "-")
+    return items
+
+
 class HarborSimulator(SimulatorServer):
     """Harbor's `/api/v2.0` over real HTTP; `projects` sets the size (2 000 for load tests)."""
 
@@ -203,7 +211,11 @@ class HarborSimulator(SimulatorServer):
         self.route(
             "GET", f"{api}/security/summary", lambda r: Response(self.state.security_summary)
         )
-        self.route("GET", f"{api}/system/gc", lambda r: page_of(self.state.gc_history, r))
+        self.route(
+            "GET",
+            f"{api}/system/gc",
+            lambda r: page_of(sort_by(self.state.gc_history, r.params.get("sort")), r),
+        )
 
     def unauthenticated(self, path: str) -> bool:
         return path in ("/api/v2.0/health", "/api/v2.0/systeminfo")
@@ -274,4 +286,7 @@ class HarborSimulator(SimulatorServer):
         policy_id = request.params.get("policy_id")
         if policy_id is not None:
             executions = [e for e in executions if str(e["policy_id"]) == policy_id]
-        return page_of(executions, request)
+        status = request.params.get("status")
+        if status is not None:
+            executions = [e for e in executions if e["status"] == status]
+        return page_of(sort_by(executions, request.params.get("sort")), request)
