@@ -17,6 +17,13 @@ JOB_FIELDS = (
     "lastBuild[number,result,building,duration,timestamp,estimatedDuration],"
     "lastCompletedBuild[number,result,duration,timestamp]"
 )
+FOLDER_CLASSES = frozenset(
+    (
+        "com.cloudbees.hudson.plugins.folder.Folder",
+        "jenkins.branch.OrganizationFolder",
+        "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject",
+    )
+)
 RESULTS = ("SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED")
 QUEUE_TREE = "items[id,inQueueSince,blocked,buildable,stuck,why,task[name,url]]"
 COMPUTER_TREE = (
@@ -92,8 +99,8 @@ def job_families(root: Any, keep: NameFilter, now: float) -> list[MetricFamily]:
             if children is not None:  # a folder, organization folder or multibranch project
                 stack.append(expect_list(children, "folder jobs"))
                 continue
-            if "lastBuild" not in item and "_class" in item and "Folder" in str(item["_class"]):
-                continue  # a folder deeper than the configured depth
+            if str(item.get("_class")) in FOLDER_CLASSES:
+                continue  # a folder below the configured depth: its jobs were not asked for
             name = text(item.get("fullName") or item.get("name"), "job fullName")
             if not keep(name):
                 continue

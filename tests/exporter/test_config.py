@@ -108,3 +108,23 @@ def test_installed_command_exits_2_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "targets: expected at least one entry" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_once_polls_every_target_and_prints_the_exposition(tmp_path: Path) -> None:
+    from paas_sdk.testing.simulators import JenkinsSimulator
+
+    with JenkinsSimulator(jobs=5, credentials=None) as jenkins:
+        path = write(tmp_path, f"targets:\n  - {{name: ci, kind: jenkins, url: '{jenkins.url}'}}\n")
+        command = Path(sys.executable).parent / "paas-exporter"
+        result = subprocess.run(
+            [str(command), "--config", str(path), "--once"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert 'paas_exporter_target_up{target="ci",kind="jenkins"} 1' in result.stdout
+    assert result.stdout.count("jenkins_job_last_build_number{") == sum(
+        1 for job in jenkins.state.iter_jobs() if job["lastBuild"] is not None
+    )

@@ -238,3 +238,14 @@ def test_several_targets_of_one_kind_get_their_name_as_a_label(harbor: HarborSim
         == 150
     )
     assert all("harbor" in dict(k) for k in series(samples, "harbor_up"))
+
+
+def test_jobs_below_the_folder_depth_are_not_fetched_and_folders_are_not_jobs(
+    jenkins: JenkinsSimulator,
+) -> None:
+    # The simulated jobs sit two folder levels deep; a depth of 1 reaches only the folders.
+    with running_exporter([jenkins_target(jenkins, folder_depth=1)]) as exporter:
+        samples = exporter.samples()
+    assert series(samples, "jenkins_job_health_score") == {}
+    assert series(samples, "jenkins_job_last_build_number") == {}
+    assert samples["paas_exporter_target_up", key(target="jenkins", kind="jenkins")] == 1
