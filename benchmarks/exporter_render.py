@@ -56,17 +56,29 @@ def main() -> None:
     families = [f for fams in families_by_target.values() for f in fams]
     samples = sum(len(f.samples) for f in families)
 
-    def direct() -> Exposition:
+    def text_only() -> bytes:
+        parts = render_target(families)
+        return b"".join(
+            f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode() + f.lines
+            for f in parts
+        )
+
+    def publish() -> Exposition:
         return Exposition.compose([render_target(families)])
 
     registry = CollectorRegistry()
     registry.register(SameSamples(families))
-    ours = best_of(5, direct)
+    like_for_like = best_of(5, text_only)
+    full = best_of(5, publish)
     generic = best_of(3, lambda: generate_latest(registry))
     print(f"samples per poll: {samples}")
-    print(f"direct render (text + OpenMetrics + both gzipped): {ours * 1000:.0f} ms")
-    print(f"prometheus-client generate_latest (text only):     {generic * 1000:.0f} ms")
-    print(f"ratio: direct renderer is {generic / ours:.1f}x faster (target >= 5x, <= 300 ms)")
+    print(f"prometheus-client generate_latest (text):              {generic * 1000:.0f} ms")
+    print(f"direct renderer, text (like for like):                {like_for_like * 1000:.0f} ms")
+    print(f"direct renderer, whole publish (text, OpenMetrics, gzip): {full * 1000:.0f} ms")
+    print(
+        f"ratio: {generic / like_for_like:.1f}x faster like for like, "
+        f"{generic / full:.1f}x for the whole publish (target >= 5x, <= 300 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -137,16 +138,38 @@ def _headers(name: str, kind: Kind, help: str) -> tuple[bytes, bytes]:
     return text.encode(), om.encode()
 
 
-@dataclass(frozen=True, slots=True)
 class Exposition:
-    """The bytes a scrape serves, built once per poll and swapped in whole."""
+    """The bytes a scrape serves, built once per poll and swapped in whole.
 
-    text: bytes
-    text_gzip: bytes
-    openmetrics: bytes
-    openmetrics_gzip: bytes
-    created: float
-    render_seconds: float
+    OpenMetrics gzipped (what Prometheus asks for) is compressed with the poll; the gzipped text
+    format on the first scrape that wants it, then kept.
+    """
+
+    __slots__ = ("_lock", "_text_gzip", "created", "openmetrics", "openmetrics_gzip",
+                 "render_seconds", "text")  # fmt: skip
+
+    def __init__(
+        self,
+        text: bytes,
+        openmetrics: bytes,
+        openmetrics_gzip: bytes,
+        created: float,
+        render_seconds: float,
+    ) -> None:
+        self.text = text
+        self.openmetrics = openmetrics
+        self.openmetrics_gzip = openmetrics_gzip
+        self.created = created
+        self.render_seconds = render_seconds
+        self._text_gzip: bytes | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def text_gzip(self) -> bytes:
+        with self._lock:
+            if self._text_gzip is None:
+                self._text_gzip = gzip.compress(self.text, compresslevel=1, mtime=0)
+            return self._text_gzip
 
     @classmethod
     def compose(cls, parts: Iterable[Sequence[RenderedFamily]]) -> Exposition:
@@ -174,7 +197,6 @@ class Exposition:
         # Level 1: scrapers want it fast; the gain of higher levels on metric text is small.
         return cls(
             text=text_body,
-            text_gzip=gzip.compress(text_body, compresslevel=1, mtime=0),
             openmetrics=om_body,
             openmetrics_gzip=gzip.compress(om_body, compresslevel=1, mtime=0),
             created=time.time(),
