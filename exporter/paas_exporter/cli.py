@@ -1,0 +1,76 @@
+"""`paas-exporter`: load the config, poll the targets, serve `/metrics`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from paas_exporter import __version__
+from paas_exporter.config import load_config
+from paas_exporter.poller import Poller
+from paas_exporter.server import MetricsServer
+from paas_sdk.errors import ExporterConfigError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="PAAS_EXPORTER_CONFIG",
+    required=True,
+    help="YAML config file (env PAAS_EXPORTER_CONFIG).",
+)
+@click.option("--host", default=None, help="Listen address (overrides listen.host).")
+@click.option("--port", type=int, default=None, help="Listen port (overrides listen.port).")
+@click.option("--check", is_flag=True, help="Validate the config and exit.")
+@click.option("--once", is_flag=True, help="Poll every target once, print /metrics text, exit.")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.version_option(__version__, prog_name="paas-exporter")
+def main(  # noqa: PLR0917 - click passes every option as an argument
+    config_path: Path,
+    host: str | None,
+    port: int | None,
+    check: bool,
+    once: bool,
+    log_level: str,
+) -> None:
+    """Export Harbor, Jenkins and Spinnaker state as Prometheus metrics."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        config = load_config(config_path)
+    except ExporterConfigError as error:
+        click.echo(f"paas-exporter: {error}", err=True)
+        sys.exit(2)
+    if check:
+        click.echo(f"{config_path}: ok, {len(config.targets)} target(s)")
+        return
+    poller = Poller(config)
+    poller.start()
+    if once:
+        complete = poller.wait_for_polls(1, timeout=max(t.timeout * 3 for t in config.targets) + 5)
+        poller.close()
+        sys.stdout.buffer.write(poller.exposition.text)
+        up = all(s.snapshot.up for s in poller.targets.values())
+        sys.exit(0 if complete and up else 1)
+    server = MetricsServer(poller, host or config.listen.host, port or config.listen.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    logging.getLogger("paas_exporter").info(
+        "serving %d target(s) on port %d", len(config.targets), server.port
+    )
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        poller.close()

@@ -1,0 +1,264 @@
+"""The exporter's YAML config: targets (Harbor, Jenkins, Spinnaker), credentials, TLS, filters.
+
+`load_config(path)` returns a validated `ExporterConfig` or raises `ExporterConfigError` whose
+message names the file, each offending field and what was expected. Credentials are read from
+environment variables or files at load time and held as `SecretStr`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from paas_sdk.errors import ExporterConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Credentials(_Strict):
+    """Basic auth (username + password) or a bearer token, each from an env var or a file."""
+
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    token_env: str | None = None
+    token_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Credentials:
+        given = [
+            n
+            for n in ("password_env", "password_file", "token_env", "token_file")
+            if getattr(self, n) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give only one of {', '.join(given)}")
+        if (self.password_env or self.password_file) and not self.username:
+            raise ValueError("a password needs a username")
+        return self
+
+    def resolve(self, where: str) -> tuple[str | None, SecretStr | None, SecretStr | None]:
+        """(username, password, token) with the secrets read now; errors name the source."""
+
+        def read(env: str | None, file: Path | None, field: str) -> SecretStr | None:
+            if env is not None:
+                value = os.environ.get(env)
+                if value is None:
+                    raise ExporterConfigError(
+                        f"{where}.{field}: environment variable {env} is not set", where=None
+                    )
+                return SecretStr(value)
+            if file is not None:
+                try:
+                    return SecretStr(file.read_text().strip())
+                except OSError as error:
+                    raise ExporterConfigError(
+                        f"{where}.{field}: cannot read {file}: {error.strerror}"
+                    ) from None
+            return None
+
+        password = read(
+            self.password_env,
+            self.password_file,
+            "password_env" if self.password_env else "password_file",
+        )
+        token = read(
+            self.token_env, self.token_file, "token_env" if self.token_env else "token_file"
+        )
+        return self.username, password, token
+
+
+class TLS(_Strict):
+    verify: bool = True
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> TLS:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file")
+        return self
+
+
+class Filters(_Strict):
+    """Regular expressions matched against the whole name (job full name, project, application)."""
+
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"a regular expression, got {pattern!r} ({error})") from None
+        return patterns
+
+    def matcher(self) -> NameFilter:
+        return NameFilter(self.include, self.exclude)
+
+
+class NameFilter:
+    """Keeps a name when it matches an include pattern (or there are none) and no exclude one."""
+
+    def __init__(self, include: list[str], exclude: list[str]) -> None:
+        self._include = re.compile("|".join(f"(?:{p})" for p in include)) if include else None
+        self._exclude = re.compile("|".join(f"(?:{p})" for p in exclude)) if exclude else None
+
+    def __call__(self, name: str) -> bool:
+        if self._include is not None and not self._include.fullmatch(name):
+            return False
+        return not (self._exclude is not None and self._exclude.fullmatch(name))
+
+
+class _Target(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+    auth: Credentials = Field(default_factory=Credentials)
+    tls: TLS = Field(default_factory=TLS)
+    interval: Annotated[float, Field(gt=0, le=86400)] = 30.0
+    timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    filters: Filters = Field(default_factory=Filters)
+
+
+class HarborTarget(_Target):
+    kind: Literal["harbor"]
+    page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    # High-cardinality groups are opt-in.
+    repository_pulls: bool = False
+
+
+class JenkinsTarget(_Target):
+    kind: Literal["jenkins"]
+    folder_depth: Annotated[int, Field(ge=1, le=10)] = 3
+
+
+class SpinnakerTarget(_Target):
+    kind: Literal["spinnaker"]
+    execution_window: Annotated[float, Field(gt=0, le=30 * 86400)] = 86400.0
+    search_page_size: Annotated[int, Field(ge=1, le=1000)] = 200
+
+
+Target = Annotated[HarborTarget | JenkinsTarget | SpinnakerTarget, Field(discriminator="kind")]
+
+
+class Listen(_Strict):
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=0, le=65535)] = 9877
+
+
+class ExporterConfig(_Strict):
+    listen: Listen = Field(default_factory=Listen)
+    probe: bool = False
+    targets: Annotated[list[Target], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ExporterConfig:
+        seen: set[str] = set()
+        for target in self.targets:
+            if target.name in seen:
+                raise ValueError(f"target names must be unique, {target.name!r} repeats")
+            seen.add(target.name)
+        return self
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("harbor", "jenkins", "spinnaker") and path.endswith("]"):
+            continue  # pydantic's discriminated-union branch name, not a field
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _describe(error: Any) -> str:  # noqa: PLR0911 - one answer per pydantic error type
+    kind = error["type"]
+    message = str(error["msg"])
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        return "expected kind harbor, jenkins or spinnaker, got " + repr(error["input"]["kind"])
+    if kind == "too_short":
+        return "expected at least one entry"
+    if kind == "union_tag_not_found":
+        return "expected a `kind` (harbor, jenkins or spinnaker)"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f", got {got!r}"
+    if kind == "string_pattern_mismatch":
+        field = str(error["loc"][-1])
+        wanted = PATTERN_WORDS.get(field, message)
+        return f"expected {wanted}{shown}"
+    if message.startswith("Value error, "):
+        return message[len("Value error, ") :]
+    if message.startswith("Input should be "):
+        message = message[len("Input should be ") :]
+    return f"expected {message}{shown}"
+
+
+PATTERN_WORDS = {
+    "url": "an http:// or https:// URL",
+    "name": "a name of letters, digits, '.', '_' or '-'",
+}
+
+
+def parse_config(data: Any, source: str) -> ExporterConfig:
+    """Validate already-parsed YAML; `source` names the file in messages."""
+    try:
+        config = ExporterConfig.model_validate(data)
+    except ValidationError as error:
+        lines = [f"{_field_path(e['loc'])}: {_describe(e)}" for e in error.errors()]
+        raise ExporterConfigError(
+            "invalid config:\n  " + "\n  ".join(lines), where=source
+        ) from None
+    for index, target in enumerate(config.targets):
+        try:
+            target.auth.resolve(f"targets[{index}].auth")
+        except ExporterConfigError as error:
+            raise ExporterConfigError(error.message, where=source) from None
+    return config
+
+
+def load_config(path: str | Path) -> ExporterConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ExporterConfigError(
+            f"cannot read config: {error.strerror}", where=str(path)
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ExporterConfigError(f"not valid YAML{at}: {problem}", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise ExporterConfigError(
+            "expected a mapping with `targets` at the top level", where=str(path)
+        )
+    return parse_config(data, str(path))

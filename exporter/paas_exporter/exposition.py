@@ -1,0 +1,213 @@
+"""Metric families built by a poll, and the direct renderer that turns them into exposition bytes.
+
+A poll fills `MetricFamily` objects; `render_target` turns one target's families into text lines
+once; `Exposition.compose` joins every target's lines under one HELP/TYPE header per family and
+keeps the text and OpenMetrics bodies, plain and gzipped, ready to serve. Nothing here is touched
+by a scrape except the finished bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["gauge", "counter", "info"]
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+class MetricFamily:
+    """One metric name with its HELP, type, label names and the samples of one poll."""
+
+    __slots__ = ("help", "kind", "label_names", "name", "samples")
+
+    def __init__(self, name: str, kind: Kind, help: str, label_names: Sequence[str] = ()) -> None:
+        self.name = name
+        self.kind: Kind = kind
+        self.help = help
+        self.label_names = tuple(label_names)
+        self.samples: list[tuple[tuple[str, ...], float]] = []
+
+    def add(self, value: float, *label_values: str) -> None:
+        if len(label_values) != len(self.label_names):
+            raise ValueError(f"{self.name} takes labels {self.label_names}, got {label_values}")
+        self.samples.append((label_values, value))
+
+
+def escape_label_value(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def format_value(value: float) -> str:
+    if value.__class__ is int:
+        return str(value)
+    if value - value == 0:  # finite: NaN and the infinities fail this
+        if value.is_integer() and -1e15 < value < 1e15:
+            return str(int(value))
+        return repr(value)
+    if math.isnan(value):
+        return "NaN"
+    return "+Inf" if value > 0 else "-Inf"
+
+
+_SPECIAL = ("\\", '"', "\n")
+
+
+def _needs_escaping(values: Iterable[str]) -> bool:
+    """One pass over a family's label values joined (C speed) instead of a check per value."""
+    blob = "\x00".join(values)
+    return any(char in blob for char in _SPECIAL)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFamily:
+    """A family's header facts and its sample lines, already encoded."""
+
+    name: str
+    kind: Kind
+    help: str
+    lines: bytes
+
+
+def render_family(family: MetricFamily, const_labels: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The sample lines of one family; `const_labels` go first on every sample."""
+    prefix = "".join(f'{k}="{escape_label_value(v)}",' for k, v in const_labels)
+    names = family.label_names
+    name = family.name
+    samples = family.samples
+    fmt = format_value
+    esc = escape_label_value
+    out: list[str]
+    if not names:
+        head = f"{name}{{{prefix[:-1]}}} " if prefix else f"{name} "
+        out = [f"{head}{fmt(value)}\n" for _, value in samples]
+    elif len(names) == 1:
+        head = f'{name}{{{prefix}{names[0]}="'
+        if _needs_escaping(values[0] for values, _ in samples):
+            out = [f'{head}{esc(v0)}"}} {fmt(value)}\n' for (v0,), value in samples]
+        else:
+            out = [f'{head}{v0}"}} {fmt(value)}\n' for (v0,), value in samples]
+    elif len(names) == 2 and not _needs_escaping(v for values, _ in samples for v in values):
+        first, second = names
+        head = f'{name}{{{prefix}{first}="'
+        middle = f'",{second}="'
+        out = [f'{head}{v0}{middle}{v1}"}} {fmt(value)}\n' for (v0, v1), value in samples]
+    else:
+        head = f"{name}{{{prefix}"
+        out = [
+            head
+            + ",".join(f'{k}="{esc(v)}"' for k, v in zip(names, values, strict=True))
+            + f"}} {fmt(value)}\n"
+            for values, value in samples
+        ]
+    return "".join(out).encode()
+
+
+def render_target(
+    families: Iterable[MetricFamily], const_labels: Sequence[tuple[str, str]] = ()
+) -> list[RenderedFamily]:
+    return [
+        RenderedFamily(f.name, f.kind, f.help, render_family(f, const_labels))
+        for f in families
+        if f.samples
+    ]
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _headers(name: str, kind: Kind, help: str) -> tuple[bytes, bytes]:
+    """The text-format and OpenMetrics HELP/TYPE lines of one family."""
+    help_text = _escape_help(help)
+    text = f"# HELP {name} {help_text}\n# TYPE {name} {'gauge' if kind == 'info' else kind}\n"
+    om_name = name
+    if kind == "counter" and name.endswith("_total"):
+        om_name = name[: -len("_total")]
+    elif kind == "info" and name.endswith("_info"):
+        om_name = name[: -len("_info")]
+    om = f"# HELP {om_name} {help_text}\n# TYPE {om_name} {kind}\n"
+    return text.encode(), om.encode()
+
+
+class Exposition:
+    """The bytes a scrape serves, built once per poll and swapped in whole.
+
+    OpenMetrics gzipped (what Prometheus asks for) is compressed with the poll; the gzipped text
+    format on the first scrape that wants it, then kept.
+    """
+
+    __slots__ = ("_lock", "_text_gzip", "created", "openmetrics", "openmetrics_gzip",
+                 "render_seconds", "text")  # fmt: skip
+
+    def __init__(
+        self,
+        text: bytes,
+        openmetrics: bytes,
+        openmetrics_gzip: bytes,
+        created: float,
+        render_seconds: float,
+    ) -> None:
+        self.text = text
+        self.openmetrics = openmetrics
+        self.openmetrics_gzip = openmetrics_gzip
+        self.created = created
+        self.render_seconds = render_seconds
+        self._text_gzip: bytes | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def text_gzip(self) -> bytes:
+        with self._lock:
+            if self._text_gzip is None:
+                self._text_gzip = gzip.compress(self.text, compresslevel=1, mtime=0)
+            return self._text_gzip
+
+    @classmethod
+    def compose(cls, parts: Iterable[Sequence[RenderedFamily]]) -> Exposition:
+        """Merge rendered families of several targets; one header per name, first seen first."""
+        started = time.perf_counter()
+        merged: dict[str, tuple[RenderedFamily, list[bytes]]] = {}
+        for part in parts:
+            for family in part:
+                entry = merged.get(family.name)
+                if entry is None:
+                    merged[family.name] = (family, [family.lines])
+                else:
+                    entry[1].append(family.lines)
+        text: list[bytes] = []
+        om: list[bytes] = []
+        for first, chunks in merged.values():
+            text_header, om_header = _headers(first.name, first.kind, first.help)
+            text.append(text_header)
+            text.extend(chunks)
+            om.append(om_header)
+            om.extend(chunks)
+        om.append(b"# EOF\n")
+        text_body = b"".join(text)
+        om_body = b"".join(om)
+        # Level 1: scrapers want it fast; the gain of higher levels on metric text is small.
+        return cls(
+            text=text_body,
+            openmetrics=om_body,
+            openmetrics_gzip=gzip.compress(om_body, compresslevel=1, mtime=0),
+            created=time.time(),
+            render_seconds=time.perf_counter() - started,
+        )
+
+    def select(self, accept: str, accept_encoding: str) -> tuple[bytes, str, bool]:
+        """Body, content type and whether it is gzipped, for a request's Accept headers."""
+        openmetrics = "application/openmetrics-text" in accept
+        gzipped = "gzip" in accept_encoding
+        if openmetrics:
+            body = self.openmetrics_gzip if gzipped else self.openmetrics
+            return body, OPENMETRICS_CONTENT_TYPE, gzipped
+        return (self.text_gzip if gzipped else self.text), TEXT_CONTENT_TYPE, gzipped

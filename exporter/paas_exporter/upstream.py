@@ -1,0 +1,148 @@
+"""The HTTP side of a poll: one httpx client per target, bounded concurrency, request counting,
+and the checks that turn a bad answer (status, content type, JSON, shape) into `UpstreamError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from paas_exporter.config import HarborTarget, JenkinsTarget, SpinnakerTarget
+from paas_sdk.errors import UpstreamError
+
+AnyTarget = HarborTarget | JenkinsTarget | SpinnakerTarget
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+class Upstream:
+    """GETs JSON from one target; counts requests and failed requests for the self-metrics."""
+
+    def __init__(self, target: AnyTarget, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.target = target
+        self.requests = 0
+        self.errors = 0
+        self._semaphore = asyncio.Semaphore(target.concurrency)
+        username, password, token = target.auth.resolve(f"targets[{target.name}].auth")
+        headers = {"Accept": "application/json", "User-Agent": "paas-exporter"}
+        auth: httpx.BasicAuth | None = None
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        elif username is not None:
+            auth = httpx.BasicAuth(username, password.get_secret_value() if password else "")
+        self.client = httpx.AsyncClient(
+            base_url=target.url.rstrip("/"),
+            headers=headers,
+            auth=auth,
+            timeout=target.timeout,
+            verify=_ssl_context(target),
+            limits=httpx.Limits(max_connections=target.concurrency),
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def get(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, missing_ok: bool = False
+    ) -> tuple[Any, httpx.Headers]:
+        """The decoded JSON body and headers of GET `path`; `UpstreamError` on anything odd.
+
+        With `missing_ok`, a 404 (an endpoint older versions lack) gives `(None, headers)`.
+        """
+        where = f"{self.target.name}: GET {path}"
+        async with self._semaphore:
+            self.requests += 1
+            try:
+                response = await self.client.get(path, params=params)
+            except httpx.TimeoutException:
+                self.errors += 1
+                raise UpstreamError(
+                    f"timed out after {self.target.timeout:g} s", where=where
+                ) from None
+            except httpx.HTTPError as error:
+                self.errors += 1
+                reason = str(error) or error.__class__.__name__
+                raise UpstreamError(f"request failed: {reason}", where=where) from None
+        if response.status_code == 404 and missing_ok:
+            return None, response.headers
+        if response.status_code != 200:
+            self.errors += 1
+            raise UpstreamError(f"answered HTTP {response.status_code}", where=where)
+        content_type = response.headers.get("content-type", "")
+        if "json" not in content_type:
+            self.errors += 1
+            raise UpstreamError(f"expected JSON, got content type {content_type!r}", where=where)
+        try:
+            return orjson.loads(response.content), response.headers
+        except orjson.JSONDecodeError as error:
+            self.errors += 1
+            raise UpstreamError(f"malformed JSON: {error}", where=where) from None
+
+    async def get_pages(
+        self, path: str, page_size: int, params: Mapping[str, str | int] | None = None
+    ) -> list[Any]:
+        """Every item of a Harbor-style paged list: page 1 tells the total, the rest in parallel."""
+        query = {**(params or {}), "page": 1, "page_size": page_size}
+        first, headers = await self.get(path, query)
+        items = expect_list(first, path)
+        total_header = headers.get("x-total-count")
+        if total_header is not None and total_header.isdigit():
+            pages = -(-int(total_header) // page_size)
+            rest = await asyncio.gather(
+                *(self.get(path, {**query, "page": n}) for n in range(2, pages + 1))
+            )
+            for body, _ in rest:
+                items.extend(expect_list(body, path))
+            return items
+        page = 1  # no total: follow the Link header one page at a time
+        while _NEXT_LINK.search(headers.get("link", "")) and page < 10_000:
+            page += 1
+            body, headers = await self.get(path, {**query, "page": page})
+            items.extend(expect_list(body, path))
+        return items
+
+
+def _ssl_context(target: AnyTarget) -> ssl.SSLContext | bool:
+    tls = target.tls
+    if not tls.verify:
+        return False
+    if tls.ca_file is None and tls.cert_file is None:
+        return True
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+    return context
+
+
+# -- shape checks for parsers: every mismatch is an UpstreamError naming where -----------------
+def expect_list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise UpstreamError(f"expected a JSON array, got {type(value).__name__}", where=where)
+    return value
+
+
+def expect_dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UpstreamError(f"expected a JSON object, got {type(value).__name__}", where=where)
+    return value
+
+
+def number(value: Any, where: str, *, default: float | None = None) -> float:
+    """A JSON number (bool excluded); None gives `default` when one is allowed."""
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UpstreamError(f"expected a number, got {value!r:.60}", where=where)
+    return value
+
+
+def text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise UpstreamError(f"expected a string, got {value!r:.60}", where=where)
+    return value

@@ -1,0 +1,284 @@
+"""A Jenkins JSON API simulator: nested folders of jobs, the build queue and the computers.
+
+It honours the `tree` parameter as Jenkins does (only the requested fields, nested as asked,
+`{M,N}` ranges), answers `/job/<a>/job/<b>/api/json` for one folder, `/queue/api/json` and
+`/computer/api/json`. `jobs`, `folders` and `depth` set the size: 20 000 jobs under 10 top folders
+three levels deep is the load-test shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from paas_sdk.testing.simulators._http import HTTPError, Request, Response, SimulatorServer
+
+FOLDER_CLASS = "com.cloudbees.hudson.plugins.folder.Folder"
+JOB_CLASSES = ("hudson.model.FreeStyleProject", "org.jenkinsci.plugins.workflow.job.WorkflowJob")
+RESULT_COLORS = {
+    "SUCCESS": "blue",
+    "UNSTABLE": "yellow",
+    "FAILURE": "red",
+    "NOT_BUILT": "notbuilt",
+    "ABORTED": "aborted",
+}
+
+TreeSpec = dict[str, "tuple[TreeSpec | None, tuple[int, int] | None]"]
+
+
+def parse_tree(text: str) -> TreeSpec:
+    """Parse Jenkins' `tree` syntax: `a,b[c,d[e]]{0,10}` into a nested field spec."""
+    spec, rest = _parse_fields(text, 0)
+    if rest != len(text):
+        raise ValueError(f"unexpected {text[rest]!r} at {rest} in tree")
+    return spec
+
+
+def _parse_fields(text: str, pos: int) -> tuple[TreeSpec, int]:
+    spec: TreeSpec = {}
+    while pos < len(text) and text[pos] != "]":
+        start = pos
+        while pos < len(text) and text[pos] not in ",[]{":
+            pos += 1
+        name = text[start:pos].strip()
+        if not name:
+            raise ValueError(f"empty field name at {start} in tree")
+        sub: TreeSpec | None = None
+        bounds: tuple[int, int] | None = None
+        if pos < len(text) and text[pos] == "[":
+            sub, pos = _parse_fields(text, pos + 1)
+            if pos >= len(text) or text[pos] != "]":
+                raise ValueError("unclosed [ in tree")
+            pos += 1
+        if pos < len(text) and text[pos] == "{":
+            end = text.index("}", pos)
+            low, _, high = text[pos + 1 : end].partition(",")
+            bounds = (int(low or 0), int(high) if high else 1 << 30)
+            pos = end + 1
+        spec[name] = (sub, bounds)
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+    return spec, pos
+
+
+def select(value: Any, spec: TreeSpec | None) -> Any:
+    """Keep only the fields `spec` asks for, as Jenkins' tree filter does (`_class` always)."""
+    if spec is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [select(item, spec) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {"_class": value["_class"]} if "_class" in value else {}
+    for name, (sub, bounds) in spec.items():
+        if name not in value:
+            continue
+        item = value[name]
+        if bounds is not None and isinstance(item, list):
+            item = item[bounds[0] : bounds[1]]
+        out[name] = select(item, sub)
+    return out
+
+
+@dataclass
+class JenkinsState:
+    """Jobs (nested folders), queue items and computers; mutate between polls."""
+
+    root: dict[str, Any] = field(default_factory=dict)
+    queue: list[dict[str, Any]] = field(default_factory=list)
+    computers: list[dict[str, Any]] = field(default_factory=list)
+
+    def iter_jobs(self) -> list[dict[str, Any]]:
+        """Every buildable job (not folders), depth first."""
+        found: list[dict[str, Any]] = []
+
+        def walk(items: list[dict[str, Any]]) -> None:
+            for item in items:
+                if "jobs" in item:
+                    walk(item["jobs"])
+                else:
+                    found.append(item)
+
+        walk(self.root["jobs"])
+        return found
+
+    def iter_folders(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+
+        def walk(items: list[dict[str, Any]]) -> None:
+            for item in items:
+                if "jobs" in item:
+                    found.append(item)
+                    walk(item["jobs"])
+
+        walk(self.root["jobs"])
+        return found
+
+
+def _job(rnd: random.Random, name: str, parent: str, base_url: str, now_ms: int) -> dict[str, Any]:
+    full = f"{parent}/{name}" if parent else name
+    url = base_url + "".join(f"job/{part}/" for part in full.split("/"))
+    roll = rnd.random()
+    if roll < 0.05:  # never built
+        return {"_class": JOB_CLASSES[0], "name": name, "fullName": full, "url": url,
+                "color": "notbuilt", "buildable": True, "inQueue": False, "healthReport": [],
+                "lastBuild": None, "lastCompletedBuild": None}  # fmt: skip
+    number = rnd.randint(1, 900)
+    result = rnd.choices(list(RESULT_COLORS), weights=(70, 10, 12, 3, 5))[0]
+    started = now_ms - rnd.randint(600_000, 90_000_000)
+    duration = rnd.randint(1_000, 1_800_000)
+    completed = {"_class": "hudson.model.FreeStyleBuild", "number": number, "result": result,
+                 "building": False, "duration": duration, "timestamp": started,
+                 "estimatedDuration": duration}  # fmt: skip
+    building = roll > 0.93
+    last = completed
+    color = RESULT_COLORS[result]
+    if building:
+        last = {"_class": "hudson.model.FreeStyleBuild", "number": number + 1, "result": None,
+                "building": True, "duration": 0, "timestamp": now_ms - rnd.randint(1_000, 600_000),
+                "estimatedDuration": duration}  # fmt: skip
+        color += "_anime"
+    score = {"blue": 100, "yellow": 60, "red": 0, "notbuilt": 100, "aborted": 40}[
+        RESULT_COLORS[result]
+    ]
+    return {
+        "_class": rnd.choice(JOB_CLASSES), "name": name, "fullName": full, "url": url,
+        "color": color, "buildable": True, "inQueue": False,
+        "healthReport": [{"description": f"Build stability: score {score}", "score": score}],
+        "lastBuild": last, "lastCompletedBuild": completed,
+    }  # fmt: skip
+
+
+def generate_state(
+    jobs: int,
+    *,
+    folders: int = 10,
+    depth: int = 3,
+    seed: int = 7,
+    base_url: str = "/",
+    now_ms: int | None = None,
+) -> JenkinsState:
+    """`folders` children per folder level, `depth` folder levels, jobs spread over leaves."""
+    rnd = random.Random(seed)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+
+    def folder(name: str, parent: str) -> dict[str, Any]:
+        full = f"{parent}/{name}" if parent else name
+        url = base_url + "".join(f"job/{part}/" for part in full.split("/"))
+        return {"_class": FOLDER_CLASS, "name": name, "fullName": full, "url": url,
+                "healthReport": [], "jobs": []}  # fmt: skip
+
+    root: dict[str, Any] = {"_class": "hudson.model.Hudson", "jobs": []}
+    leaves = [root]
+    for level in range(depth):
+        next_leaves = []
+        for parent in leaves:
+            for index in range(folders):
+                child = folder(f"l{level}-{index:02d}", parent.get("fullName", ""))
+                parent["jobs"].append(child)
+                next_leaves.append(child)
+        leaves = next_leaves
+    for index, leaf in zip(range(jobs), itertools.cycle(leaves), strict=False):
+        leaf["jobs"].append(
+            _job(rnd, f"job-{index:05d}", leaf.get("fullName", ""), base_url, now_ms)
+        )
+    queue = [
+        {"_class": "hudson.model.Queue$WaitingItem", "id": 1000 + i, "blocked": False,
+         "buildable": True, "stuck": i == 0, "inQueueSince": now_ms - 60_000 * (i + 1),
+         "why": "Waiting for next available executor",
+         "task": {"_class": JOB_CLASSES[0], "name": f"job-{i:05d}", "url": f"{base_url}job/x/"}}
+        for i in range(rnd.randint(2, 6))
+    ]  # fmt: skip
+    computers = [
+        {"_class": "hudson.slaves.SlaveComputer", "displayName": f"agent-{i}",
+         "offline": i % 5 == 4, "temporarilyOffline": False, "idle": i % 2 == 0,
+         "numExecutors": 4, "offlineCauseReason": "disconnected" if i % 5 == 4 else ""}
+        for i in range(8)
+    ]  # fmt: skip
+    return JenkinsState(root=root, queue=queue, computers=computers)
+
+
+class JenkinsSimulator(SimulatorServer):
+    """Jenkins' remote access API over real HTTP."""
+
+    name = "jenkins"
+
+    def __init__(
+        self,
+        *,
+        jobs: int = 30,
+        folders: int = 3,
+        depth: int = 2,
+        seed: int = 7,
+        credentials: tuple[str, str] | None = ("exporter", "api-token"),
+        port: int = 0,
+        busy_executors: int = 5,
+    ) -> None:
+        super().__init__(port=port, credentials=credentials)
+        self.state = generate_state(jobs, folders=folders, depth=depth, seed=seed)
+        self.busy_executors = busy_executors
+        self._cache: dict[str, bytes] = {}
+        self._cache_lock = threading.Lock()
+        self.route("GET", r"(?P<folder>(/job/[^/]+)*)/api/json", self._items)
+        self.route("GET", "/queue/api/json", self._queue)
+        self.route("GET", "/computer/api/json", self._computers)
+
+    def changed(self) -> None:
+        """Call after mutating `state`, so cached answers are dropped."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _tree(self, request: Request) -> TreeSpec | None:
+        text = request.params.get("tree")
+        if text is None:
+            return None
+        try:
+            return parse_tree(text)
+        except (ValueError, IndexError) as error:
+            raise HTTPError(400, f"bad tree parameter: {error}") from None
+
+    def _items(self, request: Request) -> Response:
+        assert request.match is not None
+        node = self.state.root
+        for part in [p for p in request.match["folder"].split("/") if p and p != "job"]:
+            children = {j["name"]: j for j in node.get("jobs", [])}
+            if part not in children:
+                raise HTTPError(404, "Not Found")
+            node = children[part]
+        key = request.path + "?" + request.params.get("tree", "")
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            spec = self._tree(request)
+            if spec is None:  # without a tree Jenkins answers depth 0: direct children, briefly
+                spec = {"jobs": ({"name": (None, None), "url": (None, None),
+                                  "color": (None, None)}, None)}  # fmt: skip
+            cached = orjson.dumps(select(node, spec))
+            with self._cache_lock:
+                self._cache[key] = cached
+        return Response(cached, content_type="application/json;charset=utf-8")
+
+    def _queue(self, request: Request) -> Response:
+        body = select(
+            {"_class": "hudson.model.Queue", "items": self.state.queue}, self._tree(request)
+        )
+        return Response(body, content_type="application/json;charset=utf-8")
+
+    def _computers(self, request: Request) -> Response:
+        computers = self.state.computers
+        total = sum(c["numExecutors"] for c in computers if not c["offline"])
+        body = {
+            "_class": "hudson.model.ComputerSet",
+            "busyExecutors": self.busy_executors,
+            "totalExecutors": total,
+            "computer": computers,
+        }
+        return Response(
+            select(body, self._tree(request)), content_type="application/json;charset=utf-8"
+        )

@@ -1,0 +1,177 @@
+"""A Spinnaker Gate simulator: applications, pipeline configs and the execution search.
+
+Paths and parameters follow Gate (`/applications`, `/applications/{app}/pipelineConfigs`,
+`/applications/{app}/executions/search` with trigger-time boundaries, `startIndex`, `size`,
+`statuses`, `reverse`, `expand`, and `/executions?pipelineConfigIds=`). Executions carry
+`type, id, application, name, pipelineConfigId, status, buildTime, startTime, endTime, trigger,
+authentication, stages[]` with epoch-millisecond times.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from paas_sdk.testing.simulators._http import HTTPError, Request, Response, SimulatorServer
+
+COMPLETE = ("SUCCEEDED", "TERMINAL", "CANCELED", "STOPPED", "FAILED_CONTINUE", "SKIPPED")
+FAILED_STAGE = ("TERMINAL", "STOPPED", "FAILED_CONTINUE")
+
+
+@dataclass
+class SpinnakerState:
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    pipeline_configs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    executions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _execution(
+    rnd: random.Random, app: str, config: dict[str, Any], serial: int, build_time: int
+) -> dict[str, Any]:
+    status = rnd.choices(
+        ("SUCCEEDED", "TERMINAL", "RUNNING", "CANCELED", "PAUSED"), weights=(60, 15, 15, 5, 5)
+    )[0]
+    start = build_time + rnd.randint(100, 3000)
+    end = None if status in ("RUNNING", "PAUSED") else start + rnd.randint(10_000, 900_000)
+    stages = []
+    for index, name in enumerate(("bake", "deploy", "verify")):
+        stage_status = "SUCCEEDED"
+        if status == "TERMINAL" and index == 1:
+            stage_status = "TERMINAL"
+        elif status == "TERMINAL" and index == 2:
+            stage_status = rnd.choice(("NOT_STARTED", "FAILED_CONTINUE"))
+        elif status in ("RUNNING", "PAUSED") and index > 0:
+            stage_status = "RUNNING" if index == 1 else "NOT_STARTED"
+        stages.append({"id": f"{serial}-{index}", "refId": str(index + 1), "type": name,
+                       "name": name.title(), "status": stage_status, "startTime": start,
+                       "endTime": end, "context": {"cloudProvider": "kubernetes"}})  # fmt: skip
+    return {
+        "type": "PIPELINE", "id": f"01J{serial:020d}", "application": app,
+        "name": config["name"], "pipelineConfigId": config["id"], "status": status,
+        "buildTime": build_time, "startTime": start, "endTime": end,
+        "trigger": {"type": rnd.choice(("manual", "docker", "cron")), "user": "alice"},
+        "authentication": {"user": "alice", "allowedAccounts": ["prod"]}, "stages": stages,
+    }  # fmt: skip
+
+
+def generate_state(
+    applications: int,
+    *,
+    pipelines: int = 3,
+    executions: int = 4,
+    seed: int = 7,
+    now_ms: int | None = None,
+) -> SpinnakerState:
+    rnd = random.Random(seed)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    state = SpinnakerState()
+    serial = 0
+    for a in range(applications):
+        app = f"app{a:03d}"
+        state.applications.append(
+            {"name": app, "email": f"team{a}@example.com", "cloudProviders": "kubernetes",
+             "createTs": str(now_ms - 86_400_000), "user": "alice"}
+        )  # fmt: skip
+        configs = [
+            {"id": f"{app}-p{p}-cfg", "name": f"deploy-{p}", "application": app,
+             "index": p, "stages": [], "triggers": [], "keepWaitingPipelines": False}
+            for p in range(pipelines)
+        ]  # fmt: skip
+        state.pipeline_configs[app] = configs
+        runs: list[dict[str, Any]] = []
+        for config in configs:
+            for _ in range(rnd.randint(0, executions)):
+                serial += 1
+                build = now_ms - rnd.randint(60_000, 20_000_000)
+                runs.append(_execution(rnd, app, config, serial, build))
+        state.executions[app] = runs
+    return state
+
+
+class SpinnakerSimulator(SimulatorServer):
+    """Gate's REST API over real HTTP (session or basic auth when `credentials` is set)."""
+
+    name = "spinnaker"
+
+    def __init__(
+        self,
+        *,
+        applications: int = 5,
+        pipelines: int = 3,
+        executions: int = 4,
+        seed: int = 7,
+        credentials: tuple[str, str] | None = None,
+        port: int = 0,
+    ) -> None:
+        super().__init__(port=port, credentials=credentials)
+        self.state = generate_state(
+            applications, pipelines=pipelines, executions=executions, seed=seed
+        )
+        self.route("GET", "/applications", lambda r: Response(self.state.applications))
+        self.route("GET", "/applications/(?P<app>[^/]+)", self._application)
+        self.route("GET", "/applications/(?P<app>[^/]+)/pipelineConfigs", self._configs)
+        self.route("GET", "/applications/(?P<app>[^/*]+|\\*)/executions/search", self._search)
+        self.route("GET", "/executions", self._by_config)
+
+    def _app(self, request: Request) -> str:
+        assert request.match is not None
+        app = request.match["app"]
+        if app != "*" and app not in self.state.pipeline_configs:
+            raise HTTPError(404, {"error": "Not Found", "message": f"Application not found: {app}",
+                                  "status": 404})  # fmt: skip
+        return app
+
+    def _application(self, request: Request) -> Response:
+        app = self._app(request)
+        attributes = next(a for a in self.state.applications if a["name"] == app)
+        return Response({"name": app, "attributes": attributes, "clusters": {}})
+
+    def _configs(self, request: Request) -> Response:
+        return Response(self.state.pipeline_configs[self._app(request)])
+
+    def _search(self, request: Request) -> Response:
+        app = self._app(request)
+        params = request.params
+        try:
+            low = int(params.get("triggerTimeStartBoundary", "0"))
+            high = int(params.get("triggerTimeEndBoundary", str(1 << 62)))
+            start = int(params.get("startIndex", "0"))
+            size = int(params.get("size", "10"))
+        except ValueError as error:
+            raise HTTPError(400, {"error": "Bad Request", "message": str(error)}) from None
+        statuses = {s for s in params.get("statuses", "").split(",") if s}
+        name = params.get("pipelineName")
+        pool = (
+            [e for runs in self.state.executions.values() for e in runs]
+            if app == "*"
+            else self.state.executions[app]
+        )
+        found = [
+            e
+            for e in pool
+            if low <= e["buildTime"] <= high
+            and (not statuses or e["status"] in statuses)
+            and (name is None or e["name"] == name)
+        ]
+        found.sort(key=lambda e: e["buildTime"], reverse=params.get("reverse") != "true")
+        chunk = found[start : start + size]
+        if params.get("expand", "true") == "false":
+            chunk = [
+                {**e, "stages": [{k: v for k, v in s.items() if k != "context"}
+                                 for s in e["stages"]]}
+                for e in chunk
+            ]  # fmt: skip
+        return Response(chunk)
+
+    def _by_config(self, request: Request) -> Response:
+        ids = {i for i in request.params.get("pipelineConfigIds", "").split(",") if i}
+        limit = int(request.params.get("limit", "1"))
+        found: list[dict[str, Any]] = []
+        for config_id in sorted(ids):
+            runs = [e for app in self.state.executions.values() for e in app
+                    if e["pipelineConfigId"] == config_id]  # fmt: skip
+            runs.sort(key=lambda e: e["buildTime"], reverse=True)
+            found.extend(runs[:limit])
+        return Response(found)

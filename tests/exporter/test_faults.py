@@ -1,0 +1,95 @@
+"""A failing upstream sets its target's up to 0 and counts the error; other targets carry on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator
+from tests.exporter.conftest import harbor_target, jenkins_target, key, running_exporter, series
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "server error": {"error_status": 503},
+    "hang past the timeout": {"hang": 2.5},
+    "malformed JSON": {"malformed_json": True},
+    "truncated body": {"truncated": True},
+    "wrong content type": {"wrong_content_type": True},
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_failing_harbor_does_not_disturb_jenkins(
+    fault: str, harbor: HarborSimulator, jenkins: JenkinsSimulator
+) -> None:
+    with running_exporter([harbor_target(harbor), jenkins_target(jenkins)]) as exporter:
+        for name, value in FAULTS[fault].items():
+            setattr(harbor.faults, name, value)
+        harbor.faults.path_prefix = "/api/v2.0/quotas"
+        failed_before = exporter.poller.targets["harbor"].errors
+        exporter.poll_again(2, timeout=30)
+        samples = exporter.samples()
+        harbor_up = samples["paas_exporter_target_up", key(target="harbor", kind="harbor")]
+        errors = samples["paas_exporter_upstream_errors_total", key(target="harbor", kind="harbor")]
+        jenkins_up = samples["paas_exporter_target_up", key(target="jenkins", kind="jenkins")]
+
+        harbor.faults.clear()
+        exporter.poll_again(2, timeout=30)
+        recovered = exporter.samples()
+
+    assert harbor_up == 0
+    assert errors >= failed_before + 1
+    assert not series(samples, "harbor_project_total")  # no stale series from an earlier poll
+    assert jenkins_up == 1
+    assert series(samples, "jenkins_job_last_build_number")
+    assert recovered["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 1
+    assert series(recovered, "harbor_project_total")
+
+
+def test_wrong_credentials_mark_the_target_down(
+    harbor: HarborSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_HARBOR_PASSWORD", "wrong")
+    with running_exporter([harbor_target(harbor)]) as exporter:
+        samples = exporter.samples()
+        error = exporter.poller.targets["harbor"].snapshot.error
+    assert samples["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 0
+    assert error is not None
+    assert "401" in error
+    assert "wrong" not in error
+
+
+def test_an_unreachable_target_is_down_and_counted() -> None:
+    target = {
+        "name": "gone",
+        "kind": "jenkins",
+        "url": "http://127.0.0.1:9",
+        "interval": 0.3,
+        "timeout": 1,
+    }
+    with running_exporter([target]) as exporter:
+        exporter.poll_again(1)
+        samples = exporter.samples()
+    assert samples["paas_exporter_target_up", key(target="gone", kind="jenkins")] == 0
+    assert samples["paas_exporter_upstream_errors_total", key(target="gone", kind="jenkins")] >= 2
+    assert samples["paas_exporter_upstream_requests_total", key(target="gone", kind="jenkins")] >= 2
+
+
+def test_an_unreadable_client_certificate_marks_only_that_target_down(
+    jenkins: JenkinsSimulator, tmp_path: Path
+) -> None:
+    broken = {
+        "name": "secure",
+        "kind": "harbor",
+        "url": "https://127.0.0.1:9",
+        "timeout": 1,
+        "tls": {"cert_file": str(tmp_path / "missing.crt")},
+    }
+    with running_exporter([broken, jenkins_target(jenkins)]) as exporter:
+        samples = exporter.samples()
+        error = exporter.poller.targets["secure"].snapshot.error
+    assert samples["paas_exporter_target_up", key(target="secure", kind="harbor")] == 0
+    assert samples["paas_exporter_target_up", key(target="jenkins", kind="jenkins")] == 1
+    assert error is not None
+    assert "No such file" in error

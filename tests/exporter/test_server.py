@@ -1,0 +1,104 @@
+"""What a scraper and a person see over HTTP: landing page, content negotiation, probe mode."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+
+import httpx
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+from paas_sdk.testing.servers import promtool
+from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
+from tests.exporter.conftest import (
+    harbor_target,
+    jenkins_target,
+    key,
+    parse_samples,
+    running_exporter,
+    series,
+    spinnaker_target,
+)
+
+# Names fixed by the project's metric contract (Harbor's own exporter uses the first two) that
+# promtool's linter flags because they are gauges ending in _total; everything else must be clean.
+CONTRACT_NAMES_PROMTOOL_FLAGS = {
+    'harbor_project_repo_total non-counter metrics should not have "_total" suffix',
+    'harbor_project_total non-counter metrics should not have "_total" suffix',
+    'jenkins_executors_total non-counter metrics should not have "_total" suffix',
+}
+
+
+def test_exposition_passes_promtool(
+    harbor: HarborSimulator, jenkins: JenkinsSimulator, spinnaker: SpinnakerSimulator
+) -> None:
+    targets = [
+        harbor_target(harbor, repository_pulls=True),
+        jenkins_target(jenkins),
+        spinnaker_target(spinnaker),
+    ]
+    with running_exporter(targets) as exporter:
+        body = httpx.get(exporter.url + "/metrics").content
+    result = subprocess.run(
+        [promtool(), "check", "metrics"], input=body, capture_output=True, check=False
+    )
+    findings = set((result.stdout + result.stderr).decode().strip().splitlines())
+    assert result.returncode in (0, 3), findings  # 3: lint findings only, no parse error
+    assert findings <= CONTRACT_NAMES_PROMTOOL_FLAGS
+
+
+def test_openmetrics_and_gzip_are_served_when_asked(harbor: HarborSimulator) -> None:
+    with running_exporter([harbor_target(harbor, interval=60)]) as exporter:
+        plain = httpx.get(exporter.url + "/metrics", headers={"Accept-Encoding": "identity"})
+        zipped = httpx.get(exporter.url + "/metrics", headers={"Accept-Encoding": "gzip"})
+        openmetrics = httpx.get(
+            exporter.url + "/metrics",
+            headers={
+                "Accept": "application/openmetrics-text; version=1.0.0",
+                "Accept-Encoding": "identity",
+            },
+        )
+    assert plain.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.text == plain.text  # httpx decodes; same bytes either way
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.endswith("# EOF\n")
+    families = {f.name: f for f in parse_openmetrics(openmetrics.text)}  # type: ignore[no-untyped-call]
+    assert families["paas_exporter_upstream_requests"].type == "counter"
+    assert families["harbor_system"].type == "info"
+    assert parse_samples(plain.text)["harbor_health", key()] == 1
+    assert gzip.decompress(exporter.poller.exposition.text_gzip) == plain.content
+
+
+def test_landing_page_lists_targets_and_their_state(harbor: HarborSimulator) -> None:
+    down = {"name": "broken", "kind": "spinnaker", "url": "http://127.0.0.1:9", "timeout": 1}
+    with running_exporter([harbor_target(harbor), down]) as exporter:
+        page = httpx.get(exporter.url + "/")
+        missing = httpx.get(exporter.url + "/nothing")
+    assert page.status_code == 200
+    assert 'href="/metrics"' in page.text
+    assert "<b>harbor</b>" in page.text
+    assert "broken" in page.text
+    assert "down:" in page.text
+    assert missing.status_code == 404
+
+
+def test_probe_serves_one_target(harbor: HarborSimulator, jenkins: JenkinsSimulator) -> None:
+    with running_exporter([harbor_target(harbor), jenkins_target(jenkins)], probe=True) as exporter:
+        probe = httpx.get(exporter.url + "/probe", params={"target": "jenkins"})
+        unknown = httpx.get(exporter.url + "/probe", params={"target": "nope"})
+    samples = parse_samples(probe.text)
+    assert probe.status_code == 200
+    assert series(samples, "jenkins_job_last_build_number")
+    assert not series(samples, "harbor_project_total")
+    assert set(series(samples, "paas_exporter_target_up")) == {
+        key(target="jenkins", kind="jenkins")
+    }
+    assert unknown.status_code == 400
+    assert "harbor, jenkins" in unknown.text
+
+
+def test_probe_is_off_unless_configured(harbor: HarborSimulator) -> None:
+    with running_exporter([harbor_target(harbor)]) as exporter:
+        assert httpx.get(exporter.url + "/probe", params={"target": "harbor"}).status_code == 404
