@@ -79,6 +79,16 @@ class MetricsServer:
                 self._send(request, 503, b"target not polled yet\n", "text/plain")
             else:
                 self._send_exposition(request, state.probe_exposition)
+        elif split.path == "/healthz":
+            self._send(request, 200, b"ok\n", "text/plain")
+        elif split.path == "/readyz":
+            # Ready once every target has been polled, up or not: /metrics then tells the truth.
+            pending = [name for name, state in self.poller.targets.items() if state.polls == 0]
+            if pending:
+                body = f"waiting for the first poll of: {', '.join(pending)}\n".encode()
+                self._send(request, 503, body, "text/plain")
+            else:
+                self._send(request, 200, b"ok\n", "text/plain")
         elif split.path == "/":
             self._send(request, 200, self._landing().encode(), "text/html; charset=utf-8")
         else:

@@ -6,6 +6,9 @@ import gzip
 import subprocess
 
 import httpx
+from paas_exporter.config import parse_config
+from paas_exporter.poller import Poller
+from paas_exporter.server import MetricsServer
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 from paas_sdk.testing.servers import promtool
@@ -102,3 +105,23 @@ def test_probe_serves_one_target(harbor: HarborSimulator, jenkins: JenkinsSimula
 def test_probe_is_off_unless_configured(harbor: HarborSimulator) -> None:
     with running_exporter([harbor_target(harbor)]) as exporter:
         assert httpx.get(exporter.url + "/probe", params={"target": "harbor"}).status_code == 404
+
+
+def test_readiness_waits_for_the_first_poll_of_every_target(harbor: HarborSimulator) -> None:
+    config = parse_config({"targets": [harbor_target(harbor)]}, "test-config.yaml")
+    poller = Poller(config)
+    server = MetricsServer(poller, "127.0.0.1", 0)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        before = httpx.get(url + "/readyz")
+        assert httpx.get(url + "/healthz").status_code == 200
+        poller.start()
+        assert poller.wait_for_polls(1, timeout=30)
+        after = httpx.get(url + "/readyz")
+    finally:
+        server.close()
+        poller.close()
+    assert before.status_code == 503
+    assert "harbor" in before.text
+    assert after.status_code == 200

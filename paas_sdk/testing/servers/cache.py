@@ -28,6 +28,8 @@ KAFKA_VERSION = "4.1.1"
 ELASTICSEARCH_VERSION = "8.19.4"
 # the Java Dubbo consumer the registry's interop test runs (not a server: a client and its jars)
 DUBBO_VERSION = "3.3.5"
+# builds the kustomize output that deploy/'s tests validate; from the Go module proxy
+KUSTOMIZE_VERSION = "v5.6.0"
 # bumped when the set of jars fetched for a server changes, so a stale cache is refetched
 _ZOOKEEPER_LAYOUT = 2
 
@@ -77,6 +79,10 @@ class Cache:
         return self.root / f"dubbo-{DUBBO_VERSION}" / "libs"
 
     @property
+    def kustomize(self) -> Path:
+        return self.root / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
+
+    @property
     def maven_repository(self) -> Path:
         return self.root / "m2"
 
@@ -88,6 +94,7 @@ class Cache:
             "kafka": _complete(self.kafka_libs.parent),
             "elasticsearch": _complete(self.elasticsearch_home),
             "dubbo": _complete(self.dubbo_libs.parent),
+            "kustomize": _complete(self.kustomize.parent),
             "prometheus": shutil.which("prometheus") is not None
             and shutil.which("promtool") is not None,
         }
@@ -192,6 +199,30 @@ class Cache:
                 raise HarnessError(
                     f"apt-get install failed:\n{result.stderr[-2000:]}", where="prometheus"
                 )
+
+    def _fetch_kustomize(self) -> None:
+        go = shutil.which("go")
+        if go is None:
+            raise HarnessError("Go is not on PATH; kustomize is built with it", where="kustomize")
+        target = self.kustomize.parent
+        target.mkdir(parents=True, exist_ok=True)
+        env = dict(
+            os.environ,
+            GOBIN=str(target),
+            GOPATH=str(self.root / "go"),
+            GOMODCACHE=str(self.root / "go" / "mod"),
+            GOFLAGS="-modcacherw",
+        )
+        result = subprocess.run(
+            [go, "install", f"sigs.k8s.io/kustomize/kustomize/v5@{KUSTOMIZE_VERSION}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise HarnessError(f"go install failed:\n{result.stderr[-3000:]}", where="kustomize")
+        _mark_complete(target)
 
     def _maven_libs(
         self,

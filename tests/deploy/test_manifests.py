@@ -1,0 +1,119 @@
+"""deploy/ builds with kustomize, every object passes the Kubernetes schemas, and the workloads
+follow the platform's rules (non-root, read-only root, probes, limits, drain within grace)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from paas_exporter.config import load_config
+
+from paas_sdk.testing.servers.cache import Cache
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KUBERNETES_VERSION = "1.31"
+# Custom resources of the Prometheus operator: no schema in the Kubernetes OpenAPI, checked below.
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
+
+
+def build(path: Path) -> list[dict[str, Any]]:
+    kustomize = Cache.default().kustomize
+    result = subprocess.run(
+        [str(kustomize), "build", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def overlay() -> list[dict[str, Any]]:
+    return build(DEPLOY / "overlays" / "example")
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def test_the_base_builds_on_its_own() -> None:
+    kinds = {o["kind"] for o in build(DEPLOY / "base")}
+    assert {"Deployment", "Service", "ServiceMonitor", "ConfigMap"} <= kinds
+
+
+def test_every_object_passes_the_kubernetes_schema(overlay: list[dict[str, Any]]) -> None:
+    validated = 0
+    for obj in overlay:
+        if obj["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        validated += 1
+    assert validated >= 6
+
+
+def test_custom_resources_have_the_operator_shape(overlay: list[dict[str, Any]]) -> None:
+    monitors = by_kind(overlay, "ServiceMonitor")
+    assert monitors, "the exporter needs a ServiceMonitor"
+    services = by_kind(overlay, "Service")
+    for monitor in monitors.values():
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        matched = [
+            s for s in services.values() if selector.items() <= s["metadata"]["labels"].items()
+        ]
+        assert matched, f"ServiceMonitor {monitor['metadata']['name']} selects no Service"
+        ports = {p["name"] for s in matched for p in s["spec"]["ports"]}
+        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports
+
+
+def test_workloads_are_locked_down(overlay: list[dict[str, Any]]) -> None:
+    for name, deployment in by_kind(overlay, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            assert {"cpu", "memory"} <= container["resources"]["requests"].keys(), name
+            assert {"cpu", "memory"} <= container["resources"]["limits"].keys(), name
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+
+
+def test_the_overlay_pins_images_and_namespace(overlay: list[dict[str, Any]]) -> None:
+    for deployment in by_kind(overlay, "Deployment").values():
+        assert deployment["metadata"]["namespace"] == "paas-example"
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert container["image"].startswith("registry.example.com/")
+            assert ":" in container["image"]
+
+
+def test_the_drain_fits_in_the_grace_period(overlay: list[dict[str, Any]]) -> None:
+    pod = by_kind(overlay, "Deployment")["order-service"]["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    drain = int(env["PAAS_DRAIN_SECONDS"]["value"])
+    # the drain, then a bounded log flush and server stop must end before Kubernetes' SIGKILL
+    assert pod["terminationGracePeriodSeconds"] >= drain + 10
+    for field in ("POD_NAME", "POD_NAMESPACE", "NODE_NAME", "POD_IP"):
+        assert "fieldRef" in env[field]["valueFrom"], field
+
+
+def test_the_exporter_config_is_valid_and_its_credentials_come_from_the_secret(
+    overlay: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment = by_kind(overlay, "Deployment")["paas-exporter"]
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    secret = next(o for o in overlay if o["kind"] == "Secret")
+    config_text = (DEPLOY / "exporter" / "config.yaml").read_text()
+    for line in config_text.splitlines():
+        if "_env:" in line:
+            variable = line.split(":", 1)[1].split("#")[0].strip()
+            reference = env[variable]["valueFrom"]["secretKeyRef"]
+            assert reference["name"] == secret["metadata"]["name"]
+            assert reference["key"] in secret["stringData"]
+            monkeypatch.setenv(variable, "from-the-secret")
+    config = load_config(DEPLOY / "exporter" / "config.yaml")
+    assert {t.kind for t in config.targets} == {"harbor", "jenkins", "spinnaker"}
