@@ -54,6 +54,10 @@ class HealthEndpoints:
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
+    def add_readiness_check(self, name: str, check: Callable[[], bool]) -> None:
+        """Add (or replace) a readiness check, for parts started after the endpoints."""
+        self.readiness_checks = {**self.readiness_checks, name: check}
+
     # -- the three answers, independent of the server that carries them --
 
     def metrics(self, accept: str = "") -> Response:

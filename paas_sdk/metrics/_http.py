@@ -194,14 +194,25 @@ class AsgiMetricsMiddleware:
 
 def flask_route(environ: WsgiEnviron) -> str | None:
     """The Flask URL rule (``/users/<int:user_id>``) of the request being answered, if any."""
-    try:
-        from flask import has_request_context, request
-    except ImportError:
-        return None
+    from flask import has_request_context, request
+
     if not has_request_context():
         return None
     rule = request.url_rule
     return None if rule is None else rule.rule
+
+
+def _no_route(environ: WsgiEnviron) -> str | None:
+    return None
+
+
+def _default_wsgi_resolver() -> WsgiRouteResolver:
+    """Flask's URL rule when Flask is installed; otherwise every request is unmatched."""
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        return _no_route
+    return flask_route
 
 
 class _TimedBody:
@@ -243,7 +254,7 @@ class WsgiMetricsMiddleware:
     ) -> None:
         self.app = app
         self.metrics = metrics if metrics is not None else HttpMetrics.of(registry)
-        self.route_resolver = route_resolver if route_resolver is not None else flask_route
+        self.route_resolver = route_resolver or _default_wsgi_resolver()
 
     def __call__(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET"))

@@ -42,6 +42,16 @@ def test_readiness_flips_when_a_check_flips(registry: CollectorRegistry) -> None
         assert httpx.get(url).status_code == 200
 
 
+def test_a_check_added_later_takes_part(registry: CollectorRegistry) -> None:
+    endpoints = HealthEndpoints(registry=registry)
+    assert endpoints.readiness()[0] == 200
+    endpoints.add_readiness_check("registry_registered", lambda: False)
+    status, _, body = endpoints.readiness()
+    endpoints.close()
+    assert status == 503
+    assert orjson.loads(body)["checks"] == {"registry_registered": "failed"}
+
+
 def test_a_raising_check_is_reported_not_ready_with_its_name(registry: CollectorRegistry) -> None:
     endpoints = HealthEndpoints(
         registry=registry, readiness_checks={"registry": _raising, "config": lambda: True}
