@@ -28,7 +28,13 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 _PATHS = ("/metrics", "/healthz", "/readyz")
 _TEXT = "text/plain; charset=utf-8"
 _JSON = "application/json"
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class HealthEndpoints:
@@ -122,7 +128,13 @@ class HealthEndpoints:
         if method not in ("GET", "HEAD"):
             return 405, [("Content-Type", _TEXT), ("Allow", "GET, HEAD")], b"use GET\n"
         if path == "/metrics":
-            return self.metrics(accept)
+            try:
+                return self.metrics(accept)
+            except Exception as error:
+                # a broken collector must not cost the scrape a traceback on the service's stderr;
+                # the scraper records the failure as the target being down
+                message = f"cannot collect metrics: {type(error).__name__}: {error}\n"
+                return 500, [("Content-Type", _TEXT)], message.encode()
         if path == "/healthz":
             return self.liveness()
         return self.readiness()

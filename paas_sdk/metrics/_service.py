@@ -7,6 +7,7 @@ environment and cluster are joined in queries when needed and never baked into o
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -24,20 +25,26 @@ from paas_sdk.context import ServiceContext
 
 __all__ = ["register_runtime_collectors", "register_service_info"]
 
+_info_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, Gauge] = weakref.WeakKeyDictionary()
+
 
 def register_service_info(context: ServiceContext, registry: CollectorRegistry = REGISTRY) -> Gauge:
     """Expose ``paas_service_info{app, version, env, cluster} 1`` for `context`.
 
-    A gauge (multiprocess mode "max") rather than a custom collector, so gunicorn workers
-    report it through `PROMETHEUS_MULTIPROC_DIR` like every other series.
+    Calling it again for the same registry replaces the identity (one series at a time). A
+    gauge (multiprocess mode "max") rather than a custom collector, so gunicorn workers report
+    it through `PROMETHEUS_MULTIPROC_DIR` like every other series.
     """
-    info = Gauge(
-        "paas_service_info",
-        "The service's identity: app id, version, environment and cluster; always 1.",
-        ["app", "version", "env", "cluster"],
-        multiprocess_mode="max",
-        registry=registry,
-    )
+    info = _info_by_registry.get(registry)
+    if info is None:
+        info = _info_by_registry[registry] = Gauge(
+            "paas_service_info",
+            "The service's identity: app id, version, environment and cluster; always 1.",
+            ["app", "version", "env", "cluster"],
+            multiprocess_mode="max",
+            registry=registry,
+        )
+    info.clear()
     info.labels(context.app_id, context.version, context.environment, context.cluster).set(1)
     return info
 

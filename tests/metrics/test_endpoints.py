@@ -106,6 +106,21 @@ def test_liveness_and_metrics_on_their_own_port_in_a_named_thread(
     assert "paas-metrics" not in {thread.name for thread in threading.enumerate()}
 
 
+class _BrokenCollector:
+    def collect(self) -> list[object]:
+        raise OSError("cannot read /proc/self/stat")
+
+
+def test_a_broken_collector_answers_500_with_the_reason(registry: CollectorRegistry) -> None:
+    registry.register(_BrokenCollector())  # type: ignore[arg-type]
+    with MetricsServer(HealthEndpoints(registry=registry), host="127.0.0.1", port=0) as server:
+        answer = httpx.get(f"http://127.0.0.1:{server.port}/metrics")
+        healthy = httpx.get(f"http://127.0.0.1:{server.port}/healthz")
+    assert answer.status_code == 500
+    assert answer.text == "cannot collect metrics: OSError: cannot read /proc/self/stat\n"
+    assert healthy.status_code == 200
+
+
 def test_a_port_in_use_is_reported_with_the_address(registry: CollectorRegistry) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -71,6 +71,16 @@ def test_service_info_carries_the_context(registry: CollectorRegistry) -> None:
     assert registry.get_sample_value("paas_service_info", labels) == 1
 
 
+def test_registering_the_identity_again_replaces_it(registry: CollectorRegistry) -> None:
+    register_service_info(ServiceContext.from_env({"PAAS_APP_ID": "orders"}), registry)
+    register_service_info(
+        ServiceContext.from_env({"PAAS_APP_ID": "orders", "PAAS_VERSION": "2.0.0"}), registry
+    )
+    text = generate_latest(registry).decode()
+    assert text.count("paas_service_info{") == 1
+    assert 'version="2.0.0"' in text
+
+
 def test_runtime_collectors_in_a_registry_of_ones_own(registry: CollectorRegistry) -> None:
     register_runtime_collectors(registry)
     text = generate_latest(registry).decode()
