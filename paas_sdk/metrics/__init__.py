@@ -1,0 +1,43 @@
+"""Service metrics and health endpoints: HTTP and RPC instrumentation, identity, `/metrics`.
+
+    registry = CollectorRegistry()                      # or prometheus_client.REGISTRY
+    app.add_middleware(AsgiMetricsMiddleware, registry=registry)
+    register_service_info(ServiceContext.from_env(), registry)
+    endpoints = HealthEndpoints(registry=registry, readiness_checks={"config": lambda: cfg.loaded})
+    MetricsServer(endpoints, port=9464).start()          # or endpoints.mount_asgi(app)
+
+Metric names are fixed platform-wide; docs/metrics.md lists every family the SDK exposes.
+For gunicorn, set `PROMETHEUS_MULTIPROC_DIR` before start and call `mark_worker_exited` from the
+`child_exit` hook.
+"""
+
+from paas_sdk.metrics._endpoints import HealthEndpoints, MetricsServer, Response
+from paas_sdk.metrics._http import (
+    UNMATCHED_ROUTE,
+    AsgiMetricsMiddleware,
+    HttpMetrics,
+    WsgiMetricsMiddleware,
+    flask_route,
+    starlette_route,
+)
+from paas_sdk.metrics._multiprocess import child_exit, mark_worker_exited
+from paas_sdk.metrics._rpc import RpcMetrics, RpcTimer
+from paas_sdk.metrics._service import register_runtime_collectors, register_service_info
+
+__all__ = [
+    "UNMATCHED_ROUTE",
+    "AsgiMetricsMiddleware",
+    "HealthEndpoints",
+    "HttpMetrics",
+    "MetricsServer",
+    "Response",
+    "RpcMetrics",
+    "RpcTimer",
+    "WsgiMetricsMiddleware",
+    "child_exit",
+    "flask_route",
+    "mark_worker_exited",
+    "register_runtime_collectors",
+    "register_service_info",
+    "starlette_route",
+]
