@@ -92,8 +92,14 @@ def base_dashboard(
     )
 
 
-def _target(expr: str, legend: str) -> prometheus.Dataquery:
-    return prometheus.Dataquery().expr(expr).legend_format(legend).datasource(DATASOURCE)
+def _target(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .expr(expr)
+        .legend_format(legend)
+        .ref_id(ref_id)
+        .datasource(DATASOURCE)
+    )
 
 
 def timeseries_panel(
@@ -117,8 +123,8 @@ def timeseries_panel(
     )
     if unit not in ("short", "none"):
         panel = panel.min(0)
-    for expr, legend in queries:
-        panel = panel.with_target(_target(expr, legend))
+    for index, (expr, legend) in enumerate(queries):
+        panel = panel.with_target(_target(expr, legend, chr(ord("A") + index)))
     return panel
 
 
