@@ -91,17 +91,23 @@ class Syncer:
                 "401 unauthorized: the token (GRAFANA_TOKEN or --token) was refused", where=where
             ) from None
         except GrafanaTimeoutError:
-            raise GrafanaError(f"{what}: no answer within {self.target.timeout}s", where=where) from None
+            raise GrafanaError(
+                f"{what}: no answer within {self.target.timeout}s", where=where
+            ) from None
         except GrafanaServerError as error:
             raise GrafanaError(f"{what}: server error {error.status_code}", where=where) from None
         except GrafanaClientError as error:
             raise _ClientAnswer(error.status_code, error.response) from None
         except OSError as error:  # connection refused is not wrapped by grafana-client
-            raise GrafanaError(f"cannot reach Grafana: {type(error).__name__}", where=where) from None
+            raise GrafanaError(
+                f"cannot reach Grafana: {type(error).__name__}", where=where
+            ) from None
         except Exception as error:
             # niquests' connection errors are not always OSErrors: same message, no traceback.
             if "connect" in type(error).__name__.lower():
-                raise GrafanaError(f"cannot reach Grafana: {type(error).__name__}", where=where) from None
+                raise GrafanaError(
+                    f"cannot reach Grafana: {type(error).__name__}", where=where
+                ) from None
             raise
 
     def check(self) -> str:
@@ -111,11 +117,15 @@ class Syncer:
 
     def _remote(self, uid: str) -> dict[str, Any] | None:
         try:
-            found = self._call(f"reading dashboard {uid}", lambda: self._api.dashboard.get_dashboard(uid))
+            found = self._call(
+                f"reading dashboard {uid}", lambda: self._api.dashboard.get_dashboard(uid)
+            )
         except _ClientAnswer as answer:
             if answer.status == 404:
                 return None
-            raise GrafanaError(f"reading dashboard {uid}: {answer}", where=self.target.url) from None
+            raise GrafanaError(
+                f"reading dashboard {uid}: {answer}", where=self.target.url
+            ) from None
         return found if isinstance(found, dict) else None
 
     def _folder_exists(self, uid: str) -> bool:
@@ -141,7 +151,9 @@ class Syncer:
             if remote is None:
                 diff = _diff("", normalise(board.model), board.uid)
                 report.planned.append(
-                    Change("create", board.uid, board.title, board.folder.uid, diff, None, board.model)
+                    Change(
+                        "create", board.uid, board.title, board.folder.uid, diff, None, board.model
+                    )
                 )
                 continue
             remote_model = remote.get("dashboard") or {}
@@ -155,15 +167,22 @@ class Syncer:
                 diff.insert(0, f"~ folder {remote_folder or '(root)'} -> {board.folder.uid}")
             report.planned.append(
                 Change(
-                    "update", board.uid, board.title, board.folder.uid, diff,
-                    remote_model.get("version"), board.model,
+                    "update",
+                    board.uid,
+                    board.title,
+                    board.folder.uid,
+                    diff,
+                    remote_model.get("version"),
+                    board.model,
                 )  # fmt: skip
             )
         if prune:
             report.planned.extend(self._prunable(dashboards, folders))
         return report
 
-    def _prunable(self, dashboards: list[Dashboard], folders: dict[str, Folder]) -> Iterable[Change]:
+    def _prunable(
+        self, dashboards: list[Dashboard], folders: dict[str, Folder]
+    ) -> Iterable[Change]:
         # Only dashboards carrying both managed marks, in the folders this code owns: a user's
         # own directory never prunes the built-in dashboards, and nobody else's are touched.
         wanted = {d.uid for d in dashboards}
@@ -265,6 +284,11 @@ def _explain(change: Change, answer: _ClientAnswer) -> str:
 def _diff(before: str, after: str, uid: str) -> list[str]:
     return list(
         difflib.unified_diff(
-            before.splitlines(), after.splitlines(), f"grafana/{uid}", f"code/{uid}", lineterm="", n=2
+            before.splitlines(),
+            after.splitlines(),
+            f"grafana/{uid}",
+            f"code/{uid}",
+            lineterm="",
+            n=2,
         )
     )
