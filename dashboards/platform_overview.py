@@ -110,11 +110,13 @@ def dashboard() -> Dashboard:
                 "short",
                 [
                     (
-                        "sum by (target) (rate(paas_exporter_upstream_requests_total[$__rate_interval]))",
+                        "sum by (target) (rate(paas_exporter_upstream_requests_total"
+                        "[$__rate_interval]))",
                         "{{target}} requests",
                     ),
                     (
-                        "sum by (target) (rate(paas_exporter_upstream_errors_total[$__rate_interval]))",
+                        "sum by (target) (rate(paas_exporter_upstream_errors_total"
+                        "[$__rate_interval]))",
                         "{{target}} errors",
                     ),
                     ("paas_exporter_poll_duration_seconds", "{{target}} poll s"),

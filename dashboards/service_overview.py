@@ -1,4 +1,4 @@
-"""Service overview: RED from the SDK's HTTP and RPC metrics, log shipping, config sync, registry."""
+"""Service overview: RED from the SDK's HTTP and RPC metrics, logs, config sync and registry."""
 
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        f"sum by (service, status) (rate(rpc_server_duration_seconds_count{{{S}}}{RATE}))",
+                        "sum by (service, status) "
+                        f"(rate(rpc_server_duration_seconds_count{{{S}}}{RATE}))",
                         "{{service}} {{status}}",
                     )
                 ],
@@ -118,7 +119,8 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        f"sum by (service, status) (rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
+                        "sum by (service, status) "
+                        f"(rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
                         "{{service}} {{status}}",
                     )
                 ],
@@ -160,7 +162,8 @@ def dashboard() -> Dashboard:
                 "s",
                 [
                     (
-                        f"time() - max by (namespace) (paas_config_last_sync_timestamp_seconds{{{S}}})",
+                        "time() - max by (namespace) "
+                        f"(paas_config_last_sync_timestamp_seconds{{{S}}})",
                         "{{namespace}}",
                     )
                 ],

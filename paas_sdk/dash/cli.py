@@ -41,7 +41,7 @@ def main() -> None:
     help="promtool to check queries parse (default: on PATH).",
 )
 def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> None:
-    """Check dashboards (dashboard-linter rules) and alerts (mixin conventions). Exit 1 on errors."""
+    """Check dashboards (dashboard-linter rules) and alerts (mixin conventions); 1 on errors."""
     from paas_sdk.dash.catalog import load_dashboards, load_rule_files
     from paas_sdk.dash.lint import lint_dashboards, lint_rules, promql_problems
 
@@ -58,8 +58,11 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
     for problem in problems:
         click.secho(str(problem), fg="red" if problem.severity == "error" else "yellow")
     errors = sum(p.severity == "error" for p in problems)
-    click.echo(f"lint: {len(boards)} dashboards, {sum(1 for f in rule_files for _ in f.rules())} rules, "
-               f"{errors} errors, {len(problems) - errors} warnings")  # fmt: skip
+    rules_count = sum(1 for f in rule_files for _ in f.rules())
+    click.echo(
+        f"lint: {len(boards)} dashboards, {rules_count} rules, "
+        f"{errors} errors, {len(problems) - errors} warnings"
+    )
     sys.exit(1 if errors else 0)
 
 
@@ -67,18 +70,23 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
 @click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
 @click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
-@click.option("--release", default="kube-prometheus-stack", show_default=True,
-              help="`release` label on the PrometheusRule (kube-prometheus-stack's selector).")  # fmt: skip
+@click.option(
+    "--release",
+    default="kube-prometheus-stack",
+    show_default=True,
+    help="`release` label on the PrometheusRule (kube-prometheus-stack's selector).",
+)
 @click.option("--namespace", default="monitoring", show_default=True)
 @click.option("--provisioning-path", default="/var/lib/grafana/dashboards", show_default=True,
               help="Where Grafana finds the JSON files (file provisioning).")  # fmt: skip
-def render(
+def render(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, out: Path, release: str, namespace: str,
     provisioning_path: str,
 ) -> None:  # fmt: skip
     """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps and a PrometheusRule."""
     from paas_sdk.dash.catalog import load_dashboards, load_rule_files
-    from paas_sdk.dash.render import RenderOptions, render as render_files
+    from paas_sdk.dash.render import RenderOptions
+    from paas_sdk.dash.render import render as render_files
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
     try:
@@ -109,19 +117,20 @@ def render(
     help="Delete managed dashboards (in this code's folders) no longer in code.",
 )
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per Grafana request.")
-def sync(
+def sync(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, url: str | None, token: str | None, dry_run: bool, prune: bool,
     timeout: float,
 ) -> None:  # fmt: skip
     """Push dashboards to Grafana: only those that changed, always into their folder."""
     from paas_sdk.dash.catalog import load_dashboards
-    from paas_sdk.dash.sync import GrafanaTarget, SyncReport, Syncer
+    from paas_sdk.dash.sync import GrafanaTarget, Syncer, SyncReport
 
     if not url:
         _fail(DashboardError("no Grafana URL: set GRAFANA_URL or pass --url"), 2)
+        return
     if not token:
         _fail(DashboardError("no Grafana token: set GRAFANA_TOKEN or pass --token"), 2)
-    assert url is not None and token is not None
+        return
     dash_dir, _ = _dirs(dashboards, None)
     try:
         boards = load_dashboards(dash_dir)

@@ -128,8 +128,13 @@ def lint_rules(rule_files: Iterable[RuleFile]) -> list[Problem]:
             if not alert:
                 record = str(rule.get("record", ""))
                 if record.count(":") < 2:
-                    problems.append(Problem(f"{rule_file.path.name}: {record}",
-                                            "record name should be level:metric:operations", "warning"))  # fmt: skip
+                    problems.append(
+                        Problem(
+                            f"{rule_file.path.name}: {record}",
+                            "record name should be level:metric:operations",
+                            "warning",
+                        )
+                    )
                 continue
             where = f"{rule_file.path.name}: {alert}"
             if not re.fullmatch(r"[A-Z][A-Za-z0-9]+", alert):
@@ -171,7 +176,8 @@ def promql_problems(dashboards: Iterable[Dashboard], promtool: Path) -> list[Pro
     items = list(dashboard_expressions(dashboards))
     problems = []
     with tempfile.TemporaryDirectory(prefix="paas-dash-") as tmp:
-        for index, (where, expr) in enumerate(items):
+        for index, (_, raw) in enumerate(items):
+            expr = raw
             for variable, value in _VARIABLES.items():
                 expr = expr.replace(variable, value)
             expr = re.sub(r"\$\{?\w+\}?", ".+", expr)

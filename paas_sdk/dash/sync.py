@@ -68,7 +68,7 @@ class Syncer:
     """Plans and applies a sync of `dashboards` to one Grafana."""
 
     def __init__(self, target: GrafanaTarget) -> None:
-        from grafana_client import GrafanaApi
+        from grafana_client.api import GrafanaApi
 
         self.target = target
         self._api = GrafanaApi.from_url(target.url, credential=target.token, timeout=target.timeout)
@@ -97,7 +97,7 @@ class Syncer:
         except GrafanaServerError as error:
             raise GrafanaError(f"{what}: server error {error.status_code}", where=where) from None
         except GrafanaClientError as error:
-            raise _ClientAnswer(error.status_code, error.response) from None
+            raise _ClientAnswerError(error.status_code, error.response) from None
         except OSError as error:  # connection refused is not wrapped by grafana-client
             raise GrafanaError(
                 f"cannot reach Grafana: {type(error).__name__}", where=where
@@ -112,7 +112,7 @@ class Syncer:
 
     def check(self) -> str:
         """Reach Grafana with the token; returns its version."""
-        settings = self._call("checking the token", lambda: self._api.health.check())
+        settings = self._call("checking the token", self._api.health.check)
         return str(settings.get("version", "?")) if isinstance(settings, dict) else "?"
 
     def _remote(self, uid: str) -> dict[str, Any] | None:
@@ -120,7 +120,7 @@ class Syncer:
             found = self._call(
                 f"reading dashboard {uid}", lambda: self._api.dashboard.get_dashboard(uid)
             )
-        except _ClientAnswer as answer:
+        except _ClientAnswerError as answer:
             if answer.status == 404:
                 return None
             raise GrafanaError(
@@ -131,7 +131,7 @@ class Syncer:
     def _folder_exists(self, uid: str) -> bool:
         try:
             self._call(f"reading folder {uid}", lambda: self._api.folder.get_folder(uid))
-        except _ClientAnswer as answer:
+        except _ClientAnswerError as answer:
             if answer.status == 404:
                 return False
             raise GrafanaError(f"reading folder {uid}: {answer}", where=self.target.url) from None
@@ -174,7 +174,7 @@ class Syncer:
                     diff,
                     remote_model.get("version"),
                     board.model,
-                )  # fmt: skip
+                )
             )
         if prune:
             report.planned.extend(self._prunable(dashboards, folders))
@@ -209,7 +209,7 @@ class Syncer:
         for change in report.planned:
             try:
                 self._apply_one(change)
-            except _ClientAnswer as answer:
+            except _ClientAnswerError as answer:
                 report.failures.append((change, _explain(change, answer)))
                 continue
             report.written.append(change)
@@ -223,7 +223,7 @@ class Syncer:
                     f"creating folder {change.uid}",
                     lambda: api.folder.create_folder(change.title, uid=change.uid),
                 )
-            except _ClientAnswer as answer:
+            except _ClientAnswerError as answer:
                 if answer.status not in (409, 412):  # it exists already: fine
                     raise
             return
@@ -243,7 +243,7 @@ class Syncer:
         self._call(f"saving {change.uid}", lambda: api.dashboard.update_dashboard(payload))
 
 
-class _ClientAnswer(Exception):
+class _ClientAnswerError(Exception):
     """A 4xx answer other than 401, for the caller to explain in context."""
 
     def __init__(self, status: int, response: Any) -> None:
@@ -253,7 +253,7 @@ class _ClientAnswer(Exception):
         super().__init__(f"{status} {message}")
 
 
-def _explain(change: Change, answer: _ClientAnswer) -> str:
+def _explain(change: Change, answer: _ClientAnswerError) -> str:  # noqa: PLR0911 - one per answer
     response = answer.response if isinstance(answer.response, dict) else {}
     status, message = response.get("status"), str(response.get("message", answer.response))
     if answer.status == 412 and status == "version-mismatch":

@@ -46,7 +46,7 @@ class _StoredFolder:
     parent_uid: str | None = None
 
 
-class _Answer(Exception):
+class _AnswerError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(status)
         self.status = status
@@ -72,7 +72,12 @@ class GrafanaDouble:
     dashboard that the API refuses to overwrite.
     """
 
-    def __init__(self, *, token: str = "test-token", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "test-token",  # noqa: S107 - the double's well-known test token
+        port: int = 0,
+    ) -> None:
         self.token = token
         self.writes = 0
         self.requests = 0
@@ -171,7 +176,7 @@ class GrafanaDouble:
         raw = handler.rfile.read(length) if length else b""
         try:
             status, body = 200, self._dispatch(method, split.path, params, raw, handler.headers)
-        except _Answer as answer:
+        except _AnswerError as answer:
             status, body = answer.status, answer.body
         data = json.dumps(body).encode()
         handler.send_response(status)
@@ -188,17 +193,19 @@ class GrafanaDouble:
         if path == "/api/health" and method == "GET":
             return {"commit": "double", "database": "ok", "version": GRAFANA_VERSION}
         if headers.get("Authorization") != f"Bearer {self.token}":
-            raise _Answer(401, {"message": "Unauthorized"})
+            raise _AnswerError(401, {"message": "Unauthorized"})
         body: Any = None
         if raw:
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise _Answer(400, {"message": "bad request data"}) from None
+                raise _AnswerError(400, {"message": "bad request data"}) from None
         with self._lock:
             return self._route(method, path, params, body)
 
-    def _route(self, method: str, path: str, params: dict[str, list[str]], body: Any) -> Any:
+    def _route(  # noqa: PLR0911 - one return per endpoint reads like the API table
+        self, method: str, path: str, params: dict[str, list[str]], body: Any
+    ) -> Any:
         if path == "/api/frontend/settings" and method == "GET":
             return {"buildInfo": {"version": GRAFANA_VERSION, "commit": "double"}}
         if path == "/api/dashboards/db" and method == "POST":
@@ -221,7 +228,7 @@ class GrafanaDouble:
             return self._update_folder(match[1], body)
         if match and method == "DELETE":
             return self._delete_folder(match[1])
-        raise _Answer(404, {"message": "Not found"})
+        raise _AnswerError(404, {"message": "Not found"})
 
     # -- dashboards -----------------------------------------------------------------------------
     def _full_model(self, stored: _StoredDashboard) -> dict[str, Any]:
@@ -244,35 +251,35 @@ class GrafanaDouble:
         self._state.dashboards[uid] = stored
         return stored
 
-    def _save_dashboard(self, body: Any) -> dict[str, Any]:
+    def _save_dashboard(self, body: Any) -> dict[str, Any]:  # noqa: PLR0912 - Grafana's checks, in its order
         if not isinstance(body, dict) or not isinstance(body.get("dashboard"), dict):
-            raise _Answer(400, {"message": "bad request data"})
+            raise _AnswerError(400, {"message": "bad request data"})
         model: dict[str, Any] = body["dashboard"]
         title = str(model.get("title") or "").strip()
         if not title:
-            raise _Answer(
+            raise _AnswerError(
                 400, {"message": "Dashboard title cannot be empty", "status": "empty-name"}
             )
         uid = model.get("uid")
         if uid:
             if len(uid) > _UID_MAX:
-                raise _Answer(400, {"message": "uid too long, max 40 characters"})
+                raise _AnswerError(400, {"message": "uid too long, max 40 characters"})
             if not _UID_RE.match(uid):
-                raise _Answer(400, {"message": "uid contains illegal characters"})
+                raise _AnswerError(400, {"message": "uid contains illegal characters"})
         if len(str(body.get("message") or "")) > _MESSAGE_MAX:
-            raise _Answer(400, {"message": "message too long, max 500 characters"})
+            raise _AnswerError(400, {"message": "message too long, max 500 characters"})
         folder_uid = str(body.get("folderUid") or "")
         if folder_uid and folder_uid not in self._state.folders:
-            raise _Answer(400, {"message": "folder not found"})
+            raise _AnswerError(400, {"message": "folder not found"})
         overwrite = bool(body.get("overwrite"))
         by_id: _StoredDashboard | None = None
         if model.get("id") is not None:
             by_id = next((d for d in self._state.dashboards.values() if d.id == model["id"]), None)
             if by_id is None:
-                raise _Answer(404, {"message": "Dashboard not found", "status": "not-found"})
+                raise _AnswerError(404, {"message": "Dashboard not found", "status": "not-found"})
         existing = self._state.dashboards.get(uid) if uid else None
         if by_id is not None and existing is not None and by_id is not existing:
-            raise _Answer(400, {"message": "A dashboard with the same uid already exists"})
+            raise _AnswerError(400, {"message": "A dashboard with the same uid already exists"})
         existing = existing or by_id
         same_name = next(
             (
@@ -285,7 +292,7 @@ class GrafanaDouble:
             None,
         )
         if same_name is not None and not overwrite:
-            raise _Answer(
+            raise _AnswerError(
                 412,
                 {
                     "status": "name-exists",
@@ -294,9 +301,9 @@ class GrafanaDouble:
             )
         if existing is not None:
             if existing.provisioned:
-                raise _Answer(400, {"message": "Cannot save provisioned dashboard"})
+                raise _AnswerError(400, {"message": "Cannot save provisioned dashboard"})
             if existing.plugin_id and not overwrite:
-                raise _Answer(
+                raise _AnswerError(
                     412,
                     {
                         "status": "plugin-dashboard",
@@ -304,7 +311,7 @@ class GrafanaDouble:
                     },
                 )
             if model.get("version") != existing.version and not overwrite:
-                raise _Answer(
+                raise _AnswerError(
                     412,
                     {
                         "status": "version-mismatch",
@@ -331,7 +338,7 @@ class GrafanaDouble:
     def _get_dashboard(self, uid: str) -> dict[str, Any]:
         stored = self._state.dashboards.get(uid)
         if stored is None:
-            raise _Answer(404, {"message": "Dashboard not found"})
+            raise _AnswerError(404, {"message": "Dashboard not found"})
         folder = self._state.folders.get(stored.folder_uid)
         return {
             "dashboard": self._full_model(stored),
@@ -350,9 +357,9 @@ class GrafanaDouble:
     def _delete_dashboard(self, uid: str) -> dict[str, Any]:
         stored = self._state.dashboards.get(uid)
         if stored is None:
-            raise _Answer(404, {"message": "Dashboard not found"})
+            raise _AnswerError(404, {"message": "Dashboard not found"})
         if stored.provisioned:
-            raise _Answer(400, {"message": "Cannot delete provisioned dashboard"})
+            raise _AnswerError(400, {"message": "Cannot delete provisioned dashboard"})
         del self._state.dashboards[uid]
         self.writes += 1
         title = str(stored.model.get("title", ""))
@@ -374,8 +381,8 @@ class GrafanaDouble:
             for f in self._state.folders.values():
                 if query in f.title.lower() and (not folder_uids or f.parent_uid in folder_uids):
                     hits.append(
-                        {"id": f.id, "uid": f.uid, "title": f.title, "url": f"/dashboards/f/{f.uid}/",
-                         "type": "dash-folder", "tags": []}
+                        {"id": f.id, "uid": f.uid, "title": f.title,
+                         "url": f"/dashboards/f/{f.uid}/", "type": "dash-folder", "tags": []}
                     )  # fmt: skip
         if kind in ("", "dash-db"):
             for d in self._state.dashboards.values():
@@ -402,7 +409,7 @@ class GrafanaDouble:
     def _folder(self, uid: str) -> _StoredFolder:
         folder = self._state.folders.get(uid)
         if folder is None:
-            raise _Answer(404, {"message": "folder not found", "status": "not-found"})
+            raise _AnswerError(404, {"message": "folder not found", "status": "not-found"})
         return folder
 
     @staticmethod
@@ -417,12 +424,12 @@ class GrafanaDouble:
 
     def _create_folder(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not str(body.get("title") or "").strip():
-            raise _Answer(400, {"message": "folder title cannot be empty"})
+            raise _AnswerError(400, {"message": "folder title cannot be empty"})
         uid = str(body.get("uid") or f"f{self._state.next_id:08d}")
         if len(uid) > _UID_MAX or not _UID_RE.match(uid):
-            raise _Answer(400, {"message": "uid contains illegal characters or is too long"})
+            raise _AnswerError(400, {"message": "uid contains illegal characters or is too long"})
         if uid in self._state.folders:
-            raise _Answer(409, {"message": "a folder with the same uid already exists"})
+            raise _AnswerError(409, {"message": "a folder with the same uid already exists"})
         parent = body.get("parentUid")
         if parent:
             self._folder(parent)
@@ -435,9 +442,9 @@ class GrafanaDouble:
     def _update_folder(self, uid: str, body: Any) -> dict[str, Any]:
         folder = self._folder(uid)
         if not isinstance(body, dict):
-            raise _Answer(400, {"message": "bad request data"})
+            raise _AnswerError(400, {"message": "bad request data"})
         if not body.get("overwrite") and body.get("version") != folder.version:
-            raise _Answer(
+            raise _AnswerError(
                 412,
                 {"status": "version-mismatch",
                  "message": "the folder has been changed by someone else"},
