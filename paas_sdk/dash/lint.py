@@ -171,7 +171,7 @@ def lint_rules(rule_files: Iterable[RuleFile]) -> list[Problem]:
 _VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 
 
-def promql_problems(dashboards: Iterable[Dashboard], promtool: Path) -> list[Problem]:
+def promql_problems(dashboards: Iterable[Dashboard], promtool: Path | str) -> list[Problem]:
     """Panel queries promtool cannot parse (Grafana variables replaced by sample values)."""
     items = list(dashboard_expressions(dashboards))
     problems = []

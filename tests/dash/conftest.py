@@ -67,7 +67,13 @@ def dashboard():
             "Orders",
             "Orders per second.",
             "reqps",
-            [('sum(rate(http_server_request_duration_seconds_count{{job=~"$job", route="/orders"}}[$__rate_interval]))', "orders")],
+            [
+                (
+                    'sum(rate(http_server_request_duration_seconds_count'
+                    '{{job=~"$job", route="/orders"}}[$__rate_interval]))',
+                    "orders",
+                )
+            ],
         )
     )
 '''

@@ -105,7 +105,7 @@ def test_a_duplicate_uid_names_both_modules(tmp_path: Path) -> None:
     directory = write_team_dir(tmp_path / "t", ["shop-orders"])
     (directory / "zz_copy.py").write_text((directory / "shop_orders.py").read_text())
     with pytest.raises(
-        DashboardError, match="uid 'paas-shop-orders' is also used by shop_orders.py"
+        DashboardError, match=r"uid 'paas-shop-orders' is also used by shop_orders\.py"
     ):
         load_dashboards(directory)
 
@@ -120,5 +120,5 @@ def test_an_unknown_folder_lists_the_known_ones(tmp_path: Path) -> None:
 
 
 def test_a_directory_without_folders_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(DashboardError, match="no folders.yaml"):
+    with pytest.raises(DashboardError, match=r"no folders\.yaml"):
         load_dashboards(tmp_path)

@@ -27,8 +27,8 @@ def exposed_names(exposition: str) -> set[str]:
 
 def test_metric_names_skips_functions_labels_grouping_and_variables() -> None:
     expr = (
-        'sum by (route) (rate(http_server_request_duration_seconds_count{job=~"$job", status=~"5.."}'
-        "[$__rate_interval])) / on (job) group_left (version) paas_service_info > bool 1e3"
+        "sum by (route) (rate(http_server_request_duration_seconds_count"
+        '{job=~"$job", status=~"5.."}[$__rate_interval])) / on (job) group_left (version) paas_service_info > bool 1e3"
         " or vector(0) unless job:http_server_requests:rate5m offset 5m"
     )
     assert metric_names(expr) == {
@@ -42,7 +42,8 @@ def test_every_referenced_metric_is_exposed_by_the_exporter_or_the_sdk(
     exporter_exposition: str,
 ) -> None:
     scraped = exposed_names(exporter_exposition)
-    assert "harbor_health" in scraped and "jenkins_queue_length" in scraped
+    assert "harbor_health" in scraped
+    assert "jenkins_queue_length" in scraped
     dead = dead_references(
         load_dashboards(builtin_dashboards_dir()),
         load_rule_files(builtin_alert_rules_dir()),
@@ -72,5 +73,6 @@ def test_a_misspelt_metric_is_named_with_its_panel(tmp_path: Path) -> None:
     )
     dead = dead_references(load_dashboards(directory), [], SDK_METRICS)
     assert [str(d) for d in dead] == [
-        "shop_orders.py: panel 'Orders': http_requests_total is not exposed by the SDK or the exporter"
+        "shop_orders.py: panel 'Orders': "
+        "http_requests_total is not exposed by the SDK or the exporter"
     ]
