@@ -28,7 +28,8 @@ def exposed_names(exposition: str) -> set[str]:
 def test_metric_names_skips_functions_labels_grouping_and_variables() -> None:
     expr = (
         "sum by (route) (rate(http_server_request_duration_seconds_count"
-        '{job=~"$job", status=~"5.."}[$__rate_interval])) / on (job) group_left (version) paas_service_info > bool 1e3"
+        '{job=~"$job", status=~"5.."}[$__rate_interval]))'
+        " / on (job) group_left (version) paas_service_info > bool 1e3"
         " or vector(0) unless job:http_server_requests:rate5m offset 5m"
     )
     assert metric_names(expr) == {
