@@ -85,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, GrafanaDouble(token="bench") as double:
+    with tempfile.TemporaryDirectory() as tmp, GrafanaDouble() as double:
         directory = Path(tmp)
         write_dashboards(directory, args.count)
         first, first_writes = timed_sync(double, directory)
@@ -102,7 +102,8 @@ def main() -> None:
         )
     print(f"anchor, overwrite every dashboard: {anchor:6.3f} s  {anchor_writes:3d} writes")
     print(
-        f"second sync / anchor: {second / anchor:.2f} x the time, {second_writes} vs {anchor_writes} writes"
+        f"second sync / anchor: {second / anchor:.2f} x the time, "
+        f"{second_writes} vs {anchor_writes} writes"
     )
 
 
