@@ -81,6 +81,9 @@ class GrafanaDouble:
         self.token = token
         self.writes = 0
         self.requests = 0
+        # Fault knob: once this many writes succeeded, every write answers 500 (a Grafana that
+        # falls over in the middle of a sync).
+        self.fail_writes_after: int | None = None
         self._state = _State()
         self._lock = threading.Lock()
         self._port = port
@@ -194,6 +197,12 @@ class GrafanaDouble:
             return {"commit": "double", "database": "ok", "version": GRAFANA_VERSION}
         if headers.get("Authorization") != f"Bearer {self.token}":
             raise _AnswerError(401, {"message": "Unauthorized"})
+        if (
+            method != "GET"
+            and self.fail_writes_after is not None
+            and self.writes >= self.fail_writes_after
+        ):
+            raise _AnswerError(500, {"message": "database is locked"})
         body: Any = None
         if raw:
             try:

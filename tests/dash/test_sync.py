@@ -12,6 +12,7 @@ from paas_sdk.dash.catalog import builtin_dashboards_dir, load_dashboards
 from paas_sdk.dash.cli import main
 from paas_sdk.dash.sync import GrafanaTarget, Syncer
 from paas_sdk.errors import GrafanaError
+from paas_sdk.testing.grafana import GrafanaDouble
 
 from .conftest import Grafana, write_team_dir
 
@@ -234,3 +235,22 @@ def test_grafana_error_carries_no_secret() -> None:
     target = GrafanaTarget("http://127.0.0.1:1", "very-secret")
     assert "very-secret" not in repr(target)
     assert issubclass(GrafanaError, Exception)
+
+
+def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
+    # Only the double can be made to fall over on cue, so this one always runs against it.
+    with GrafanaDouble(token="t") as double:
+        grafana = Grafana(double.url, double.token, double)
+        double.fail_writes_after = 3
+        result = run_sync(grafana)
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert lines[:3] == [
+            "create-folder paas-delivery",
+            "create-folder paas",
+            "create paas-harbor (folder paas-delivery)",
+        ]
+        assert "written before the error: 3" in lines
+        assert lines[-1] == f"error: {double.url}: saving paas-jenkins: server error 500"
+        hits = grafana.api().search.search_dashboards(type_="dash-db")
+        assert [h["uid"] for h in hits] == ["paas-harbor"]
