@@ -88,3 +88,17 @@ def test_lint_names_each_convention_an_alert_breaks(tmp_path: Path) -> None:
     assert "summary: capitalised, ends with a period, no templating" in messages
     assert "description annotation must exist and use" in messages
     assert "missing runbook_url annotation" in messages
+
+
+def test_every_runbook_url_points_at_a_runbook_section() -> None:
+    sections = {
+        line.removeprefix("## ").strip().lower()
+        for line in (RULES / "runbook.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
+    for rule_file in load_rule_files(RULES):
+        for rule in rule_file.rules():
+            if "alert" in rule:
+                url = rule["annotations"]["runbook_url"]
+                assert url.endswith(f"runbook.md#{rule['alert'].lower()}")
+                assert rule["alert"].lower() in sections
