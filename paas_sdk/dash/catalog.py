@@ -22,6 +22,8 @@ import yaml
 from paas_sdk.errors import DashboardError
 
 __all__ = [
+    "MANAGED_PREFIX",
+    "MANAGED_TAG",
     "Dashboard",
     "Folder",
     "RuleFile",
@@ -31,6 +33,11 @@ __all__ = [
     "load_folders",
     "load_rule_files",
 ]
+
+# The marks of a dashboard paas-dash manages (uid prefix and tag): `sync --prune` deletes only
+# dashboards carrying both.
+MANAGED_PREFIX = "paas-"
+MANAGED_TAG = "paas-managed"
 
 
 @dataclass(frozen=True)

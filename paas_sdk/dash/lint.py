@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from paas_sdk.dash.catalog import Dashboard, RuleFile
-from paas_sdk.dash.panels import MANAGED_PREFIX, MANAGED_TAG
+from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, RuleFile
 from paas_sdk.dash.references import dashboard_expressions
 
 __all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems"]

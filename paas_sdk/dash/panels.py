@@ -18,6 +18,8 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
+from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG
+
 __all__ = [
     "DATASOURCE",
     "MANAGED_PREFIX",
@@ -28,9 +30,6 @@ __all__ = [
     "timeseries_panel",
 ]
 
-# Grafana uids are at most 40 characters; the prefix marks what `sync --prune` may delete.
-MANAGED_PREFIX = "paas-"
-MANAGED_TAG = "paas-managed"
 _UID_MAX = 40
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from paas_sdk.dash.catalog import Dashboard, Folder
-from paas_sdk.dash.panels import MANAGED_PREFIX, MANAGED_TAG
+from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, Folder
 from paas_sdk.errors import GrafanaError
 
 __all__ = ["Change", "GrafanaTarget", "SyncReport", "Syncer", "normalise"]
