@@ -126,7 +126,10 @@ class GrafanaDouble:
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="paas-grafana-double", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="paas-grafana-double",
+            daemon=True,
         )
         self._thread.start()
         return self

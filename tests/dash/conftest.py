@@ -94,9 +94,17 @@ def team_dir(tmp_path: Path) -> Path:
     return write_team_dir(tmp_path / "team", ["shop-orders"])
 
 
+@dataclass
+class LiveExporter:
+    address: str  # host:port
+
+    def exposition(self) -> str:
+        return httpx.get(f"http://{self.address}/metrics", timeout=10).text
+
+
 @pytest.fixture(scope="module")
-def exporter_exposition() -> Iterator[str]:
-    """/metrics of a real paas-exporter polling the Harbor, Jenkins and Spinnaker simulators."""
+def live_exporter() -> Iterator[LiveExporter]:
+    """A real paas-exporter polling the Harbor, Jenkins and Spinnaker simulators."""
     from paas_exporter.config import parse_config
     from paas_exporter.poller import Poller
     from paas_exporter.server import MetricsServer
@@ -131,7 +139,7 @@ def exporter_exposition() -> Iterator[str]:
         server.start()
         try:
             assert poller.wait_for_polls(1, timeout=30)
-            yield httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10).text
+            yield LiveExporter(f"127.0.0.1:{server.port}")
         finally:
             server.close()
             poller.close()

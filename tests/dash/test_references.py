@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,9 +14,15 @@ from paas_sdk.dash.catalog import (
     load_dashboards,
     load_rule_files,
 )
-from paas_sdk.dash.references import SDK_METRICS, dead_references, metric_names
+from paas_sdk.dash.references import (
+    SDK_METRICS,
+    dashboard_expressions,
+    dead_references,
+    metric_names,
+)
+from paas_sdk.testing.servers import PrometheusServer
 
-from .conftest import write_team_dir
+from .conftest import LiveExporter, write_team_dir
 
 
 def exposed_names(exposition: str) -> set[str]:
@@ -40,9 +48,9 @@ def test_metric_names_skips_functions_labels_grouping_and_variables() -> None:
 
 
 def test_every_referenced_metric_is_exposed_by_the_exporter_or_the_sdk(
-    exporter_exposition: str,
+    live_exporter: LiveExporter,
 ) -> None:
-    scraped = exposed_names(exporter_exposition)
+    scraped = exposed_names(live_exporter.exposition())
     assert "harbor_health" in scraped
     assert "jenkins_queue_length" in scraped
     dead = dead_references(
@@ -77,3 +85,45 @@ def test_a_misspelt_metric_is_named_with_its_panel(tmp_path: Path) -> None:
         "shop_orders.py: panel 'Orders': "
         "http_requests_total is not exposed by the SDK or the exporter"
     ]
+
+
+EXPORTER_DASHBOARDS = ("harbor.py", "jenkins.py", "spinnaker.py")
+
+
+def _as_query(expr: str, job: str) -> str:
+    """A panel query as Grafana would send it, with the dashboard variables filled in."""
+    for variable, value in (("$__rate_interval", "1m"), ("$__range", "5m"), ("$job", job)):
+        expr = expr.replace(variable, value)
+    return re.sub(r"\$\{?\w+\}?", ".+", expr)
+
+
+def test_exporter_panels_query_real_prometheus_scraping_the_exporter(
+    prometheus: PrometheusServer, live_exporter: LiveExporter
+) -> None:
+    job = "dash-exporter"
+    prometheus.scrape(job, [live_exporter.address])
+    prometheus.wait_for_targets_up(job, 1)
+    deadline = time.monotonic() + 20
+    while not prometheus.query(f'count(jenkins_queue_length{{job="{job}"}})'):
+        assert time.monotonic() < deadline, "Prometheus never stored the exporter's samples"
+        time.sleep(0.3)
+    # The scrape keeps `job` for itself: the Jenkins job name is stored as exported_job.
+    jobs = prometheus.query(
+        f'count by (exported_job) (jenkins_job_last_build_result{{job="{job}"}})'
+    )
+    assert jobs
+    assert all(r["metric"].get("exported_job") for r in jobs)
+
+    boards = [
+        b for b in load_dashboards(builtin_dashboards_dir()) if b.source.name in EXPORTER_DASHBOARDS
+    ]
+    queried = set()
+    for where, expr in dashboard_expressions(boards):
+        prometheus.query(_as_query(expr, job))  # raises with Prometheus' message if it does not run
+        for name in metric_names(expr):
+            if name not in queried:
+                queried.add(name)
+                assert prometheus.query(f'count({name}{{job="{job}"}})'), (
+                    f"{where}: no {name} series"
+                )
+    assert len(queried) > 30
