@@ -69,7 +69,7 @@ def overwrite_everything(double: GrafanaDouble, directory: Path) -> tuple[float,
     before = double.writes
     start = time.perf_counter()
     boards = load_dashboards(directory)
-    syncer = Syncer(GrafanaTarget(double.url, double.token))
+    syncer = Syncer(GrafanaTarget.of(double.url, double.token))
     api = syncer._api  # the same grafana-client session paas-dash uses
     for board in boards:
         payload = {

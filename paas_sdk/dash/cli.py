@@ -138,7 +138,7 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
         _fail(error, 2)
     report = SyncReport()
     try:
-        syncer = Syncer(GrafanaTarget(url.rstrip("/"), token, timeout))
+        syncer = Syncer(GrafanaTarget.of(url, token, timeout))
         report = syncer.plan(boards, prune=prune)
         if dry_run:
             _show_plan(report)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
+
 from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, Folder
 from paas_sdk.errors import GrafanaError
 
@@ -34,8 +36,12 @@ class GrafanaTarget:
     """Where to sync: the Grafana URL and its token (never shown in messages or reprs)."""
 
     url: str
-    token: str = field(repr=False)
+    token: SecretStr
     timeout: float = 10.0
+
+    @classmethod
+    def of(cls, url: str, token: str, timeout: float = 10.0) -> GrafanaTarget:
+        return cls(url.rstrip("/"), SecretStr(token), timeout)
 
 
 @dataclass
@@ -70,7 +76,9 @@ class Syncer:
         from grafana_client.api import GrafanaApi
 
         self.target = target
-        self._api = GrafanaApi.from_url(target.url, credential=target.token, timeout=target.timeout)
+        self._api = GrafanaApi.from_url(
+            target.url, credential=target.token.get_secret_value(), timeout=target.timeout
+        )
 
     # -- talking to Grafana ---------------------------------------------------------------------
     def _call(self, what: str, call: Callable[[], Any]) -> Any:

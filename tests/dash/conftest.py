@@ -29,13 +29,18 @@ class Grafana:
         return GrafanaApi.from_url(self.url, credential=self.token, timeout=10)
 
 
+TEST_FOLDERS = ("paas", "paas-delivery", "team-shop")
+TEST_DASHBOARDS = ("mine",)
+
+
 def _clean_real_grafana(grafana: Grafana) -> None:
-    """A real Grafana is shared between tests: remove what earlier tests left behind."""
+    """A real Grafana keeps state between tests: remove what these tests create, nothing else."""
     api = grafana.api()
-    for hit in api.search.search_dashboards(tag=["paas-managed"], type_="dash-db", limit=5000):
-        api.dashboard.delete_dashboard(hit["uid"])
+    for hit in api.search.search_dashboards(type_="dash-db", limit=5000):
+        if str(hit["uid"]).startswith("paas-") or hit["uid"] in TEST_DASHBOARDS:
+            api.dashboard.delete_dashboard(hit["uid"])
     for folder in api.folder.get_all_folders():
-        if str(folder["uid"]).startswith(("paas", "team-")):
+        if folder["uid"] in TEST_FOLDERS:
             api.folder.delete_folder(folder["uid"])
 
 

@@ -76,7 +76,7 @@ def test_a_concurrent_edit_gets_a_412_that_is_explained_and_not_overwritten(
     grafana: Grafana,
 ) -> None:
     boards = load_dashboards(builtin_dashboards_dir())
-    syncer = Syncer(GrafanaTarget(grafana.url, grafana.token))
+    syncer = Syncer(GrafanaTarget.of(grafana.url, grafana.token))
     syncer.apply(syncer.plan(boards))
     api = grafana.api()
     stored = api.dashboard.get_dashboard("paas-harbor")["dashboard"]
@@ -232,8 +232,10 @@ def test_versions_start_at_1_and_grow_by_one(grafana: Grafana) -> None:
 
 
 def test_grafana_error_carries_no_secret() -> None:
-    target = GrafanaTarget("http://127.0.0.1:1", "very-secret")
+    target = GrafanaTarget.of("http://127.0.0.1:1/", "very-secret")
+    assert target.url == "http://127.0.0.1:1"
     assert "very-secret" not in repr(target)
+    assert "very-secret" not in str(target)
     assert issubclass(GrafanaError, Exception)
 
 
