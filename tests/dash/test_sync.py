@@ -256,3 +256,26 @@ def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
         assert lines[-1] == f"error: {double.url}: saving paas-jenkins: server error 500"
         hits = grafana.api().search.search_dashboards(type_="dash-db")
         assert [h["uid"] for h in hits] == ["paas-harbor"]
+
+
+def test_a_provisioned_dashboard_is_refused_and_explained() -> None:
+    with GrafanaDouble(token="t") as double:
+        double.provision("paas-harbor", "Harbor from files", folder_uid="")
+        result = run_sync(Grafana(double.url, double.token, double))
+        assert result.exit_code == 1
+        assert (
+            "not written: paas-harbor: Grafana refused the dashboard: "
+            "Cannot save provisioned dashboard; not written." in result.output
+        )
+        assert "sync: 7 written, 0 unchanged, 1 failed" in result.output
+        assert double.dashboard("paas-harbor")["title"] == "Harbor from files"  # type: ignore[index]
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["lint"], ["render"], ["sync"]):
+        result = CliRunner().invoke(main, [*command, "--help"])
+        assert result.exit_code == 0
+        assert "Usage: " in result.output
+    sync_help = CliRunner().invoke(main, ["sync", "--help"]).output
+    assert "--dry-run" in sync_help
+    assert "GRAFANA_TOKEN" in sync_help
