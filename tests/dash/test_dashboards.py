@@ -122,3 +122,30 @@ def test_an_unknown_folder_lists_the_known_ones(tmp_path: Path) -> None:
 def test_a_directory_without_folders_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(DashboardError, match=r"no folders\.yaml"):
         load_dashboards(tmp_path)
+
+
+def test_lint_command_passes_on_the_built_in_code() -> None:
+    from click.testing import CliRunner
+
+    from paas_sdk.dash.cli import main
+
+    result = CliRunner().invoke(main, ["lint", "--promtool", promtool()])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.strip().splitlines()[-1].startswith("lint: 6 dashboards, 20 rules, 0 errors")
+    )
+
+
+def test_lint_command_exits_1_on_a_problem_in_a_users_directory(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from paas_sdk.dash.cli import main
+
+    directory = write_team_dir(tmp_path / "t", ["shop-orders"])
+    module = directory / "shop_orders.py"
+    module.write_text(module.read_text().replace('"Orders per second."', '""'))
+    args = ["lint", "--dashboards", str(directory), "--rules", str(tmp_path / "none")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "error: shop_orders.py: panel 'Orders': panel has no description" in result.output
+    assert "lint: 1 dashboards, 0 rules, 1 errors" in result.output
