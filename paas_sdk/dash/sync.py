@@ -156,7 +156,9 @@ class Syncer:
         for board in dashboards:
             remote = self._remote(board.uid)
             if remote is None:
-                diff = _diff("", normalise(board.model), board.uid)
+                # A new dashboard's whole JSON is no useful diff: say what and where instead.
+                panels = len(board.model.get("panels") or [])
+                diff = [f"+ new dashboard in folder {board.folder.uid} ({panels} panels)"]
                 report.planned.append(
                     Change(
                         "create", board.uid, board.title, board.folder.uid, diff, None, board.model

@@ -102,28 +102,35 @@ def test_exporter_panels_query_real_prometheus_scraping_the_exporter(
 ) -> None:
     job = "dash-exporter"
     prometheus.scrape(job, [live_exporter.address])
-    prometheus.wait_for_targets_up(job, 1)
-    deadline = time.monotonic() + 20
-    while not prometheus.query(f'count(jenkins_queue_length{{job="{job}"}})'):
-        assert time.monotonic() < deadline, "Prometheus never stored the exporter's samples"
-        time.sleep(0.3)
-    # The scrape keeps `job` for itself: the Jenkins job name is stored as exported_job.
-    jobs = prometheus.query(
-        f'count by (exported_job) (jenkins_job_last_build_result{{job="{job}"}})'
-    )
-    assert jobs
-    assert all(r["metric"].get("exported_job") for r in jobs)
+    try:
+        prometheus.wait_for_targets_up(job, 1)
+        deadline = time.monotonic() + 20
+        while not prometheus.query(f'count(jenkins_queue_length{{job="{job}"}})'):
+            assert time.monotonic() < deadline, "Prometheus never stored the exporter's samples"
+            time.sleep(0.3)
+        # The scrape keeps `job` for itself: the Jenkins job name is stored as exported_job.
+        jobs = prometheus.query(
+            f'count by (exported_job) (jenkins_job_last_build_result{{job="{job}"}})'
+        )
+        assert jobs
+        assert all(r["metric"].get("exported_job") for r in jobs)
 
-    boards = [
-        b for b in load_dashboards(builtin_dashboards_dir()) if b.source.name in EXPORTER_DASHBOARDS
-    ]
-    queried = set()
-    for where, expr in dashboard_expressions(boards):
-        prometheus.query(_as_query(expr, job))  # raises with Prometheus' message if it does not run
-        for name in metric_names(expr):
-            if name not in queried:
-                queried.add(name)
-                assert prometheus.query(f'count({name}{{job="{job}"}})'), (
-                    f"{where}: no {name} series"
-                )
-    assert len(queried) > 30
+        boards = [
+            b
+            for b in load_dashboards(builtin_dashboards_dir())
+            if b.source.name in EXPORTER_DASHBOARDS
+        ]
+        queried = set()
+        for where, expr in dashboard_expressions(boards):
+            # Raises with Prometheus' own message when a query does not run.
+            prometheus.query(_as_query(expr, job))
+            for name in metric_names(expr):
+                if name not in queried:
+                    queried.add(name)
+                    assert prometheus.query(f'count({name}{{job="{job}"}})'), (
+                        f"{where}: no {name} series"
+                    )
+        assert len(queried) > 30
+    finally:
+        # The Prometheus is shared by the session: drop the job so its series go stale.
+        prometheus.scrape(job, [])

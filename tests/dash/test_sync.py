@@ -279,3 +279,15 @@ def test_every_command_has_help() -> None:
     sync_help = CliRunner().invoke(main, ["sync", "--help"]).output
     assert "--dry-run" in sync_help
     assert "GRAFANA_TOKEN" in sync_help
+
+
+def test_dry_run_on_an_empty_grafana_lists_creations_and_writes_nothing(grafana: Grafana) -> None:
+    result = run_sync(grafana, "--dry-run", "--prune")
+    assert result.exit_code == 0, result.output
+    assert "would create-folder paas-delivery 'PaaS delivery'" in result.output
+    assert "would create paas-harbor 'PaaS / Harbor'" in result.output
+    assert "+ new dashboard in folder paas-delivery (18 panels)" in result.output
+    assert "dry run: 8 changes, nothing written" in result.output
+    api = grafana.api()
+    assert api.search.search_dashboards(type_="dash-db") == []
+    assert [f for f in api.folder.get_all_folders() if f["uid"].startswith("paas")] == []
