@@ -1,0 +1,214 @@
+"""Finding and building dashboards and rule files: the built-in ones or a user's own directory.
+
+A dashboard directory holds `folders.yaml` (folder uid -> title) and one Python module per
+dashboard. A module defines `FOLDER` (a folder uid from folders.yaml) and `dashboard()`, which
+returns a grafana-foundation-sdk `Dashboard` builder (or a plain dict). Modules whose name starts
+with `_` are shared code, not dashboards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paas_sdk.errors import DashboardError
+
+__all__ = [
+    "MANAGED_PREFIX",
+    "MANAGED_TAG",
+    "Dashboard",
+    "Folder",
+    "RuleFile",
+    "builtin_alert_rules_dir",
+    "builtin_dashboards_dir",
+    "load_dashboards",
+    "load_folders",
+    "load_rule_files",
+]
+
+# The marks of a dashboard paas-dash manages (uid prefix and tag): `sync --prune` deletes only
+# dashboards carrying both.
+MANAGED_PREFIX = "paas-"
+MANAGED_TAG = "paas-managed"
+
+
+@dataclass(frozen=True)
+class Folder:
+    uid: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One built dashboard: its JSON model and the folder it belongs in."""
+
+    uid: str
+    title: str
+    folder: Folder
+    model: dict[str, Any]
+    source: Path
+
+    @property
+    def slug(self) -> str:
+        return self.source.stem.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """One Prometheus rule file (the plain `groups:` form promtool reads)."""
+
+    path: Path
+    groups: list[dict[str, Any]]
+
+    def rules(self) -> Iterator[dict[str, Any]]:
+        for group in self.groups:
+            yield from group.get("rules") or []
+
+
+def _shipped(name: str) -> Path:
+    # In a checkout the folders sit at the repository root; an installed wheel carries them as
+    # data files under <prefix>/share/paas-sdk/.
+    checkout = Path(__file__).resolve().parents[2] / name
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "paas-sdk" / name
+
+
+def builtin_dashboards_dir() -> Path:
+    return _shipped("dashboards")
+
+
+def builtin_alert_rules_dir() -> Path:
+    return _shipped("alert_rules")
+
+
+def load_folders(directory: Path) -> dict[str, Folder]:
+    path = directory / "folders.yaml"
+    if not path.is_file():
+        raise DashboardError("no folders.yaml (folder uid -> title) found", where=str(directory))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise DashboardError(f"not valid YAML: {error}", where=str(path)) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise DashboardError("expected a mapping of folder uid to folder title", where=str(path))
+    return {uid: Folder(uid, title) for uid, title in data.items()}
+
+
+def _build_model(module_path: Path) -> tuple[str, Any]:
+    """Import a dashboard module and call its dashboard(); every failure names the module."""
+    name = f"paas_dash_module_{module_path.stem}_{abs(hash(module_path))}"
+    spec = importlib.util.spec_from_file_location(name, module_path)
+    if spec is None or spec.loader is None:
+        raise DashboardError("cannot be imported", where=str(module_path))
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        folder = getattr(module, "FOLDER", None)
+        build = getattr(module, "dashboard", None)
+        if not callable(build):
+            raise DashboardError("defines no dashboard() function", where=str(module_path))
+        if not isinstance(folder, str):
+            raise DashboardError("defines no FOLDER (a folder uid)", where=str(module_path))
+        built = build()
+    except DashboardError:
+        raise
+    except Exception as error:
+        # A user's module raised: show where in their code, not our loader's frames.
+        frames = traceback.extract_tb(error.__traceback__)
+        own = [f for f in frames if Path(f.filename).resolve() == module_path.resolve()]
+        line = f" (line {own[-1].lineno})" if own else ""
+        raise DashboardError(
+            f"raised {type(error).__name__}: {error}{line}", where=str(module_path)
+        ) from None
+    return folder, built
+
+
+def _to_model(built: Any, where: Path) -> dict[str, Any]:
+    if isinstance(built, dict):
+        return json.loads(json.dumps(built))  # type: ignore[no-any-return]
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+    if hasattr(built, "build"):
+        built = built.build()
+    try:
+        model = json.loads(json.dumps(built, cls=JSONEncoder))
+    except (TypeError, ValueError) as error:
+        raise DashboardError(
+            f"dashboard() result cannot be serialised: {error}", where=str(where)
+        ) from None
+    if not isinstance(model, dict):
+        raise DashboardError(
+            "dashboard() must return a Dashboard builder or a dict", where=str(where)
+        )
+    return model
+
+
+def _number_panels(model: dict[str, Any]) -> None:
+    """Give every panel a stable id (the builders leave them unset): its position, from 1."""
+    next_id = 1
+    for panel in model.get("panels") or []:
+        panel["id"] = next_id
+        next_id += 1
+        for inner in panel.get("panels") or []:
+            inner["id"] = next_id
+            next_id += 1
+
+
+def load_dashboards(directory: Path) -> list[Dashboard]:
+    """Build every dashboard of `directory`, sorted by uid; duplicate uids are an error."""
+    if not directory.is_dir():
+        raise DashboardError("dashboard directory does not exist", where=str(directory))
+    folders = load_folders(directory)
+    out: dict[str, Dashboard] = {}
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        folder_uid, built = _build_model(path)
+        if folder_uid not in folders:
+            known = ", ".join(sorted(folders)) or "none"
+            raise DashboardError(
+                f"FOLDER {folder_uid!r} is not declared in folders.yaml (known: {known})",
+                where=str(path),
+            )
+        model = _to_model(built, path)
+        model.pop("id", None)
+        model.pop("version", None)
+        _number_panels(model)
+        uid = model.get("uid")
+        if not isinstance(uid, str) or not uid:
+            raise DashboardError("dashboard has no uid", where=str(path))
+        if uid in out:
+            raise DashboardError(
+                f"uid {uid!r} is also used by {out[uid].source.name}", where=str(path)
+            )
+        out[uid] = Dashboard(uid, str(model.get("title", "")), folders[folder_uid], model, path)
+    if not out:
+        raise DashboardError("no dashboard modules (*.py) found", where=str(directory))
+    return [out[uid] for uid in sorted(out)]
+
+
+def load_rule_files(directory: Path) -> list[RuleFile]:
+    """Every rule file of `directory` (`*.yaml` except the `*_test.yaml` promtool tests)."""
+    files = []
+    for path in sorted(directory.glob("*.y*ml")):
+        if path.stem.endswith("_test"):
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise DashboardError(f"not valid YAML: {error}", where=str(path)) from None
+        if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
+            raise DashboardError("a rule file needs a top-level `groups:` list", where=str(path))
+        files.append(RuleFile(path, data["groups"]))
+    return files

@@ -1,0 +1,191 @@
+"""`paas-dash`: lint, render and sync dashboards and alert rules (built-in or a user's own)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from paas_sdk.errors import DashboardError, GrafanaError
+
+__all__ = ["main"]
+
+DASHBOARDS_HELP = "Directory of dashboard modules and folders.yaml (default: the built-in ones)."
+RULES_HELP = "Directory of Prometheus rule files (default: the built-in ones)."
+
+
+def _dirs(dashboards: Path | None, rules: Path | None) -> tuple[Path, Path]:
+    from paas_sdk.dash.catalog import builtin_alert_rules_dir, builtin_dashboards_dir
+
+    return dashboards or builtin_dashboards_dir(), rules or builtin_alert_rules_dir()
+
+
+def _fail(error: Exception, code: int) -> None:
+    click.secho(f"error: {error}", fg="red", err=True)
+    sys.exit(code)
+
+
+@click.group()
+def main() -> None:
+    """Dashboards and alert rules as code: lint, render, sync."""
+
+
+@main.command()
+@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option(
+    "--promtool",
+    type=click.Path(path_type=Path),
+    help="promtool to check queries parse (default: on PATH).",
+)
+def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> None:
+    """Check dashboards (dashboard-linter rules) and alerts (mixin conventions); 1 on errors."""
+    from paas_sdk.dash.catalog import load_dashboards, load_rule_files
+    from paas_sdk.dash.lint import lint_dashboards, lint_rules, promql_problems
+
+    dash_dir, rules_dir = _dirs(dashboards, rules)
+    try:
+        boards = load_dashboards(dash_dir)
+        rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+    except DashboardError as error:
+        _fail(error, 2)
+    problems = lint_dashboards(boards) + lint_rules(rule_files)
+    tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
+    if tool is not None:
+        problems += promql_problems(boards, tool)
+    for problem in problems:
+        click.secho(str(problem), fg="red" if problem.severity == "error" else "yellow")
+    errors = sum(p.severity == "error" for p in problems)
+    rules_count = sum(1 for f in rule_files for _ in f.rules())
+    click.echo(
+        f"lint: {len(boards)} dashboards, {rules_count} rules, "
+        f"{errors} errors, {len(problems) - errors} warnings"
+    )
+    sys.exit(1 if errors else 0)
+
+
+@main.command()
+@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@click.option(
+    "--release",
+    default="kube-prometheus-stack",
+    show_default=True,
+    help="`release` label on the PrometheusRule (kube-prometheus-stack's selector).",
+)
+@click.option("--namespace", default="monitoring", show_default=True)
+@click.option("--provisioning-path", default="/var/lib/grafana/dashboards", show_default=True,
+              help="Where Grafana finds the JSON files (file provisioning).")  # fmt: skip
+def render(  # noqa: PLR0917 - click passes every option as an argument
+    dashboards: Path | None, rules: Path | None, out: Path, release: str, namespace: str,
+    provisioning_path: str,
+) -> None:  # fmt: skip
+    """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps and a PrometheusRule."""
+    from paas_sdk.dash.catalog import load_dashboards, load_rule_files
+    from paas_sdk.dash.render import RenderOptions
+    from paas_sdk.dash.render import render as render_files
+
+    dash_dir, rules_dir = _dirs(dashboards, rules)
+    try:
+        boards = load_dashboards(dash_dir)
+        rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        written = render_files(
+            boards, rule_files, out, RenderOptions(release, namespace, provisioning_path)
+        )
+    except DashboardError as error:
+        _fail(error, 2)
+    except OSError as error:
+        _fail(
+            DashboardError(f"cannot write: {error.strerror}", where=str(error.filename or out)), 1
+        )
+    click.echo(f"render: {len(written)} files written under {out}")
+
+
+@main.command()
+@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--url", envvar="GRAFANA_URL", help="Grafana URL [env GRAFANA_URL].")
+@click.option("--token", envvar="GRAFANA_TOKEN", help="Service account token [env GRAFANA_TOKEN].")
+@click.option(
+    "--dry-run", is_flag=True, help="Show a coloured diff of what would change; write nothing."
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete managed dashboards (in this code's folders) no longer in code.",
+)
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per Grafana request.")
+def sync(  # noqa: PLR0917 - click passes every option as an argument
+    dashboards: Path | None, url: str | None, token: str | None, dry_run: bool, prune: bool,
+    timeout: float,
+) -> None:  # fmt: skip
+    """Push dashboards to Grafana: only those that changed, always into their folder."""
+    from paas_sdk.dash.catalog import load_dashboards
+    from paas_sdk.dash.sync import GrafanaTarget, Syncer, SyncReport
+
+    if not url:
+        _fail(DashboardError("no Grafana URL: set GRAFANA_URL or pass --url"), 2)
+        return
+    if not token:
+        _fail(DashboardError("no Grafana token: set GRAFANA_TOKEN or pass --token"), 2)
+        return
+    dash_dir, _ = _dirs(dashboards, None)
+    try:
+        boards = load_dashboards(dash_dir)
+    except DashboardError as error:
+        _fail(error, 2)
+    report = SyncReport()
+    try:
+        syncer = Syncer(GrafanaTarget.of(url, token, timeout))
+        report = syncer.plan(boards, prune=prune)
+        if dry_run:
+            _show_plan(report)
+            click.echo(f"dry run: {len(report.planned)} changes, nothing written")
+            return
+        syncer.apply(report)
+    except GrafanaError as error:
+        _show_written(report)
+        click.echo(f"written before the error: {report.writes}", err=True)
+        _fail(error, 1)
+    _show_written(report)
+    for _, reason in report.failures:
+        click.secho(f"not written: {reason}", fg="red", err=True)
+    click.echo(
+        f"sync: {report.writes} written, {len(report.unchanged)} unchanged, "
+        f"{len(report.failures)} failed"
+    )
+    sys.exit(1 if report.failures else 0)
+
+
+def _show_written(report: object) -> None:
+    from paas_sdk.dash.sync import SyncReport
+
+    assert isinstance(report, SyncReport)
+    for change in report.written:
+        where = (
+            f" (folder {change.folder_uid})"
+            if change.folder_uid and change.action != "create-folder"
+            else ""
+        )
+        click.echo(f"{change.action} {change.uid}{where}")
+
+
+def _show_plan(report: object) -> None:
+    from paas_sdk.dash.sync import SyncReport
+
+    assert isinstance(report, SyncReport)
+    for change in report.planned:
+        click.secho(f"would {change.action} {change.uid} {change.title!r}", bold=True)
+        for line in change.diff:
+            if line.startswith(("+++", "---")):
+                click.secho(line, bold=True)
+            elif line.startswith("+"):
+                click.secho(line, fg="green")
+            elif line.startswith("-"):
+                click.secho(line, fg="red")
+            elif line.startswith(("@@", "~")):
+                click.secho(line, fg="cyan")
+            else:
+                click.echo(line)

@@ -1,0 +1,143 @@
+"""Building blocks for dashboards as code: the managed uid, the standard variables, RED panels.
+
+The built-in dashboards in `dashboards/` and a user's own dashboard modules use the same pieces,
+so every dashboard `paas-dash` manages carries the `datasource`, `job` and `instance` variables,
+the templated datasource on every panel, and a uid with the managed prefix.
+"""
+
+from __future__ import annotations
+
+import re
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import prometheus, stat, timeseries
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
+    DataSourceRef,
+    VariableRefresh,
+    VariableSort,
+)
+
+from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG
+
+__all__ = [
+    "DATASOURCE",
+    "MANAGED_PREFIX",
+    "MANAGED_TAG",
+    "base_dashboard",
+    "managed_uid",
+    "stat_panel",
+    "timeseries_panel",
+]
+
+_UID_MAX = 40
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
+
+
+def managed_uid(slug: str) -> str:
+    """The deterministic uid of the dashboard named `slug`: the managed prefix plus the slug."""
+    clean = re.sub(r"[^a-z0-9-]+", "-", slug.lower()).strip("-")
+    uid = MANAGED_PREFIX + clean
+    if not clean or len(uid) > _UID_MAX:
+        raise ValueError(f"dashboard slug {slug!r} gives uid {uid!r}: need 1-{_UID_MAX} chars")
+    return uid
+
+
+def _query_variable(name: str, query: str) -> dash.QueryVariable:
+    return (
+        dash.QueryVariable(name)
+        .label(name)
+        .datasource(DATASOURCE)
+        .query(query)
+        .multi(True)
+        .include_all(True)
+        .all_value(".+")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def base_dashboard(
+    title: str, slug: str, *, selector_metric: str, description: str, tags: list[str] | None = None
+) -> dash.Dashboard:
+    """A dashboard with the managed uid and tag, and datasource/job/instance variables.
+
+    `selector_metric` is the metric whose labels fill the `job` and `instance` drop-downs.
+    """
+    return (
+        dash.Dashboard(title)
+        .uid(managed_uid(slug))
+        .description(description)
+        .tags([MANAGED_TAG, *(tags or [])])
+        .refresh("1m")
+        .time("now-6h", "now")
+        .timezone("browser")
+        .editable()
+        .link(
+            dash.DashboardLink("PaaS dashboards")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags([MANAGED_TAG])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
+        .with_variable(
+            dash.DatasourceVariable("datasource").label("Data source").type("prometheus")
+        )
+        .with_variable(_query_variable("job", f"label_values({selector_metric}, job)"))
+        .with_variable(
+            _query_variable("instance", f'label_values({selector_metric}{{job=~"$job"}}, instance)')
+        )
+    )
+
+
+def _target(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .expr(expr)
+        .legend_format(legend)
+        .ref_id(ref_id)
+        .datasource(DATASOURCE)
+    )
+
+
+def timeseries_panel(
+    title: str,
+    description: str,
+    unit: str,
+    queries: list[tuple[str, str]],
+    *,
+    width: int = 12,
+    height: int = 8,
+) -> timeseries.Panel:
+    """A time series panel: `queries` are (PromQL, legend) pairs."""
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(DATASOURCE)
+        .span(width)
+        .height(height)
+    )
+    if unit not in ("short", "none"):
+        panel = panel.min(0)
+    for index, (expr, legend) in enumerate(queries):
+        panel = panel.with_target(_target(expr, legend, chr(ord("A") + index)))
+    return panel
+
+
+def stat_panel(
+    title: str, description: str, unit: str, expr: str, *, legend: str = "", width: int = 6
+) -> stat.Panel:
+    """A single-value panel for one PromQL expression."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(DATASOURCE)
+        .span(width)
+        .height(4)
+        .with_target(_target(expr, legend).instant())
+    )

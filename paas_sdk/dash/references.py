@@ -1,0 +1,158 @@
+"""No dead panels: the metric names dashboards and alerts reference, checked against exposed ones.
+
+`metric_names(expr)` reads the metric names out of a PromQL expression (Grafana variables
+included) without a full parser: strings, label matchers, grouping clauses, ranges and function
+calls are removed first, and what remains that looks like an identifier is a metric name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from paas_sdk.dash.catalog import Dashboard, RuleFile
+
+__all__ = [
+    "SDK_METRICS",
+    "DeadReference",
+    "dashboard_expressions",
+    "dead_references",
+    "metric_names",
+    "rule_expressions",
+]
+
+# The SDK's metric names as CONTRACT.md fixes them (histograms by family name), with the
+# prometheus_client default collectors' process_* and python_gc_* families.
+SDK_METRICS: frozenset[str] = frozenset(
+    {
+        "paas_service_info",
+        "http_server_request_duration_seconds",
+        "http_server_requests_in_flight",
+        "rpc_server_duration_seconds",
+        "rpc_client_duration_seconds",
+        "paas_config_last_sync_timestamp_seconds",
+        "paas_config_reloads_total",
+        "paas_config_rejected_updates_total",
+        "paas_config_sync_errors_total",
+        "paas_config_source",
+        "paas_log_records_emitted_total",
+        "paas_log_records_delivered_total",
+        "paas_log_records_dropped_total",
+        "paas_log_records_failed_total",
+        "paas_log_records_in_flight",
+        "paas_log_records_truncated_total",
+        "paas_registry_connected",
+        "paas_registry_registered",
+        "paas_registry_sessions_reestablished_total",
+        "paas_registry_providers",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_start_time_seconds",
+        "process_open_fds",
+        "process_max_fds",
+        "python_gc_objects_collected_total",
+        "python_gc_objects_uncollectable_total",
+        "python_gc_collections_total",
+        "python_info",
+    }
+)
+
+_KEYWORDS = frozenset(
+    {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+     "bool", "offset", "inf", "nan", "atan2"}
+)  # fmt: skip
+_HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum", "_created")
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression selects."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)
+    text = re.sub(r"\$\{[^}]*\}|\$\w+", "1", text)  # Grafana variables
+    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # ranges and subqueries
+    text = re.sub(
+        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text
+    )  # grouping labels are not metrics
+    text = re.sub(r"#.*", " ", text)
+    names = set()
+    for match in re.finditer(r"(?<![\w.:])[a-zA-Z_:][\w:]*", text):
+        name = match.group(0)
+        rest = text[match.end() :].lstrip()
+        if rest.startswith("(") or name.lower() in _KEYWORDS:
+            continue
+        names.add(name)
+    names.discard("__name__")
+    return names
+
+
+def dashboard_expressions(dashboards: Iterable[Dashboard]) -> Iterator[tuple[str, str]]:
+    """(where, expr) for every panel target and every query variable."""
+    for board in dashboards:
+        for panel in _panels(board.model):
+            for target in panel.get("targets") or []:
+                if target.get("expr"):
+                    yield f"{board.source.name}: panel {panel.get('title')!r}", target["expr"]
+        for variable in (board.model.get("templating") or {}).get("list") or []:
+            query = variable.get("query")
+            if variable.get("type") == "query" and isinstance(query, str):
+                inner = re.fullmatch(r"label_values\((.*),\s*\w+\)", query.strip())
+                expr = inner[1] if inner else query
+                yield f"{board.source.name}: variable {variable.get('name')}", expr
+
+
+def rule_expressions(rule_files: Iterable[RuleFile]) -> Iterator[tuple[str, str, str | None]]:
+    """(where, expr, recorded name or None) for every rule."""
+    for rule_file in rule_files:
+        for rule in rule_file.rules():
+            name = rule.get("alert") or rule.get("record")
+            yield f"{rule_file.path.name}: {name}", str(rule.get("expr", "")), rule.get("record")
+
+
+def _panels(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in model.get("panels") or []:
+        yield panel
+        yield from panel.get("panels") or []
+
+
+@dataclass(frozen=True)
+class DeadReference:
+    where: str
+    metric: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.metric} is not exposed by the SDK or the exporter"
+
+
+def _exposed(name: str, exposed: set[str]) -> bool:
+    if name in exposed:
+        return True
+    return any(name.endswith(s) and name[: -len(s)] in exposed for s in _HISTOGRAM_SUFFIXES)
+
+
+def dead_references(
+    dashboards: Iterable[Dashboard], rule_files: Iterable[RuleFile], exposed: Iterable[str]
+) -> list[DeadReference]:
+    """Every metric a panel, variable or rule references that nothing exposes.
+
+    Names produced by a recording rule count as exposed when the rule itself is alive.
+    """
+    exposed_set = set(exposed)
+    rules = list(rule_expressions(rule_files))
+    recorded = {record for _, _, record in rules if record}
+    dead = []
+    for where, expr, _ in rules:
+        dead += [
+            DeadReference(where, n)
+            for n in sorted(metric_names(expr))
+            if not _exposed(n, exposed_set) and n not in recorded
+        ]
+    for where, expr in dashboard_expressions(dashboards):
+        dead += [
+            DeadReference(where, n)
+            for n in sorted(metric_names(expr))
+            if not _exposed(n, exposed_set) and n not in recorded
+        ]
+    return dead

@@ -1,0 +1,108 @@
+"""Rendering dashboards and rules to files: dashboard JSON, Grafana file provisioning, one
+ConfigMap per dashboard for the Grafana sidecar, and a PrometheusRule for prometheus-operator."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paas_sdk.dash.catalog import Dashboard, RuleFile
+from paas_sdk.errors import DashboardError
+
+__all__ = ["CONFIGMAP_LIMIT", "RenderOptions", "render"]
+
+# The API server refuses a ConfigMap over 1 MiB.
+CONFIGMAP_LIMIT = 1024 * 1024
+FOLDER_ANNOTATION = "grafana_folder"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    release: str = "kube-prometheus-stack"
+    namespace: str = "monitoring"
+    provisioning_path: str = "/var/lib/grafana/dashboards"
+    rule_name: str = "paas-sdk-rules"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _dump(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def render(
+    dashboards: list[Dashboard], rule_files: list[RuleFile], out: Path, options: RenderOptions
+) -> list[Path]:
+    """Write everything under `out`; returns the files written."""
+    written: list[Path] = []
+    folders = {d.folder.uid: d.folder for d in dashboards}
+    for board in dashboards:
+        text = json.dumps(board.model, indent=2, sort_keys=True) + "\n"
+        path = out / "dashboards" / board.folder.uid / f"{board.uid}.json"
+        _write(path, text)
+        written.append(path)
+        configmap = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": f"grafana-dashboard-{board.uid}",
+                "namespace": options.namespace,
+                "labels": {"grafana_dashboard": "1", "app.kubernetes.io/part-of": "paas-sdk"},
+                "annotations": {FOLDER_ANNOTATION: board.folder.title},
+            },
+            "data": {f"{board.uid}.json": json.dumps(board.model, sort_keys=True)},
+        }
+        rendered = _dump(configmap)
+        if len(rendered.encode()) >= CONFIGMAP_LIMIT:
+            raise DashboardError(
+                f"ConfigMap would be {len(rendered.encode())} bytes, over the 1 MiB limit",
+                where=str(board.source),
+            )
+        path = out / "configmaps" / f"{board.uid}.yaml"
+        _write(path, rendered)
+        written.append(path)
+    provisioning = {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": f"paas-{folder.uid}",
+                "orgId": 1,
+                "folder": folder.title,
+                "folderUid": folder.uid,
+                "type": "file",
+                "disableDeletion": False,
+                "updateIntervalSeconds": 60,
+                "allowUiUpdates": False,
+                "options": {
+                    "path": f"{options.provisioning_path}/{folder.uid}",
+                    "foldersFromFilesStructure": False,
+                },
+            }
+            for folder in folders.values()
+        ],
+    }
+    path = out / "provisioning" / "dashboards" / "paas.yaml"
+    _write(path, _dump(provisioning))
+    written.append(path)
+    if rule_files:
+        rule = {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {
+                "name": options.rule_name,
+                "namespace": options.namespace,
+                "labels": {"release": options.release, "app.kubernetes.io/part-of": "paas-sdk"},
+            },
+            "spec": {"groups": [g for f in rule_files for g in f.groups]},
+        }
+        path = out / "prometheusrule.yaml"
+        _write(path, _dump(rule))
+        written.append(path)
+    return written

@@ -1,0 +1,136 @@
+"""No dead panels: every metric a dashboard or rule references is one something really exposes."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from paas_sdk.dash.catalog import (
+    builtin_alert_rules_dir,
+    builtin_dashboards_dir,
+    load_dashboards,
+    load_rule_files,
+)
+from paas_sdk.dash.references import (
+    SDK_METRICS,
+    dashboard_expressions,
+    dead_references,
+    metric_names,
+)
+from paas_sdk.testing.servers import PrometheusServer
+
+from .conftest import LiveExporter, write_team_dir
+
+
+def exposed_names(exposition: str) -> set[str]:
+    names = set()
+    for family in text_string_to_metric_families(exposition):
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+def test_metric_names_skips_functions_labels_grouping_and_variables() -> None:
+    expr = (
+        "sum by (route) (rate(http_server_request_duration_seconds_count"
+        '{job=~"$job", status=~"5.."}[$__rate_interval]))'
+        " / on (job) group_left (version) paas_service_info > bool 1e3"
+        " or vector(0) unless job:http_server_requests:rate5m offset 5m"
+    )
+    assert metric_names(expr) == {
+        "http_server_request_duration_seconds_count",
+        "paas_service_info",
+        "job:http_server_requests:rate5m",
+    }
+
+
+def test_every_referenced_metric_is_exposed_by_the_exporter_or_the_sdk(
+    live_exporter: LiveExporter,
+) -> None:
+    scraped = exposed_names(live_exporter.exposition())
+    assert "harbor_health" in scraped
+    assert "jenkins_queue_length" in scraped
+    dead = dead_references(
+        load_dashboards(builtin_dashboards_dir()),
+        load_rule_files(builtin_alert_rules_dir()),
+        scraped | SDK_METRICS,
+    )
+    assert [str(d) for d in dead] == []
+
+
+def test_without_the_scrape_the_exporter_panels_are_reported_dead() -> None:
+    dead = dead_references(
+        load_dashboards(builtin_dashboards_dir()),
+        load_rule_files(builtin_alert_rules_dir()),
+        SDK_METRICS,
+    )
+    metrics = {d.metric for d in dead}
+    assert {"harbor_health", "jenkins_queue_stuck", "spinnaker_pipeline_failed_stages"} <= metrics
+    assert not any(m.startswith(("paas_log", "http_server")) for m in metrics)
+
+
+def test_a_misspelt_metric_is_named_with_its_panel(tmp_path: Path) -> None:
+    directory = write_team_dir(tmp_path / "t", ["shop-orders"])
+    module = directory / "shop_orders.py"
+    module.write_text(
+        module.read_text().replace(
+            "http_server_request_duration_seconds_count", "http_requests_total"
+        )
+    )
+    dead = dead_references(load_dashboards(directory), [], SDK_METRICS)
+    assert [str(d) for d in dead] == [
+        "shop_orders.py: panel 'Orders': "
+        "http_requests_total is not exposed by the SDK or the exporter"
+    ]
+
+
+EXPORTER_DASHBOARDS = ("harbor.py", "jenkins.py", "spinnaker.py")
+
+
+def _as_query(expr: str, job: str) -> str:
+    """A panel query as Grafana would send it, with the dashboard variables filled in."""
+    for variable, value in (("$__rate_interval", "1m"), ("$__range", "5m"), ("$job", job)):
+        expr = expr.replace(variable, value)
+    return re.sub(r"\$\{?\w+\}?", ".+", expr)
+
+
+def test_exporter_panels_query_real_prometheus_scraping_the_exporter(
+    prometheus: PrometheusServer, live_exporter: LiveExporter
+) -> None:
+    job = "dash-exporter"
+    prometheus.scrape(job, [live_exporter.address])
+    try:
+        prometheus.wait_for_targets_up(job, 1)
+        deadline = time.monotonic() + 20
+        while not prometheus.query(f'count(jenkins_queue_length{{job="{job}"}})'):
+            assert time.monotonic() < deadline, "Prometheus never stored the exporter's samples"
+            time.sleep(0.3)
+        # The scrape keeps `job` for itself: the Jenkins job name is stored as exported_job.
+        jobs = prometheus.query(
+            f'count by (exported_job) (jenkins_job_last_build_result{{job="{job}"}})'
+        )
+        assert jobs
+        assert all(r["metric"].get("exported_job") for r in jobs)
+
+        boards = [
+            b
+            for b in load_dashboards(builtin_dashboards_dir())
+            if b.source.name in EXPORTER_DASHBOARDS
+        ]
+        queried = set()
+        for where, expr in dashboard_expressions(boards):
+            # Raises with Prometheus' own message when a query does not run.
+            prometheus.query(_as_query(expr, job))
+            for name in metric_names(expr):
+                if name not in queried:
+                    queried.add(name)
+                    assert prometheus.query(f'count({name}{{job="{job}"}})'), (
+                        f"{where}: no {name} series"
+                    )
+        assert len(queried) > 30
+    finally:
+        # The Prometheus is shared by the session: drop the job so its series go stale.
+        prometheus.scrape(job, [])

@@ -1,0 +1,116 @@
+"""`paas-dash render`: dashboard JSON, file provisioning, sidecar ConfigMaps, a PrometheusRule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from paas_sdk.dash.cli import main
+from paas_sdk.dash.render import CONFIGMAP_LIMIT
+from paas_sdk.testing.servers import promtool
+
+
+def _render(out: Path, *args: str) -> None:
+    result = CliRunner().invoke(main, ["render", "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    assert f"written under {out}" in result.output
+
+
+def test_render_writes_dashboard_json_per_folder(tmp_path: Path) -> None:
+    _render(tmp_path)
+    files = sorted(
+        p.relative_to(tmp_path).as_posix() for p in (tmp_path / "dashboards").rglob("*.json")
+    )
+    assert files == [
+        "dashboards/paas-delivery/paas-harbor.json", "dashboards/paas-delivery/paas-jenkins.json",
+        "dashboards/paas-delivery/paas-spinnaker.json", "dashboards/paas/paas-log-pipeline.json",
+        "dashboards/paas/paas-platform-overview.json", "dashboards/paas/paas-service-overview.json",
+    ]  # fmt: skip
+    model = json.loads((tmp_path / "dashboards/paas/paas-service-overview.json").read_text())
+    assert model["uid"] == "paas-service-overview"
+    assert "id" not in model
+    assert "version" not in model
+    assert all(
+        p["datasource"]["uid"] == "${datasource}" for p in model["panels"] if p["type"] != "row"
+    )
+
+
+def test_render_writes_file_provisioning_for_each_folder(tmp_path: Path) -> None:
+    _render(tmp_path, "--provisioning-path", "/etc/dash")
+    config = yaml.safe_load((tmp_path / "provisioning/dashboards/paas.yaml").read_text())
+    assert config["apiVersion"] == 1
+    providers = {p["folderUid"]: p for p in config["providers"]}
+    assert set(providers) == {"paas", "paas-delivery"}
+    assert providers["paas-delivery"]["folder"] == "PaaS delivery"
+    assert providers["paas-delivery"]["type"] == "file"
+    assert providers["paas-delivery"]["options"]["path"] == "/etc/dash/paas-delivery"
+
+
+def test_render_writes_one_sidecar_configmap_per_dashboard(tmp_path: Path) -> None:
+    _render(tmp_path, "--namespace", "grafana")
+    maps = sorted((tmp_path / "configmaps").glob("*.yaml"))
+    assert len(maps) == 6
+    for path in maps:
+        assert path.stat().st_size < CONFIGMAP_LIMIT
+        configmap = yaml.safe_load(path.read_text())
+        assert configmap["kind"] == "ConfigMap"
+        assert configmap["metadata"]["namespace"] == "grafana"
+        assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert configmap["metadata"]["annotations"]["grafana_folder"] in ("PaaS", "PaaS delivery")
+        ((name, text),) = configmap["data"].items()
+        assert json.loads(text)["uid"] == name.removesuffix(".json") == path.stem
+
+
+def test_configmaps_are_valid_kubernetes_objects(tmp_path: Path) -> None:
+    import kubernetes_validate
+
+    _render(tmp_path)
+    for path in (tmp_path / "configmaps").glob("*.yaml"):
+        kubernetes_validate.validate(yaml.safe_load(path.read_text()), "1.29", strict=True)
+
+
+def test_render_writes_a_prometheusrule_with_the_release_label(tmp_path: Path) -> None:
+    _render(tmp_path, "--release", "monitoring-stack")
+    rule = yaml.safe_load((tmp_path / "prometheusrule.yaml").read_text())
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["kind"] == "PrometheusRule"
+    assert rule["metadata"]["labels"]["release"] == "monitoring-stack"
+    names = [r.get("alert") or r.get("record") for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert "HarborUnhealthy" in names
+    assert "job:http_server_requests:rate5m" in names
+    # The spec's groups are a rule file promtool accepts as it is.
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    check = subprocess.run(
+        [str(promtool()), "check", "rules", str(plain)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_render_of_a_user_directory(tmp_path: Path, team_dir: Path) -> None:
+    _render(tmp_path / "out", "--dashboards", str(team_dir), "--rules", str(tmp_path / "none"))
+    assert (tmp_path / "out/dashboards/team-shop/paas-shop-orders.json").is_file()
+    assert not (tmp_path / "out/prometheusrule.yaml").exists()
+
+
+def test_render_of_a_broken_module_exits_2_with_one_line(tmp_path: Path, team_dir: Path) -> None:
+    module = team_dir / "shop_orders.py"
+    module.write_text(
+        module.read_text().replace("FOLDER =", "raise RuntimeError('boom')\nFOLDER =")
+    )
+    result = CliRunner().invoke(
+        main, ["render", "--out", str(tmp_path / "o"), "--dashboards", str(team_dir)]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {module}: raised RuntimeError: boom (line 6)"
+    ]
+    assert not (tmp_path / "o").exists()
