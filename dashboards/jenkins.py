@@ -1,6 +1,6 @@
 """Jenkins: job results, running builds, queue, executors and nodes.
 
-The Jenkins job name arrives as `exported_job`: Prometheus keeps `job` for the scrape job.
+The Jenkins job name arrives as `jenkins_job`: Prometheus keeps `job` for the scrape job.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"topk(10, jenkins_job_last_build_duration_seconds{{{S}}})",
-                        "{{exported_job}}",
+                        "{{jenkins_job}}",
                     )
                 ],
             )
@@ -97,7 +97,7 @@ def dashboard() -> Dashboard:
                 [
                     (
                         f"topk(10, jenkins_job_running_build_age_seconds{{{S}}})",
-                        "{{exported_job}}",
+                        "{{jenkins_job}}",
                     )
                 ],
             )
@@ -107,7 +107,7 @@ def dashboard() -> Dashboard:
                 "Least healthy jobs (bottom 10)",
                 "Jenkins health score (0-100) of each job.",
                 "short",
-                [(f"bottomk(10, jenkins_job_health_score{{{S}}})", "{{exported_job}}")],
+                [(f"bottomk(10, jenkins_job_health_score{{{S}}})", "{{jenkins_job}}")],
             )
         )
         .with_panel(
@@ -152,7 +152,7 @@ def dashboard() -> Dashboard:
                 "short",
                 [
                     (f"sum(jenkins_executors_busy{{{S}}})", "executors busy"),
-                    (f"sum(jenkins_executors_total{{{S}}})", "executors"),
+                    (f"sum(jenkins_executors{{{S}}})", "executors"),
                     (f"sum(jenkins_nodes_online{{{S}}})", "nodes online"),
                     (f"sum(jenkins_nodes_offline{{{S}}})", "nodes offline"),
                 ],

@@ -41,13 +41,14 @@ def jobs_tree(folder_depth: int) -> str:
 
 
 def _job_families() -> dict[str, MetricFamily]:
-    job = ("job",)
+    # not "job": Prometheus keeps that label for the scrape job
+    job = ("jenkins_job",)
     return {
         "result": MetricFamily(
             "jenkins_job_last_build_result",
             "gauge",
             "1 for the result of the job's last completed build" + LAST_POLL,
-            ("job", "result"),
+            ("jenkins_job", "result"),
         ),
         "number": MetricFamily(
             "jenkins_job_last_build_number",
@@ -157,9 +158,7 @@ def computer_families(computers: Any) -> list[MetricFamily]:
     body = expect_dict(computers, "/computer/api/json")
     nodes = [expect_dict(c, "computer") for c in expect_list(body.get("computer", []), "computer")]
     busy = MetricFamily("jenkins_executors_busy", "gauge", "Executors running a build" + LAST_POLL)
-    total = MetricFamily(
-        "jenkins_executors_total", "gauge", "Executors on online nodes" + LAST_POLL
-    )
+    total = MetricFamily("jenkins_executors", "gauge", "Executors on online nodes" + LAST_POLL)
     online = MetricFamily("jenkins_nodes_online", "gauge", "Nodes online" + LAST_POLL)
     offline = MetricFamily("jenkins_nodes_offline", "gauge", "Nodes offline" + LAST_POLL)
     busy.add(number(body.get("busyExecutors"), "busyExecutors"))

@@ -23,9 +23,7 @@ __all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems"]
 
 _TEMPLATED_DATASOURCE = "${datasource}"
 # Gauges whose names end in _total by contract (Harbor's built-in exporter names).
-GAUGES_NAMED_TOTAL = frozenset(
-    {"harbor_project_total", "harbor_project_repo_total", "jenkins_executors_total"}
-)
+GAUGES_NAMED_TOTAL = frozenset({"harbor_project_total", "harbor_project_repo_total"})
 _UNITS = frozenset(
     {"short", "none", "percent", "percentunit", "s", "ms", "bytes", "decbytes", "reqps", "ops",
      "dateTimeAsIso", "dateTimeFromNow", "bool", "cps", "Bps"}

@@ -108,12 +108,12 @@ def test_exporter_panels_query_real_prometheus_scraping_the_exporter(
         while not prometheus.query(f'count(jenkins_queue_length{{job="{job}"}})'):
             assert time.monotonic() < deadline, "Prometheus never stored the exporter's samples"
             time.sleep(0.3)
-        # The scrape keeps `job` for itself: the Jenkins job name is stored as exported_job.
+        # The Jenkins job name is its own label, apart from the scrape job.
         jobs = prometheus.query(
-            f'count by (exported_job) (jenkins_job_last_build_result{{job="{job}"}})'
+            f'count by (jenkins_job) (jenkins_job_last_build_result{{job="{job}"}})'
         )
         assert jobs
-        assert all(r["metric"].get("exported_job") for r in jobs)
+        assert all(r["metric"].get("jenkins_job") for r in jobs)
 
         boards = [
             b

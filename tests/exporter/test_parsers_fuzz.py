@@ -149,7 +149,7 @@ def test_any_job_name_renders_to_a_parseable_exposition(jobs: list[dict[str, Any
     families = jenkins.job_families({"jobs": jobs}, EVERYTHING, 1.7e9)
     text = Exposition.compose([render_target(families)]).text.decode()
     numbers = {
-        dict(labels)["job"]: value
+        dict(labels)["jenkins_job"]: value
         for (name, labels), value in parse_samples(text).items()
         if name == "jenkins_job_last_build_number"
     }

@@ -28,7 +28,6 @@ from tests.exporter.conftest import (
 CONTRACT_NAMES_PROMTOOL_FLAGS = {
     'harbor_project_repo_total non-counter metrics should not have "_total" suffix',
     'harbor_project_total non-counter metrics should not have "_total" suffix',
-    'jenkins_executors_total non-counter metrics should not have "_total" suffix',
 }
 
 

@@ -110,22 +110,24 @@ def test_jenkins_values_match_the_simulated_state(jenkins: JenkinsSimulator) -> 
     assert len(jobs) == 60
     assert requests == 3
     assert series(samples, "jenkins_job_last_build_number") == {
-        key(job=j["fullName"]): j["lastBuild"]["number"] for j in built
+        key(jenkins_job=j["fullName"]): j["lastBuild"]["number"] for j in built
     }
     assert series(samples, "jenkins_job_last_build_result") == {
-        key(job=j["fullName"], result=j["lastCompletedBuild"]["result"]): 1 for j in built
+        key(jenkins_job=j["fullName"], result=j["lastCompletedBuild"]["result"]): 1 for j in built
     }
     assert series(samples, "jenkins_job_last_build_duration_seconds") == {
-        key(job=j["fullName"]): j["lastCompletedBuild"]["duration"] / 1000 for j in built
+        key(jenkins_job=j["fullName"]): j["lastCompletedBuild"]["duration"] / 1000 for j in built
     }
     assert series(samples, "jenkins_job_last_build_start_timestamp_seconds") == {
-        key(job=j["fullName"]): j["lastBuild"]["timestamp"] / 1000 for j in built
+        key(jenkins_job=j["fullName"]): j["lastBuild"]["timestamp"] / 1000 for j in built
     }
     assert series(samples, "jenkins_job_building") == {
-        key(job=j["fullName"]): int(j["lastBuild"]["building"]) for j in built
+        key(jenkins_job=j["fullName"]): int(j["lastBuild"]["building"]) for j in built
     }
     assert series(samples, "jenkins_job_health_score") == {
-        key(job=j["fullName"]): j["healthReport"][0]["score"] for j in jobs if j["healthReport"]
+        key(jenkins_job=j["fullName"]): j["healthReport"][0]["score"]
+        for j in jobs
+        if j["healthReport"]
     }
     running = {
         j["fullName"]: now - j["lastBuild"]["timestamp"] / 1000
@@ -133,9 +135,9 @@ def test_jenkins_values_match_the_simulated_state(jenkins: JenkinsSimulator) -> 
         if j["lastBuild"]["building"]
     }
     ages = series(samples, "jenkins_job_running_build_age_seconds")
-    assert {dict(k)["job"] for k in ages} == set(running)
+    assert {dict(k)["jenkins_job"] for k in ages} == set(running)
     for labels, age in ages.items():
-        assert abs(age - running[dict(labels)["job"]]) < 10
+        assert abs(age - running[dict(labels)["jenkins_job"]]) < 10
     queue = jenkins.state.queue
     assert samples["jenkins_queue_length", key()] == len(queue)
     assert samples["jenkins_queue_stuck", key()] == sum(1 for q in queue if q["stuck"])
@@ -145,7 +147,7 @@ def test_jenkins_values_match_the_simulated_state(jenkins: JenkinsSimulator) -> 
     assert samples["jenkins_nodes_offline", key()] == sum(1 for c in computers if c["offline"])
     assert samples["jenkins_nodes_online", key()] == sum(1 for c in computers if not c["offline"])
     assert samples["jenkins_executors_busy", key()] == jenkins.busy_executors
-    assert samples["jenkins_executors_total", key()] == sum(
+    assert samples["jenkins_executors", key()] == sum(
         c["numExecutors"] for c in computers if not c["offline"]
     )
 
@@ -204,7 +206,7 @@ def test_filters_bound_cardinality(harbor: HarborSimulator, jenkins: JenkinsSimu
         samples = exporter.samples()
     projects = {dict(k)["project_name"] for k in series(samples, "harbor_project_quota_byte")}
     assert projects == {f"project-{i:04d}" for i in range(100)} - {"project-0042"}
-    jobs = {dict(k)["job"] for k in series(samples, "jenkins_job_last_build_number")}
+    jobs = {dict(k)["jenkins_job"] for k in series(samples, "jenkins_job_last_build_number")}
     expected = {j["fullName"] for j in jenkins.state.iter_jobs() if j["lastBuild"]}
     assert jobs == {j for j in expected if not j.startswith("l0-00/")}
     assert jobs
