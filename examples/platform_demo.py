@@ -1,81 +1,389 @@
-"""The local demo of the platform: bring up the real servers and show what runs where.
+"""The local demo of the whole platform on one machine.
 
-scripts/demo            # start everything, print a summary, run until Ctrl-C
-scripts/demo --once     # start everything, print the summary, stop (non-interactive)
+It starts real ZooKeeper, Kafka, Elasticsearch and Prometheus, the Apollo double and the Harbor,
+Jenkins and Spinnaker simulators; runs the example order service (config from Apollo, registered
+in ZooKeeper, ECS logs to Kafka, metrics) and paas-exporter; drives traffic and one config change;
+indexes the shipped logs into Elasticsearch with `paas-logs`; has Prometheus scrape both; renders
+the dashboards with `paas-dash` (or syncs them when GRAFANA_URL is set); and prints what happened.
+
+    scripts/demo                          # run until Ctrl-C
+    scripts/demo --once --summary s.json  # stop after the summary; exit 1 if a check failed
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
+import yaml
+from elasticsearch import Elasticsearch
+from kazoo.client import KazooClient
+from paas_sdk.testing.apollo import ApolloDouble
 from rich.console import Console
 from rich.table import Table
 
 from paas_sdk.errors import PaasError
+from paas_sdk.registry import DubboURL
 from paas_sdk.testing.servers import (
     ElasticsearchServer,
     KafkaServer,
     PrometheusServer,
     ZooKeeperServer,
+    free_port,
 )
 from paas_sdk.testing.servers._process import ServerProcess
+from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+APP_ID = "order-service"
+INTERFACE = "com.example.order.OrderService"
+LOG_TOPIC = "paas-logs"
+ORDERS = 300
+
+console = Console()
+
+
+class Demo:
+    """Owns every process and server it starts; `close()` stops them in reverse order."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.summary: dict[str, Any] = {"checks": {}}
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def owns(self, name: str, stop: Callable[[], None]) -> None:
+        self._stops.append((name, stop))
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.summary["checks"][name] = {"ok": ok, "detail": detail}
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        console.print(f"{mark} {name}: {detail}")
+
+    def close(self) -> None:
+        for name, stop in reversed(self._stops):
+            with console.status(f"stopping {name} ..."), contextlib.suppress(Exception):
+                stop()
+        self._stops.clear()
+
+    def start_server(self, server: ServerProcess) -> None:
+        began = time.monotonic()
+        with console.status(f"starting {server.name} ..."):
+            server.start()
+        self.owns(server.name, server.stop)
+        console.print(f"  {server.name} up in {time.monotonic() - began:.1f} s")
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.root / f"{name}.log").open("wb")
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def stop() -> None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            log.close()
+
+        self.owns(name, stop)
+        return process
+
+    # -- the steps ---------------------------------------------------------------------------
+    def run(self) -> None:
+        console.rule("paas-sdk: the platform on one machine")
+        zookeeper = ZooKeeperServer(self.root / "zookeeper")
+        kafka = KafkaServer(self.root / "kafka")
+        elasticsearch = ElasticsearchServer(self.root / "elasticsearch")
+        prometheus = PrometheusServer(self.root / "prometheus", scrape_interval="1s")
+        for server in (zookeeper, kafka, elasticsearch, prometheus):
+            self.start_server(server)
+        apollo = ApolloDouble(hold_seconds=5.0).start()
+        self.owns("apollo", apollo.stop)
+        apollo.publish(APP_ID, "application", {"greeting": "hello", "orders.max_items": "5"})
+        simulators = [
+            HarborSimulator(projects=40),
+            JenkinsSimulator(jobs=300, folders=10, depth=3),
+            SpinnakerSimulator(applications=6),
+        ]
+        for simulator in simulators:
+            simulator.start()
+            self.owns(simulator.name, simulator.stop)
+        self.summary["services"] = {
+            "zookeeper": zookeeper.hosts,
+            "kafka": kafka.bootstrap_servers,
+            "elasticsearch": elasticsearch.url,
+            "prometheus": prometheus.url,
+            "apollo": apollo.url,
+            **{simulator.name: simulator.url for simulator in simulators},
+        }
+
+        service, exporter = self.start_workloads(zookeeper, kafka, apollo, simulators)
+        prometheus.scrape(APP_ID, [f"127.0.0.1:{service['metrics_port']}"])
+        prometheus.scrape("paas-exporter", [f"127.0.0.1:{exporter['port']}"])
+
+        self.drive_traffic(service["url"])
+        self.change_config(apollo, service["url"])
+        self.show_registration(zookeeper.hosts)
+        self.index_logs(kafka.bootstrap_servers, elasticsearch.url)
+        self.show_prometheus(prometheus)
+        self.dashboards()
+
+    def start_workloads(
+        self,
+        zookeeper: ZooKeeperServer,
+        kafka: KafkaServer,
+        apollo: ApolloDouble,
+        simulators: list[Any],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        port, metrics_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("APOLLO_", "PAAS_"))}
+        service_env = dict(
+            env,
+            PAAS_APP_ID=APP_ID,
+            PAAS_VERSION="1.0.0",
+            POD_IP="127.0.0.1",
+            APOLLO_CONFIG_SERVICE=apollo.url,
+            APOLLO_CACHE_DIR=str(self.root / "apollo-cache"),
+            PAAS_ZOOKEEPER=zookeeper.hosts,
+            PAAS_KAFKA_BOOTSTRAP=kafka.bootstrap_servers,
+            PAAS_LOG_TOPIC=LOG_TOPIC,
+            PAAS_METRICS_PORT=str(metrics_port),
+            PAAS_DRAIN_SECONDS="1",
+        )
+        self.spawn(
+            APP_ID,
+            [sys.executable, "-m", "examples.order_service.asgi_app", "--port", str(port)],
+            service_env,
+        )
+        harbor, jenkins, spinnaker = simulators
+        exporter_port = free_port()
+        config = {
+            "listen": {"host": "127.0.0.1", "port": exporter_port},
+            "targets": [
+                {"name": "harbor", "kind": "harbor", "url": harbor.url, "interval": 5,
+                 "auth": {"username": "admin", "password_env": "DEMO_HARBOR_PASSWORD"}},
+                {"name": "jenkins", "kind": "jenkins", "url": jenkins.url, "interval": 5,
+                 "auth": {"username": "exporter", "password_env": "DEMO_JENKINS_TOKEN"}},
+                {"name": "spinnaker", "kind": "spinnaker", "url": spinnaker.url, "interval": 5},
+            ],
+        }  # fmt: skip
+        config_path = self.root / "exporter.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.spawn(
+            "paas-exporter",
+            [str(BIN / "paas-exporter"), "--config", str(config_path)],
+            dict(
+                env,
+                DEMO_HARBOR_PASSWORD=harbor.credentials[1],
+                DEMO_JENKINS_TOKEN=jenkins.credentials[1],
+            ),
+        )
+        service = {"url": f"http://127.0.0.1:{port}", "metrics_port": metrics_port}
+        exporter = {"url": f"http://127.0.0.1:{exporter_port}", "port": exporter_port}
+        with console.status("waiting for the order service and the exporter to be ready ..."):
+            for name, url in (
+                (APP_ID, f"http://127.0.0.1:{metrics_port}/readyz"),
+                ("paas-exporter", f"{exporter['url']}/readyz"),
+            ):
+                ready = _wait(lambda u=url: _status(u) == 200, timeout=60)
+                self.check(f"{name} ready", ready, url)
+                if not ready:
+                    raise PaasError(f"not ready; see {self.root / (name + '.log')}", where=name)
+        self.summary["services"][APP_ID] = service["url"]
+        self.summary["services"]["paas-exporter"] = exporter["url"]
+        return service, exporter
+
+    def drive_traffic(self, url: str) -> None:
+        def order(i: int) -> int:
+            items = ["book"] * (1 + i % 7)  # every 7th order has too many items: a 422
+            return httpx.post(f"{url}/orders", json={"items": items}, timeout=10).status_code
+
+        with console.status(f"placing {ORDERS} orders ..."), ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(order, range(ORDERS)))
+        placed = statuses.count(201)
+        self.summary["traffic"] = {"orders": ORDERS, "placed": placed, "rejected": ORDERS - placed}
+        self.check("traffic", placed > 0, f"{placed} orders placed, {ORDERS - placed} rejected")
+
+    def change_config(self, apollo: ApolloDouble, url: str) -> None:
+        before = httpx.get(f"{url}/greeting").json()["greeting"]
+        published = time.monotonic()
+        apollo.publish(APP_ID, "application", {"greeting": "bonjour", "orders.max_items": "5"})
+        changed = _wait(lambda: httpx.get(f"{url}/greeting").json()["greeting"] == "bonjour", 15)
+        seconds = time.monotonic() - published
+        self.summary["config"] = {"before": before, "after": "bonjour", "reload_seconds": seconds}
+        self.check(
+            "config hot reload",
+            before == "hello" and changed,
+            f"greeting {before!r} -> 'bonjour' {seconds * 1000:.0f} ms after publishing",
+        )
+
+    def show_registration(self, hosts: str) -> None:
+        client = KazooClient(hosts=hosts)
+        client.start(timeout=15)
+        try:
+            path = f"/dubbo/{INTERFACE}/providers"
+            children = client.get_children(path) if client.exists(path) else []
+        finally:
+            client.stop()
+        urls = [DubboURL.decode(child) for child in children]
+        self.summary["registry"] = {"path": path, "providers": [str(u) for u in urls]}
+        detail = f"{path}: " + (f"{urls[0].host}:{urls[0].port}" if urls else "nothing")
+        self.check("registered in ZooKeeper", len(urls) == 1, detail)
+
+    def index_logs(self, bootstrap: str, es_url: str) -> None:
+        logs = str(BIN / "paas-logs")
+        with console.status("indexing the shipped logs into Elasticsearch ..."):
+            subprocess.run([logs, "setup", "--es", es_url], check=True, capture_output=True)
+            subprocess.run(
+                [logs, "index", "--es", es_url, "--bootstrap", bootstrap, "--topic", LOG_TOPIC,
+                 "--idle-exit", "5", "--quiet"],
+                check=True, capture_output=True, timeout=180,
+            )  # fmt: skip
+        es = Elasticsearch(es_url, request_timeout=30)
+        es.indices.refresh(index=f"{LOG_TOPIC}*")
+        placed = es.count(
+            index=f"{LOG_TOPIC}*",
+            query={"bool": {"filter": [
+                {"term": {"service.name": APP_ID}}, {"match_phrase": {"message": "order placed"}},
+            ]}},
+        )["count"]  # fmt: skip
+        total = es.count(index=f"{LOG_TOPIC}*")["count"]
+        expected = self.summary["traffic"]["placed"]
+        self.summary["logs"] = {"indexed": total, "order_placed": placed, "expected": expected}
+        self.check(
+            "logs shipped and indexed",
+            placed == expected,
+            f"{total} ECS documents in Elasticsearch, {placed} of {expected} 'order placed'",
+        )
+
+    def show_prometheus(self, prometheus: PrometheusServer) -> None:
+        with console.status("waiting for Prometheus to scrape ..."):
+            _wait(lambda: bool(prometheus.query("paas_exporter_target_up")), timeout=30)
+            _wait(lambda: bool(prometheus.query(f'paas_service_info{{job="{APP_ID}"}}')), 30)
+        queries = {
+            "targets up": 'sum(up{job=~"order-service|paas-exporter"})',
+            "order-service requests": (
+                f'sum(http_server_request_duration_seconds_count{{job="{APP_ID}"}})'
+            ),
+            "exporter targets up": "sum(paas_exporter_target_up)",
+            "harbor projects": "sum(harbor_project_total)",
+            "jenkins jobs": "count(jenkins_job_last_build_number)",
+            "spinnaker pipelines": (
+                "count(spinnaker_pipeline_last_execution_start_timestamp_seconds)"
+            ),
+        }  # fmt: skip
+        values: dict[str, float | None] = {}
+        for name, expr in queries.items():
+            result = prometheus.query(expr)
+            values[name] = float(result[0]["value"][1]) if result else None
+        self.summary["prometheus"] = values
+        table = Table(title="live values from Prometheus")
+        table.add_column("what")
+        table.add_column("value", justify="right")
+        for name, value in values.items():
+            table.add_row(name, "—" if value is None else f"{value:g}")
+        console.print(table)
+        self.check(
+            "Prometheus scraping",
+            values["targets up"] == 2 and values["exporter targets up"] == 3,
+            f"{values['targets up']:g} targets up, exporter sees {values['exporter targets up']:g}"
+            " of 3 upstreams",
+        )
+
+    def dashboards(self) -> None:
+        dash = str(BIN / "paas-dash")
+        if os.environ.get("GRAFANA_URL"):
+            run = subprocess.run([dash, "sync"], capture_output=True, text=True, check=False)
+            self.summary["dashboards"] = {"synced_to": os.environ["GRAFANA_URL"]}
+            self.check("dashboards synced", run.returncode == 0, run.stdout.strip()[-200:])
+            return
+        out = self.root / "rendered"
+        run = subprocess.run(
+            [dash, "render", "--out", str(out)], capture_output=True, text=True, check=False
+        )
+        files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+        self.summary["dashboards"] = {"rendered_to": str(out), "files": len(files)}
+        self.check(
+            "dashboards rendered",
+            run.returncode == 0 and bool(files),
+            f"{len(files)} files in {out}",
+        )
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+            if check():
+                return True
+        time.sleep(0.2)
+    return False
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--once", action="store_true", help="print the summary and stop")
+    parser = argparse.ArgumentParser(description="The platform demo on one machine.")
+    parser.add_argument("--once", action="store_true", help="stop after the summary")
+    parser.add_argument("--summary", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
-    console = Console()
     root = Path(tempfile.mkdtemp(prefix="paas-demo-"))
-    root.chmod(0o755)
-    zookeeper = ZooKeeperServer(root / "zookeeper")
-    kafka = KafkaServer(root / "kafka")
-    elasticsearch = ElasticsearchServer(root / "elasticsearch")
-    prometheus = PrometheusServer(root / "prometheus", scrape_interval="5s")
-    servers: list[tuple[ServerProcess, str]] = [
-        (zookeeper, zookeeper.hosts),
-        (kafka, kafka.bootstrap_servers),
-        (elasticsearch, elasticsearch.url),
-        (prometheus, prometheus.url),
-    ]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    started: list[ServerProcess] = []
-    try:
-        for server, _address in servers:
-            began = time.monotonic()
-            with console.status(f"starting {server.name} ..."):
-                server.start()
-            started.append(server)
-            console.print(f"[green]✓[/] {server.name} up in {time.monotonic() - began:.1f} s")
-        prometheus.scrape("prometheus", [f"127.0.0.1:{prometheus.port}"])
-        table = Table(title="paas-sdk local platform")
-        for column in ("service", "address", "pid", "log"):
-            table.add_column(column)
-        for server, address in servers:
-            table.add_row(server.name, address, str(server.pid), str(server.log_path))
-        console.print(table)
-        if not args.once:
-            console.print("running; press Ctrl-C to stop")
-            while not stop.wait(0.5):
-                pass
-    except KeyboardInterrupt:
-        pass
-    except PaasError as exc:
-        console.print(f"[red]demo: {exc}[/]")
-        return 1
-    finally:
-        for server in reversed(started):
-            with console.status(f"stopping {server.name} ..."):
-                server.stop()
-        console.print(f"stopped; logs in {root}")
-    return 0
+    root.chmod(0o755)  # Elasticsearch runs unprivileged when the demo runs as root
+    demo = Demo(root)
+    started = time.monotonic()
+    failed = False
+    with _sigterm_as_interrupt():
+        try:
+            demo.run()
+            demo.summary["seconds"] = round(time.monotonic() - started, 1)
+            failed = not all(c["ok"] for c in demo.summary["checks"].values())
+            console.rule(f"{'some checks failed' if failed else 'all checks passed'} "
+                         f"in {demo.summary['seconds']} s; logs in {root}")  # fmt: skip
+            if args.summary:
+                args.summary.write_text(json.dumps(demo.summary, indent=2))
+            if not args.once:
+                console.print("running; press Ctrl-C to stop")
+                threading.Event().wait()
+        except KeyboardInterrupt:
+            console.print("stopping ...")
+        except (PaasError, subprocess.CalledProcessError) as exc:
+            console.print(f"[red]demo: {exc}[/]  (logs in {root})")
+            failed = True
+        finally:
+            demo.close()
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -74,10 +74,23 @@ class Lifecycle:
         self._deregister.append(ShutdownStep(name, action, timeout or self.step_timeout))
 
     def on_stop(
-        self, name: str, action: Callable[[], object], timeout: float | None = None
+        self,
+        name: str,
+        action: Callable[[], object],
+        timeout: float | None = None,
+        *,
+        first: bool = False,
     ) -> None:
-        """Run `action` after the drain, in the order the steps were added."""
-        self._stop.append(ShutdownStep(name, action, timeout or self.step_timeout))
+        """Run `action` after the drain, in the order the steps were added.
+
+        `first=True` puts it before the steps already added: a service's own server, added after
+        `paas_sdk.init()`, must stop taking requests before the SDK flushes logs and disconnects.
+        """
+        step = ShutdownStep(name, action, timeout or self.step_timeout)
+        if first:
+            self._stop.insert(0, step)
+        else:
+            self._stop.append(step)
 
     def add_readiness(self, name: str, check: Callable[[], bool]) -> None:
         self._readiness[name] = check

@@ -42,6 +42,16 @@ def test_shutdown_deregisters_then_drains_then_stops_in_order() -> None:
     assert lifecycle.finished
 
 
+def test_a_step_added_first_runs_before_the_earlier_ones() -> None:
+    done: list[str] = []
+    lifecycle = Lifecycle(drain_seconds=0)
+    lifecycle.on_stop("logs", lambda: done.append("logs"))
+    lifecycle.on_stop("config", lambda: done.append("config"))
+    lifecycle.on_stop("http server", lambda: done.append("http server"), first=True)
+    lifecycle.shutdown()
+    assert done == ["http server", "logs", "config"]
+
+
 def test_a_failing_or_hanging_step_does_not_stop_the_others() -> None:
     lifecycle = Lifecycle(drain_seconds=0, step_timeout=0.2)
     release = threading.Event()

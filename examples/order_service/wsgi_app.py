@@ -1,0 +1,85 @@
+"""The order service as a WSGI app (Flask), wired by `paas_sdk.init()`.
+
+    gunicorn -w 2 'examples.order_service.wsgi_app:create_app()'   # with PROMETHEUS_MULTIPROC_DIR
+    python -m examples.order_service.wsgi_app --port 8080           # single process, for trying
+
+Same routes as the ASGI variant; the metrics middleware wraps `app.wsgi_app`, so the route label
+is Flask's url rule (``/orders/<int:order_id>``), never the raw path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
+
+import paas_sdk
+from examples.order_service.settings import DUBBO_INTERFACE, DUBBO_METHODS, OrderSettings
+from paas_sdk.metrics import RpcMetrics, WsgiMetricsMiddleware
+
+log = logging.getLogger("order_service")
+
+
+def create_app(platform: paas_sdk.Platform | None = None) -> Flask:
+    """The Flask app; with no platform given, `paas_sdk.init()` starts one (gunicorn workers)."""
+    platform = platform or paas_sdk.init()
+    settings = platform.typed_settings(OrderSettings)
+    rpc = RpcMetrics.of(platform.metrics_registry)
+    orders: dict[int, dict[str, object]] = {}
+    app = Flask("order_service")
+
+    @app.get("/greeting")
+    def greeting() -> ResponseReturnValue:
+        return jsonify(greeting=settings.current.greeting)
+
+    @app.get("/orders/<int:order_id>")
+    def get_order(order_id: int) -> ResponseReturnValue:
+        with rpc.server(DUBBO_INTERFACE, "getOrder"):
+            order = orders.get(order_id)
+        if order is None:
+            return jsonify(error=f"no order {order_id}"), 404
+        return jsonify(order)
+
+    @app.post("/orders")
+    def place_order() -> ResponseReturnValue:
+        with rpc.server(DUBBO_INTERFACE, "placeOrder"):
+            items = list((request.get_json(silent=True) or {}).get("items", []))
+            limit = settings.current.orders.max_items
+            if len(items) > limit:
+                return jsonify(error=f"at most {limit} items"), 422
+            order_id = len(orders) + 1
+            orders[order_id] = {"id": order_id, "items": items}
+        log.info("order placed", extra={"order.id": order_id, "order.items": len(items)})
+        return jsonify(orders[order_id]), 201
+
+    app.wsgi_app = WsgiMetricsMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, registry=platform.metrics_registry
+    )
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return  # access logs would duplicate the ECS records and the HTTP metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The example order service (WSGI).")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    platform = paas_sdk.init()
+    server: WSGIServer = make_server(
+        args.host, args.port, create_app(platform), handler_class=_QuietHandler
+    )
+    platform.lifecycle.on_stop("http server", server.shutdown, first=True)
+    platform.expose(DUBBO_INTERFACE, methods=DUBBO_METHODS, port=args.port)
+    server.serve_forever()
+    platform.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

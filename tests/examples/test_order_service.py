@@ -1,0 +1,144 @@
+"""The example order service, run as a user runs it: scraped under load, promtool-clean, and
+stopped with SIGTERM the platform's way (not ready at once, still serving through the drain)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+import paas_sdk
+from paas_sdk.context import ServiceContext
+from paas_sdk.platform import PlatformSettings
+from paas_sdk.testing.servers import free_port, promtool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunningService:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, metrics_port: int) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}"
+
+
+@pytest.fixture
+def order_service(tmp_path: Path) -> Iterator[RunningService]:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "application.properties").write_text("greeting=hi\norders.max_items=3\n")
+    port, metrics_port = free_port(), free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("APOLLO_", "PAAS_", "PROMETHEUS_"))
+    }
+    env.update(
+        PAAS_APP_ID="order-service",
+        PAAS_CONFIG_DIR=str(config),
+        PAAS_METRICS_PORT=str(metrics_port),
+        PAAS_DRAIN_SECONDS="1.5",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examples.order_service.asgi_app", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    service = RunningService(process, port, metrics_port)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(service.metrics_url + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"the service never became ready: {process.communicate()[1][-2000:]!r}")
+        yield service
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_scraped_under_load_the_metrics_are_promtool_clean(
+    order_service: RunningService, tmp_path: Path
+) -> None:
+    def traffic(i: int) -> int:
+        with httpx.Client(base_url=order_service.url) as client:
+            placed = client.post("/orders", json={"items": ["book"] * (i % 5)})
+            client.get(f"/orders/{i}")
+            client.get("/greeting")
+            return placed.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(traffic, range(200)))
+    assert statuses.count(422) == 40  # 4 items against orders.max_items=3
+    scrape = httpx.get(order_service.metrics_url + "/metrics").text
+    path = tmp_path / "scrape.prom"
+    path.write_bytes(scrape.encode())
+    check = subprocess.run(
+        [promtool(), "check", "metrics"], input=path.read_bytes(), capture_output=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert 'route="/orders/{order_id:int}"' in scrape or 'route="/orders/{order_id}"' in scrape
+    assert 'route="/orders/7"' not in scrape
+    assert 'rpc_server_duration_seconds_count{method="placeOrder"' in scrape
+    assert 'paas_service_info{app="order-service"' in scrape
+
+
+def test_sigterm_makes_it_unready_at_once_and_it_serves_through_the_drain(
+    order_service: RunningService,
+) -> None:
+    order_service.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert httpx.get(order_service.metrics_url + "/readyz").status_code == 503
+    assert httpx.get(order_service.url + "/greeting").json() == {"greeting": "hi"}
+    assert order_service.process.wait(20) == 0
+
+
+def test_the_wsgi_variant_labels_flask_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from examples.order_service.wsgi_app import create_app
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "application.properties").write_text("greeting=hallo\n")
+    monkeypatch.setenv("PAAS_CONFIG_DIR", str(config))
+    for name in ("APOLLO_META", "APOLLO_CONFIG_SERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    registry = CollectorRegistry()
+    platform = paas_sdk.init(
+        context=ServiceContext(app_id="order-service-wsgi"),
+        settings=PlatformSettings(metrics_port=-1, drain_seconds=0),
+        metrics_registry=registry,
+        configure_logging=False,
+        install_signal_handlers=False,
+    )
+    try:
+        client = create_app(platform).test_client()
+        assert client.get("/greeting").get_json() == {"greeting": "hallo"}
+        assert client.post("/orders", json={"items": ["a"]}).status_code == 201
+        assert client.get("/orders/1").status_code == 200
+        assert client.get("/orders/99").status_code == 404
+    finally:
+        platform.shutdown()
+    count = registry.get_sample_value(
+        "http_server_request_duration_seconds_count",
+        {"method": "GET", "route": "/orders/<int:order_id>", "status": "404"},
+    )
+    assert count == 1
