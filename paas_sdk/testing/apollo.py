@@ -17,6 +17,7 @@ where the YAML maps app id -> namespace -> {key: value} (or a string for non-pro
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -72,6 +73,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     double: ApolloDouble
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection cut by `stop()` or by the client is expected here, not worth a trace."""
+
 
 class ApolloDouble:
     """A config service and meta server in one threaded HTTP server on loopback."""
@@ -126,10 +130,8 @@ class ApolloDouble:
         server.server_close()
         with self._connections_lock:
             for connection in list(self._connections):
-                try:
+                with contextlib.suppress(OSError):  # already closed by the peer
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._connections.clear()
         with self._changed:
             self._changed.notify_all()
@@ -267,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `ApolloDouble.requests` instead."""
 
     def setup(self) -> None:
@@ -295,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
             RequestRecord("GET", self.path, status, "Authorization" in self.headers)
         )
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib names it)
+    def do_GET(self) -> None:
         split = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(split.query).items()}
         parts = [urllib.parse.unquote(p) for p in split.path.split("/") if p]
@@ -360,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
         previous = ns.history.get(client_key) if double.incremental_sync else None
         if previous is not None:
             current = release.configurations
-            changes = [
+            changes: list[dict[str, str | None]] = [
                 {"key": k, "newValue": current[k], "configurationChangeType": "ADDED"}
                 for k in current.keys() - previous.keys()
             ]
@@ -442,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise click.UsageError(f"{config_file}: {app_id}: expected namespaces mapping")
             for namespace, values in namespaces.items():
                 if isinstance(values, dict):
-                    double.publish(str(app_id), str(namespace), {k: str(v) for k, v in values.items()})
+                    double.publish(
+                        str(app_id), str(namespace), {k: str(v) for k, v in values.items()}
+                    )
                 else:
                     double.publish(str(app_id), str(namespace), str(values))
         double.start()
