@@ -7,6 +7,7 @@ for typed settings, and flattened `a.b.c` keys for key lookups.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from xml.etree import ElementTree
@@ -14,6 +15,7 @@ from xml.etree import ElementTree
 from paas_sdk.errors import ConfigFormatError
 
 FORMATS = ("properties", "xml", "json", "yml", "yaml", "txt")
+_BLANK = " \t\f"  # the only whitespace java.util.Properties skips
 
 
 def namespace_format(namespace: str) -> str:
@@ -26,15 +28,16 @@ def parse_properties(text: str, *, where: str) -> dict[str, str]:
     """Java `.properties` text: `=`/`:`/space separators, `#`/`!` comments, `\\` escapes and
     continuation lines."""
     result: dict[str, str] = {}
-    lines = text.splitlines()
+    # Only CR/LF end a line: str.splitlines() would also split on \x1c-\x1e, \x85, \u2028.
+    lines = re.split(r"\r\n|\r|\n", text)
     index = 0
     while index < len(lines):
-        line = lines[index].lstrip()
+        line = lines[index].lstrip(_BLANK)
         index += 1
         if not line or line[0] in "#!":
             continue
         while _continues(line) and index < len(lines):
-            line = line[:-1] + lines[index].lstrip()
+            line = line[:-1] + lines[index].lstrip(_BLANK)
             index += 1
         key, value = _split_property(line)
         try:
@@ -104,7 +107,7 @@ def dump_properties(values: Mapping[str, str]) -> str:
                 out.append("\\" + {"\t": "t", "\n": "n", "\r": "r", "\f": "f"}[char])
             elif char in "=:#!" or (char == " " and (key or position == 0)):
                 out.append("\\" + char)
-            elif ord(char) > 0x7E:
+            elif ord(char) > 0x7E or ord(char) < 0x20:
                 out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else char)
             else:
                 out.append(char)

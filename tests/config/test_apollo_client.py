@@ -138,7 +138,7 @@ def test_server_down_at_startup_serves_the_cache_and_says_so(
     apollo.publish(APP, "application", {"db.url": "pg://live"})
     apollo.start()
     wait_until(lambda: client.get("db.url") == "pg://live", timeout=8)
-    assert client.source is ConfigSource.REMOTE
+    assert client.sources == {"application": ConfigSource.REMOTE}
 
 
 def test_nothing_reachable_and_no_cache_fails_start(
