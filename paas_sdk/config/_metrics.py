@@ -1,0 +1,78 @@
+"""Config state as Prometheus metrics (`paas_config_*`), read live from the attached clients."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+
+if TYPE_CHECKING:
+    from paas_sdk.config._store import ConfigStore
+
+_lock = threading.Lock()
+_collectors: weakref.WeakKeyDictionary[CollectorRegistry, ConfigCollector] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class ConfigCollector:
+    """Per namespace: last sync time, reloads, rejected updates, sync errors, active source."""
+
+    def __init__(self) -> None:
+        self._stores: weakref.WeakSet[ConfigStore] = weakref.WeakSet()
+
+    def attach(self, store: ConfigStore) -> None:
+        self._stores.add(store)
+
+    def describe(self) -> list[Metric]:
+        return list(self.collect())
+
+    def collect(self) -> Iterator[Metric]:
+        last_sync = GaugeMetricFamily(
+            "paas_config_last_sync_timestamp_seconds",
+            "When the namespace was last confirmed current with its source (remote or file)",
+            labels=["namespace"],
+        )
+        reloads = CounterMetricFamily(
+            "paas_config_reloads", "Releases that changed at least one key", labels=["namespace"]
+        )
+        rejected = CounterMetricFamily(
+            "paas_config_rejected_updates",
+            "Updates refused because they did not fit the typed settings model",
+            labels=["namespace"],
+        )
+        errors = CounterMetricFamily(
+            "paas_config_sync_errors",
+            "Failed fetches or parses of the namespace",
+            labels=["namespace"],
+        )
+        source = GaugeMetricFamily(
+            "paas_config_source",
+            "1 for the source the namespace is currently served from",
+            labels=["namespace", "source"],
+        )
+        for store in list(self._stores):
+            for namespace, stats in list(store._stats.items()):
+                if stats.last_sync is not None:
+                    last_sync.add_metric([namespace], stats.last_sync)
+                reloads.add_metric([namespace], stats.reloads)
+                rejected.add_metric([namespace], stats.rejected)
+                errors.add_metric([namespace], stats.sync_errors)
+                if stats.source is not None:
+                    source.add_metric([namespace, str(stats.source)], 1.0)
+        yield from (last_sync, reloads, rejected, errors, source)
+
+
+def collector_for(metrics: CollectorRegistry) -> ConfigCollector:
+    """The collector serving `metrics`, registered in it on first use."""
+    with _lock:
+        collector = _collectors.get(metrics)
+        if collector is None:
+            collector = ConfigCollector()
+            metrics.register(collector)
+            _collectors[metrics] = collector
+        return collector

@@ -1,0 +1,271 @@
+"""ApolloClient against the double over loopback HTTP."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from paas_sdk.config import ApolloClient, ChangeType, ConfigSource
+from paas_sdk.errors import ConfigAuthError, ConfigSourceError, NamespaceNotFoundError
+from paas_sdk.testing.apollo import ApolloDouble
+from tests.config.conftest import APP, SECRET, Events, sample, wait_until
+
+MakeClient = Callable[..., ApolloClient]
+
+
+def test_publish_reaches_listener_with_each_kind_of_change(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"kept": "1", "changed": "a", "removed": "x"})
+    client = make_client().start()
+    events = Events()
+    client.add_change_listener(events)
+    apollo.publish(APP, "application", {"kept": "1", "changed": "b", "added": "y"})
+    [event] = events.wait_for(1)
+    assert event.namespace == "application"
+    assert {(c.key, c.old_value, c.new_value, c.change_type) for c in event} == {
+        ("changed", "a", "b", ChangeType.MODIFIED),
+        ("added", None, "y", ChangeType.ADDED),
+        ("removed", "x", None, ChangeType.DELETED),
+    }
+    assert events.threads[0].startswith("paas-config-events")
+    assert client.get("changed") == "b"
+
+
+def test_republishing_the_same_values_raises_no_event(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    client = make_client().start()
+    events = Events()
+    client.add_change_listener(events)
+    apollo.publish(APP, "application", {"a": "1"})
+    apollo.publish(APP, "application", {"a": "2"})
+    [event] = events.wait_for(1)
+    assert [c.new_value for c in event] == ["2"]
+    time.sleep(0.3)
+    assert len(events.items) == 1
+
+
+def test_only_the_changed_namespace_is_fetched_again(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    apollo.publish(APP, "db.yaml", "url: pg://one\n")
+    client = make_client(namespaces=["application", "db.yaml"]).start()
+    events = Events()
+    client.add_change_listener(events)
+    time.sleep(0.3)  # let the first long poll (ids -1) settle
+    before = len(apollo.requests)
+    apollo.publish(APP, "db.yaml", "url: pg://two\n")
+    events.wait_for(1)
+    fetched = [r.path for r in apollo.requests[before:] if r.path.startswith("/configs/")]
+    assert all("/db.yaml?" in path for path in fetched), fetched
+    assert client.properties("db.yaml")["url"] == "pg://two"
+
+
+def test_a_failing_listener_does_not_stop_the_others(
+    apollo: ApolloDouble, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    client = make_client().start()
+
+    def broken(_: object) -> None:
+        raise RuntimeError("listener bug")
+
+    events = Events()
+    client.add_change_listener(broken)
+    client.add_change_listener(events)
+    apollo.publish(APP, "application", {"a": "2"})
+    events.wait_for(1)
+    apollo.publish(APP, "application", {"a": "3"})
+    assert len(events.wait_for(2)) == 2
+    assert "listener" in caplog.text
+
+
+def test_every_request_passes_the_strict_signature_check(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    apollo.publish(APP, "extra.json", '{"x": 1}')
+    client = make_client(
+        namespaces=["application", "extra.json"], label="canary", ip="10.0.0.7"
+    ).start()
+    events = Events()
+    client.add_change_listener(events)
+    apollo.publish(APP, "extra.json", '{"x": 2}')
+    events.wait_for(1)
+    signed = [r for r in apollo.requests if not r.path.startswith("/services/")]
+    assert len(signed) >= 4
+    assert all(r.signed and r.status in (200, 304) for r in signed)
+    assert apollo.signature_failures == 0
+
+
+def test_wrong_secret_is_a_clear_401_error(apollo: ApolloDouble, make_client: MakeClient) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    with pytest.raises(ConfigAuthError, match="401") as caught:
+        make_client(secret="not-the-secret").start()
+    assert "not-the-secret" not in str(caught.value)
+    assert apollo.signature_failures == 1
+
+
+def test_server_down_at_startup_serves_the_cache_and_says_so(
+    apollo: ApolloDouble,
+    make_client: MakeClient,
+    metrics: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    apollo.publish(APP, "application", {"db.url": "pg://cached"})
+    make_client().start().close()
+    apollo.stop()
+    caplog.set_level(logging.WARNING, "paas_sdk.config")
+    client = make_client(startup_timeout=2.0).start()
+    assert client.loaded
+    assert client.source is ConfigSource.CACHE
+    assert client.get("db.url") == "pg://cached"
+    assert sample(metrics, "paas_config_source", namespace="application", source="cache") == 1
+    degraded = [r for r in caplog.records if "degraded" in r.getMessage()]
+    assert len(degraded) == 1
+    # Back to remote once the service returns.
+    apollo.publish(APP, "application", {"db.url": "pg://live"})
+    apollo.start()
+    wait_until(lambda: client.get("db.url") == "pg://live", timeout=8)
+    assert client.sources == {"application": ConfigSource.REMOTE}
+
+
+def test_nothing_reachable_and_no_cache_fails_start(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.stop()
+    started = time.monotonic()
+    with pytest.raises(ConfigSourceError, match="meta"):
+        make_client(startup_timeout=2.0).start()
+    assert time.monotonic() - started < 4
+
+
+def test_server_killed_during_long_poll_recovers(
+    apollo: ApolloDouble, make_client: MakeClient, metrics: CollectorRegistry
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    client = make_client().start()
+    time.sleep(0.3)  # the client is now inside a held long poll
+    apollo.kill()
+    wait_until(
+        lambda: (sample(metrics, "paas_config_sync_errors_total", namespace="application") or 0) > 0
+    )
+    assert client.get("a") == "1"  # last good values stay
+    apollo.publish(APP, "application", {"a": "2"})
+    apollo.start()
+    wait_until(lambda: client.get("a") == "2", timeout=10)
+
+
+@pytest.fixture
+def silent_service() -> Iterator[str]:
+    """A socket that accepts connections (the kernel's backlog) and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_config_service_that_never_answers_is_a_bounded_wait(
+    make_client: MakeClient, silent_service: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigSourceError, match="timed out"):
+        make_client(meta_servers=(), config_service=silent_service, startup_timeout=1.0).start()
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.fixture
+def garbage_meta() -> Iterator[str]:
+    """A meta server answering 200 with HTML instead of the service list."""
+
+    class Garbage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>gateway says hello</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_meta_server_answering_garbage_fails_over_to_the_next(
+    apollo: ApolloDouble, make_client: MakeClient, garbage_meta: str
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    client = make_client(meta_servers=[garbage_meta, apollo.meta_url]).start()
+    assert client.get("a") == "1"
+
+
+def test_only_garbage_meta_servers_is_a_clear_error(
+    make_client: MakeClient, garbage_meta: str
+) -> None:
+    with pytest.raises(ConfigSourceError, match=r"services/config: JSONDecodeError"):
+        make_client(meta_servers=[garbage_meta]).start()
+
+
+def test_missing_namespace_is_a_404_error(apollo: ApolloDouble, make_client: MakeClient) -> None:
+    with pytest.raises(NamespaceNotFoundError, match=r"orders/default/ghost.*404"):
+        make_client(namespaces=["ghost"]).start()
+
+
+def test_invalid_content_keeps_the_last_good_values(
+    apollo: ApolloDouble, make_client: MakeClient, metrics: CollectorRegistry
+) -> None:
+    apollo.publish(APP, "feature.json", '{"on": true}')
+    client = make_client(namespaces=["feature.json"]).start()
+    apollo.publish(APP, "feature.json", '{"on": tru')
+    wait_until(
+        lambda: (
+            (sample(metrics, "paas_config_sync_errors_total", namespace="feature.json") or 0) >= 1
+        )
+    )
+    assert client.properties("feature.json")["on"] == "true"
+
+
+def test_incremental_sync_answers_are_merged(tmp_path: Path, metrics: CollectorRegistry) -> None:
+    with ApolloDouble(hold_seconds=1.0, incremental_sync=True) as double:
+        double.publish(APP, "application", {"a": "1", "b": "2"})
+        client = ApolloClient(
+            APP, config_service=double.url, cache_dir=tmp_path, metrics=metrics
+        ).start()
+        try:
+            events = Events()
+            client.add_change_listener(events)
+            double.publish(APP, "application", {"a": "1", "c": "3"})
+            events.wait_for(1)
+            assert dict(client.properties()) == {"a": "1", "c": "3"}
+        finally:
+            client.close()
+
+
+def test_cluster_falls_back_to_default(apollo: ApolloDouble, make_client: MakeClient) -> None:
+    apollo.publish(APP, "application", {"where": "default"})
+    client = make_client(cluster="shanghai").start()
+    assert client.get("where") == "default"
+    apollo.publish(APP, "application", {"where": "shanghai"}, cluster="shanghai")
+    wait_until(lambda: client.get("where") == "shanghai")
+
+
+def test_secret_is_not_in_repr(make_client: MakeClient) -> None:
+    assert SECRET not in repr(make_client())
