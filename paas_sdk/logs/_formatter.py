@@ -1,0 +1,286 @@
+"""ECS 8.x JSON lines for stdlib logging: one document per record, encoded with orjson.
+
+The document has the shape Filebeat gives stdout logs of a Kubernetes pod (``kubernetes.*``,
+``host.*``, ``container.*``) so that both paths land in one index with one mapping.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import logging
+import os
+import secrets
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from paas_sdk.context import ServiceContext
+
+__all__ = [
+    "DEFAULT_REDACTED_KEYS",
+    "ECS_VERSION",
+    "EcsFormatter",
+    "current_trace",
+    "new_record_id",
+]
+
+ECS_VERSION = "8.11.0"
+DEFAULT_REDACTED_KEYS: frozenset[str] = frozenset({"password", "token", "secret", "authorization"})
+REDACTED = "[REDACTED]"
+
+# Set by the SDK's own instrumentation (or a service) when no OpenTelemetry span is active:
+# (trace id, span id) as lower-case hex.
+current_trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "paas_trace", default=None
+)
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_RECORD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
+)
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+class _RecordIds:
+    """Record ids unique across processes: a random per-process prefix and a counter.
+
+    A forked child draws a new prefix, so parent and child never hand out the same id.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}-{next(self.counter):x}"
+
+
+_ids = _RecordIds()
+
+
+def new_record_id() -> str:
+    """A new id, stable for the record it is given to: Elasticsearch uses it as ``_id``."""
+    return _ids.next()
+
+
+def _otel_ids() -> Callable[[], tuple[str, str] | None] | None:
+    try:
+        from opentelemetry import trace  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+
+    def read() -> tuple[str, str] | None:
+        ctx = trace.get_current_span().get_span_context()
+        if not ctx.is_valid:
+            return None
+        return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+    return read
+
+
+def error_type(exc_type: type[BaseException]) -> str:
+    """``module.QualName`` of an exception class; built-ins keep their bare name."""
+    module = exc_type.__module__
+    if module in ("builtins", "__main__"):
+        return exc_type.__qualname__
+    return f"{module}.{exc_type.__qualname__}"
+
+
+def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _safe(value: Any) -> Any:
+    """Whatever orjson cannot encode, as text (also used as orjson's ``default``)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    try:
+        text = str(value)
+    except Exception:  # a broken __str__ must not break logging
+        text = object.__repr__(value)
+    return text[:4096]
+
+
+def _scrub(value: Any) -> Any:
+    """A deep copy of `value` that orjson can always encode (slow path, after a failure)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, bool | float | None):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, Mapping):
+        return {str(_scrub(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(v) for v in value]
+    return _scrub(_safe(value))
+
+
+class EcsFormatter(logging.Formatter):
+    """A `logging.Formatter` writing one ECS 8.x JSON document per record.
+
+    `context` gives ``service.*``, ``kubernetes.*`` and ``host.*``; `redact` names keys (matched
+    case-insensitively against each segment of an ``extra`` key) whose values are replaced.
+    The record is never modified.
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext | None = None,
+        *,
+        redact: Iterable[str] = DEFAULT_REDACTED_KEYS,
+        dataset: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.context = context if context is not None else ServiceContext.from_env()
+        self.redact = frozenset(k.lower() for k in redact)
+        self._static = self._static_fields(self.context, dataset)
+        self._otel = _otel_ids()
+        self._second = -1
+        self._second_text = ""
+
+    @staticmethod
+    def _static_fields(ctx: ServiceContext, dataset: str | None) -> dict[str, Any]:
+        service: dict[str, Any] = {
+            "name": ctx.app_id,
+            "version": ctx.version,
+            "environment": ctx.environment,
+        }
+        fields: dict[str, Any] = {
+            "ecs": {"version": ECS_VERSION},
+            "service": service,
+            "event": {"dataset": dataset or f"{ctx.app_id}.log"},
+            "host": {"hostname": ctx.host_name, "name": ctx.host_name},
+            "labels": {"cluster": ctx.cluster},
+        }
+        if ctx.in_kubernetes:
+            pod: dict[str, Any] = {"name": ctx.pod_name}
+            if ctx.pod_uid:
+                pod["uid"] = ctx.pod_uid
+            if ctx.pod_ip:
+                pod["ip"] = ctx.pod_ip
+            kube: dict[str, Any] = {"pod": pod}
+            if ctx.namespace:
+                kube["namespace"] = ctx.namespace
+            if ctx.node_name:
+                kube["node"] = {"name": ctx.node_name}
+            fields["kubernetes"] = kube
+            service["node"] = {"name": ctx.pod_name}
+        return fields
+
+    def _timestamp(self, created: float) -> str:
+        micros = round(created * 1_000_000)
+        second, fraction = divmod(micros, 1_000_000)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{fraction:06d}Z"
+
+    def _trace(self) -> tuple[str, str] | None:
+        if self._otel is not None:
+            try:
+                ids = self._otel()
+            except Exception:
+                ids = None
+            if ids is not None:
+                return ids
+        return current_trace.get()
+
+    def to_document(
+        self, record: logging.LogRecord, record_id: str | None = None
+    ) -> dict[str, Any]:
+        """The ECS document of `record` as a dict (fresh; safe to change)."""
+        try:
+            message = record.getMessage()
+        except Exception:  # wrong arguments for the format string: keep both, never raise
+            message = f"{record.msg!r} % {record.args!r}"
+        static = self._static
+        doc: dict[str, Any] = {
+            "@timestamp": self._timestamp(record.created),
+            "log": {
+                "level": record.levelname,
+                "logger": record.name,
+                "origin": {
+                    "function": record.funcName,
+                    "file": {"name": record.filename, "line": record.lineno},
+                },
+            },
+            "message": message if isinstance(message, str) else str(message),
+            "ecs": static["ecs"],
+            "service": static["service"],
+            "event": {
+                "dataset": static["event"]["dataset"],
+                "id": record_id or new_record_id(),
+            },
+            "host": static["host"],
+            "labels": static["labels"],
+            "process": {
+                "pid": record.process,
+                "name": record.processName,
+                "thread": {"id": record.thread, "name": record.threadName},
+            },
+        }
+        if "kubernetes" in static:
+            doc["kubernetes"] = static["kubernetes"]
+        ids = self._trace()
+        if ids is not None:
+            doc["trace"] = {"id": ids[0]}
+            doc["span"] = {"id": ids[1]}
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            doc["error"] = {
+                "type": error_type(type(exc)),
+                "message": str(exc),
+                "stack_trace": "".join(traceback.format_exception(exc)).rstrip("\n"),
+            }
+        elif record.exc_text:
+            doc["error"] = {"stack_trace": record.exc_text}
+        if record.stack_info:
+            doc.setdefault("error", {})["stack_trace"] = record.stack_info
+        extras = record.__dict__.keys() - _RECORD_ATTRS
+        if extras:
+            for key in sorted(extras):
+                if key.startswith("_"):
+                    continue
+                _nest(doc, key, self._redacted(key, record.__dict__[key]))
+        return doc
+
+    def _redacted(self, key: str, value: Any) -> Any:
+        if any(part.lower() in self.redact for part in key.split(".")):
+            return REDACTED
+        if isinstance(value, Mapping):
+            return {k: self._redacted(str(k), v) for k, v in value.items()}
+        return value
+
+    def encode(self, doc: Mapping[str, Any]) -> bytes:
+        """`doc` as one JSON line (without the newline); never raises."""
+        try:
+            return orjson.dumps(doc, default=_safe, option=_OPTIONS)
+        except (orjson.JSONEncodeError, TypeError):
+            return orjson.dumps(_scrub(doc), option=_OPTIONS)
+
+    def format_bytes(self, record: logging.LogRecord, record_id: str | None = None) -> bytes:
+        """The record as one UTF-8 JSON line without the newline."""
+        return self.encode(self.to_document(record, record_id))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.format_bytes(record).decode("utf-8")

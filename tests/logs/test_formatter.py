@@ -1,0 +1,198 @@
+"""EcsFormatter: the documents a log pipeline and a person reading Kibana see."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import orjson
+import pytest
+
+from paas_sdk.context import ServiceContext
+from paas_sdk.errors import ConfigFormatError
+from paas_sdk.logs import EcsFormatter, current_trace, error_type
+
+CONTEXT = ServiceContext(
+    app_id="orders",
+    environment="prod",
+    cluster="bj",
+    version="1.4.2",
+    pod_name="orders-7d9f-x2",
+    namespace="shop",
+    node_name="node-3",
+    pod_ip="10.1.2.3",
+    pod_uid="3f1c2a9e-1111-2222-3333-444455556666",
+    host_name="orders-7d9f-x2",
+)
+
+
+def _record(
+    msg: str = "hello %s",
+    args: tuple[Any, ...] = ("world",),
+    *,
+    exc_info: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> logging.LogRecord:
+    logger = logging.getLogger("shop.orders")
+    return logger.makeRecord(
+        "shop.orders", logging.WARNING, "orders.py", 42, msg, args, exc_info, "place", extra
+    )
+
+
+def _doc(record: logging.LogRecord, **options: Any) -> dict[str, Any]:
+    line = EcsFormatter(CONTEXT, **options).format(record)
+    assert "\n" not in line
+    result: dict[str, Any] = orjson.loads(line)
+    return result
+
+
+def test_required_ecs_fields_and_identity() -> None:
+    doc = _doc(_record())
+    assert doc["message"] == "hello world"
+    assert doc["log"]["level"] == "WARNING"
+    assert doc["log"]["logger"] == "shop.orders"
+    assert doc["ecs"]["version"].startswith("8.")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", doc["@timestamp"])
+    assert doc["service"] == {
+        "name": "orders",
+        "version": "1.4.2",
+        "environment": "prod",
+        "node": {"name": "orders-7d9f-x2"},
+    }
+    assert doc["kubernetes"] == {
+        "pod": {
+            "name": "orders-7d9f-x2",
+            "uid": "3f1c2a9e-1111-2222-3333-444455556666",
+            "ip": "10.1.2.3",
+        },
+        "namespace": "shop",
+        "node": {"name": "node-3"},
+    }
+    assert doc["host"]["hostname"] == "orders-7d9f-x2"
+    assert doc["event"]["dataset"] == "orders.log"
+    assert doc["process"]["pid"] > 0
+    assert doc["log"]["origin"] == {"function": "place", "file": {"name": "orders.py", "line": 42}}
+
+
+def test_timestamp_keeps_microseconds_in_utc() -> None:
+    record = _record()
+    record.created = 1_700_000_000.123456
+    assert _doc(record)["@timestamp"] == "2023-11-14T22:13:20.123456Z"
+
+
+def test_each_record_gets_its_own_id() -> None:
+    formatter = EcsFormatter(CONTEXT)
+    ids = {orjson.loads(formatter.format(_record()))["event"]["id"] for _ in range(1000)}
+    assert len(ids) == 1000
+
+
+def test_chained_exception_is_complete_and_module_qualified() -> None:
+    try:
+        try:
+            {}["missing"]
+        except KeyError as exc:
+            raise ConfigFormatError("bad namespace", where="application") from exc
+    except ConfigFormatError:
+        record = _record("failed", (), exc_info=sys.exc_info())
+    error = _doc(record)["error"]
+    assert error["type"] == "paas_sdk.errors.ConfigFormatError"
+    assert error["message"] == "application: bad namespace"
+    trace = error["stack_trace"]
+    assert trace.startswith("Traceback (most recent call last):")
+    assert "KeyError: 'missing'" in trace
+    assert "The above exception was the direct cause" in trace
+    assert trace.endswith("paas_sdk.errors.ConfigFormatError: application: bad namespace")
+
+
+def test_builtin_exceptions_keep_their_bare_name() -> None:
+    assert error_type(ValueError) == "ValueError"
+    assert error_type(orjson.JSONDecodeError) == "orjson.JSONDecodeError"
+
+
+def test_dotted_extra_keys_are_nested() -> None:
+    doc = _doc(
+        _record(
+            extra={"http.request.method": "POST", "http.response.status_code": 201, "order_id": 7}
+        )
+    )
+    assert doc["http"] == {"request": {"method": "POST"}, "response": {"status_code": 201}}
+    assert doc["order_id"] == 7
+
+
+def test_sensitive_keys_are_redacted_at_any_depth() -> None:
+    doc = _doc(
+        _record(
+            extra={
+                "user.password": "hunter2",
+                "Authorization": "Bearer x",
+                "req": {"api_token": 1, "token": "t"},
+            }
+        )
+    )
+    assert doc["user"]["password"] == "[REDACTED]"
+    assert doc["Authorization"] == "[REDACTED]"
+    assert doc["req"] == {"api_token": 1, "token": "[REDACTED]"}
+    assert "hunter2" not in orjson.dumps(doc).decode()
+
+
+def test_redacted_keys_are_configurable() -> None:
+    doc = _doc(_record(extra={"card": "4111", "password": "p"}), redact={"card"})
+    assert doc["card"] == "[REDACTED]"
+    assert doc["password"] == "p"
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_values_that_are_not_json_are_made_safe() -> None:
+    doc = _doc(
+        _record(
+            extra={
+                "blob": b"\xff\xfeok",
+                "when": object(),
+                "huge": 2**80,
+                "keys": {1: "one", (1, 2): "pair"},
+                "broken": _Unprintable(),
+                "bad_text": "caf\udce9",
+            }
+        )
+    )
+    assert doc["blob"] == "\ufffd\ufffdok"
+    assert doc["when"].startswith("<object object")
+    assert doc["huge"] == str(2**80)
+    assert doc["broken"].startswith("<tests.logs.test_formatter._Unprintable")
+    assert doc["bad_text"] == "caf?"
+
+
+def test_a_format_string_with_wrong_arguments_still_logs() -> None:
+    doc = _doc(_record("%d items", ("x",)))
+    assert doc["message"] == "'%d items' % ('x',)"
+
+
+def test_trace_ids_from_the_sdk_context_variable() -> None:
+    token = current_trace.set(("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"))
+    try:
+        doc = _doc(_record())
+    finally:
+        current_trace.reset(token)
+    assert doc["trace"] == {"id": "4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert doc["span"] == {"id": "00f067aa0ba902b7"}
+    assert "trace" not in _doc(_record())
+
+
+def test_the_record_is_left_untouched() -> None:
+    record = _record(extra={"a.b": 1})
+    before = dict(vars(record))
+    EcsFormatter(CONTEXT).format(record)
+    assert vars(record) == before
+
+
+def test_outside_kubernetes_there_are_no_kubernetes_fields() -> None:
+    formatter = EcsFormatter(ServiceContext(app_id="cli-tool", host_name="laptop"))
+    doc = orjson.loads(formatter.format(_record()))
+    assert "kubernetes" not in doc
+    assert doc["host"]["name"] == "laptop"
