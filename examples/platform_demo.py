@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -31,12 +32,12 @@ import httpx
 import yaml
 from elasticsearch import Elasticsearch
 from kazoo.client import KazooClient
-from paas_sdk.testing.apollo import ApolloDouble
 from rich.console import Console
 from rich.table import Table
 
 from paas_sdk.errors import PaasError
 from paas_sdk.registry import DubboURL
+from paas_sdk.testing.apollo import ApolloDouble
 from paas_sdk.testing.servers import (
     ElasticsearchServer,
     KafkaServer,
@@ -200,7 +201,7 @@ class Demo:
                 (APP_ID, f"http://127.0.0.1:{metrics_port}/readyz"),
                 ("paas-exporter", f"{exporter['url']}/readyz"),
             ):
-                ready = _wait(lambda u=url: _status(u) == 200, timeout=60)
+                ready = _wait(functools.partial(_answers_ok, url), timeout=60)
                 self.check(f"{name} ready", ready, url)
                 if not ready:
                     raise PaasError(f"not ready; see {self.root / (name + '.log')}", where=name)
@@ -325,11 +326,11 @@ class Demo:
         )
 
 
-def _status(url: str) -> int | None:
+def _answers_ok(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code
+        return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
-        return None
+        return False
 
 
 def _wait(check: Callable[[], bool], timeout: float) -> bool:
@@ -378,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 threading.Event().wait()
         except KeyboardInterrupt:
             console.print("stopping ...")
-        except (PaasError, subprocess.CalledProcessError) as exc:
+        except (PaasError, subprocess.SubprocessError) as exc:
             console.print(f"[red]demo: {exc}[/]  (logs in {root})")
             failed = True
         finally:

@@ -201,6 +201,11 @@ class Platform:
             level=self.settings.log_level,
             **options,
         )
+        # httpx logs every request at INFO, the config client's long polls included: a line per
+        # poll per process would drown the service's own records in Kafka and Elasticsearch.
+        for noisy in ("httpx", "httpcore"):
+            if logging.getLogger(noisy).level == logging.NOTSET:
+                logging.getLogger(noisy).setLevel(logging.WARNING)
 
     def _start_config(self) -> None:
         from paas_sdk.config import open_config

@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 import orjson
-import pytest
 
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigFormatError

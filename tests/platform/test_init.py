@@ -14,7 +14,6 @@ import orjson
 import pytest
 from confluent_kafka import Consumer
 from kazoo.client import KazooClient
-from paas_sdk.testing.apollo import ApolloDouble
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
@@ -22,6 +21,7 @@ import paas_sdk
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError
 from paas_sdk.platform import PlatformSettings
+from paas_sdk.testing.apollo import ApolloDouble
 from paas_sdk.testing.pytest_plugin import Endpoint
 from paas_sdk.testing.servers import ZooKeeperServer
 
@@ -161,13 +161,13 @@ def test_with_everything_configured_it_uses_the_real_servers(
         {"bootstrap.servers": kafka.address, "group.id": topic, "auto.offset.reset": "earliest"}
     )
     consumer.subscribe([topic])
-    messages = []
+    messages: list[bytes] = []
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(b"shipped" in m for m in messages):
             message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                messages.append(message.value())
+            if message is not None and message.error() is None and message.value():
+                messages.append(message.value() or b"")
     finally:
         consumer.close()
     shipped = [orjson.loads(m) for m in messages if b'"shipped"' in m]
