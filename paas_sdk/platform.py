@@ -36,6 +36,7 @@ from paas_sdk.lifecycle import Lifecycle
 from paas_sdk.metrics import (
     HealthEndpoints,
     MetricsServer,
+    register_runtime_collectors,
     register_service_info,
 )
 
@@ -173,6 +174,8 @@ class Platform:
         if configure_logging:
             self._start_logging()
         register_service_info(self.context, self.metrics_registry)
+        if self.metrics_registry is not REGISTRY:  # the default one has them already
+            register_runtime_collectors(self.metrics_registry)
         if load_config:
             self._start_config()
         if self.settings.zookeeper:

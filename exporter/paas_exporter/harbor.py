@@ -11,7 +11,7 @@ from typing import Any
 
 from paas_exporter.config import HarborTarget, NameFilter
 from paas_exporter.exposition import MetricFamily
-from paas_exporter.upstream import Upstream, expect_dict, expect_list, number, text
+from paas_exporter.upstream import Upstream, expect_dict, expect_list, identifier, number, text
 from paas_sdk.errors import UpstreamError
 
 API = "/api/v2.0"
@@ -190,7 +190,7 @@ def replication_families(
     )
     for item in policies:
         policy = expect_dict(item, "/replication/policies item")
-        policy_id = str(int(number(policy.get("id"), "policy id")))
+        policy_id = identifier(policy.get("id"), "policy id")
         name = text(policy.get("name"), "policy name")
         for status in REPLICATION_STATUSES:
             total = counts.get((policy_id, status))
@@ -216,7 +216,7 @@ async def _replication(
     number of executions in it; the request count stays fixed however long the history grows."""
     path = API + "/replication/executions"
     ids = [
-        str(int(number(expect_dict(p, "/replication/policies item").get("id"), "policy id")))
+        identifier(expect_dict(p, "/replication/policies item").get("id"), "policy id")
         for p in policies
     ]
 

@@ -142,6 +142,15 @@ def number(value: Any, where: str, *, default: float | None = None) -> float:
     return value
 
 
+def identifier(value: Any, where: str) -> str:
+    """A JSON integer id as text (ids are compared and sent back as query parameters)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UpstreamError(f"expected an integer id, got {value!r:.60}", where=where)
+    return str(value)
+
+
 def text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise UpstreamError(f"expected a string, got {value!r:.60}", where=where)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from paas_sdk.testing.grafana import GrafanaDouble
+from paas_sdk.testing.pytest_plugin import Endpoint
 
 
 @dataclass
@@ -153,3 +154,63 @@ def live_exporter() -> Iterator[LiveExporter]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture
+def live_order_service_exposition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zookeeper: Endpoint, kafka: Endpoint
+) -> Iterator[str]:
+    """/metrics of the example order service with config, logs, registry all wired, after a
+    little traffic: what the SDK really exposes."""
+    import logging
+
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    import paas_sdk
+    from examples.order_service.asgi_app import create_app
+    from examples.order_service.settings import DUBBO_INTERFACE
+    from paas_sdk.context import ServiceContext
+    from paas_sdk.platform import PlatformSettings
+    from paas_sdk.testing.apollo import ApolloDouble
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with ApolloDouble(hold_seconds=1.0) as apollo:
+        apollo.publish("order-service", "application", {"greeting": "hi"})
+        monkeypatch.setenv("APOLLO_CONFIG_SERVICE", apollo.url)
+        monkeypatch.setenv("APOLLO_CACHE_DIR", str(tmp_path / "cache"))
+        platform = paas_sdk.init(
+            context=ServiceContext(app_id="order-service", pod_ip="127.0.0.1"),
+            settings=PlatformSettings(
+                zookeeper=zookeeper.address,
+                kafka_bootstrap=kafka.address,
+                log_topic="dead-panels",
+                metrics_port=0,
+                drain_seconds=0,
+            ),
+            metrics_registry=CollectorRegistry(),
+            install_signal_handlers=False,
+        )
+        try:
+            platform.expose(DUBBO_INTERFACE, port=20880)
+            app = create_app(platform)
+            transport = httpx.ASGITransport(app=app)
+
+            async def traffic() -> None:
+                async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+                    await client.post("/orders", json={"items": ["a"]})
+                    await client.get("/orders/1")
+                    await client.get("/greeting")
+
+            import asyncio
+
+            asyncio.run(traffic())
+            port = platform.metrics_server.port  # type: ignore[union-attr]
+            yield httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        finally:
+            platform.shutdown()
+            for handler in list(root.handlers):
+                if handler not in handlers:
+                    root.removeHandler(handler)
+            root.setLevel(level)

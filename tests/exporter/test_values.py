@@ -101,7 +101,7 @@ def test_harbor_poll_uses_aggregate_endpoints_not_one_call_per_project(
 
 
 def test_jenkins_values_match_the_simulated_state(jenkins: JenkinsSimulator) -> None:
-    with running_exporter([jenkins_target(jenkins, folder_depth=2)]) as exporter:
+    with running_exporter([jenkins_target(jenkins, folder_depth=2, interval=60)]) as exporter:
         samples = exporter.samples()
         requests = exporter.poller.targets["jenkins"].requests
     now = time.time()
