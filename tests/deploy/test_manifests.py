@@ -4,6 +4,7 @@ follow the platform's rules (non-root, read-only root, probes, limits, drain wit
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,35 @@ def test_the_exporter_config_is_valid_and_its_credentials_come_from_the_secret(
             monkeypatch.setenv(variable, "from-the-secret")
     config = load_config(DEPLOY / "exporter" / "config.yaml")
     assert {t.kind for t in config.targets} == {"harbor", "jenkins", "spinnaker"}
+
+
+def test_the_rendered_monitoring_objects_are_up_to_date(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "paas-dash"), "render", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    committed = DEPLOY / "monitoring"
+    rendered = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert rendered
+    stale = [
+        str(p) for p in rendered if (committed / p).read_bytes() != (tmp_path / p).read_bytes()
+    ]
+    assert stale == [], "run `paas-dash render --out deploy/monitoring` and commit the result"
+
+
+def test_the_prometheus_rule_and_dashboard_config_maps_are_deployed(
+    overlay: list[dict[str, Any]],
+) -> None:
+    rules = by_kind(overlay, "PrometheusRule")
+    assert len(rules) == 1
+    rule = next(iter(rules.values()))
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert all(group["rules"] for group in rule["spec"]["groups"])
+    dashboards = [
+        cm for cm in by_kind(overlay, "ConfigMap").values()
+        if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]  # fmt: skip
+    assert len(dashboards) == 6
