@@ -9,10 +9,12 @@ service cannot be reached at startup.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -103,7 +105,11 @@ class ApolloClient(ConfigStore):
         self.refresh_interval = refresh_interval
         self.backoff_max = backoff_max
         self._http = httpx.Client(follow_redirects=False)
-        self._poll_http = httpx.Client(follow_redirects=False)
+        # One fresh connection per long poll, so that close() can cut the one being held.
+        self._poll_http = httpx.Client(
+            follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        self._poll_socket: socket.socket | None = None
         self._services: list[str] = []
         self._services_at = 0.0
         self._release_keys: dict[str, str] = {}
@@ -157,9 +163,13 @@ class ApolloClient(ConfigStore):
     def close(self) -> None:
         """Stop the background threads and release connections; values stay readable."""
         self._stop.set()
-        self._poll_http.close()
+        held = self._poll_socket
+        if held is not None:
+            with contextlib.suppress(OSError):  # wakes the poll thread out of its held read
+                held.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
+        self._poll_http.close()
         self._http.close()
         self._close_events()
 
@@ -231,7 +241,11 @@ class ApolloClient(ConfigStore):
         problems = []
         for base in self._config_services(deadline):
             request = client.build_request(
-                "GET", base + path, params=params, timeout=self._bounded(timeout, deadline)
+                "GET",
+                base + path,
+                params=params,
+                timeout=self._bounded(timeout, deadline),
+                extensions={"trace": self._trace} if client is self._poll_http else None,
             )
             if self._secret is not None:
                 millis = int(time.time() * 1000)
@@ -247,6 +261,13 @@ class ApolloClient(ConfigStore):
                 if self._stop.is_set():
                     break
         raise ConfigSourceError("; ".join(problems) or "closed", where="apollo config service")
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember the long poll's socket for close()."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self._poll_socket = stream.get_extra_info("socket")
 
     def _fetch(self, namespace: str, *, deadline: float | None = None) -> bool:
         """Fetch one namespace with its releaseKey; True when it changed (False on 304)."""

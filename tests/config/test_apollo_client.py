@@ -269,3 +269,18 @@ def test_cluster_falls_back_to_default(apollo: ApolloDouble, make_client: MakeCl
 
 def test_secret_is_not_in_repr(make_client: MakeClient) -> None:
     assert SECRET not in repr(make_client())
+
+
+def test_close_during_a_held_long_poll_returns_at_once(
+    tmp_path: Path, metrics: CollectorRegistry
+) -> None:
+    with ApolloDouble(hold_seconds=60.0) as double:
+        double.publish(APP, "application", {"a": "1"})
+        client = ApolloClient(
+            APP, config_service=double.url, cache_dir=tmp_path, metrics=metrics
+        ).start()
+        time.sleep(0.3)  # past the first (immediate) poll, into a held one
+        started = time.monotonic()
+        client.close()
+        assert time.monotonic() - started < 1.0
+        assert not any(t.is_alive() for t in threading.enumerate() if t.name == "paas-config-poll")
