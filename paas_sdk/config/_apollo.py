@@ -14,9 +14,11 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,7 @@ class ApolloClient(ConfigStore):
         self._fetch_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        _reopen_in_forked_children(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> ApolloClient:
@@ -151,6 +154,10 @@ class ApolloClient(ConfigStore):
                     where,
                     error,
                 )
+        self._start_threads()
+        return self
+
+    def _start_threads(self) -> None:
         for name, target in (
             ("paas-config-poll", self._poll_loop),
             ("paas-config-refresh", self._refresh_loop),
@@ -158,7 +165,20 @@ class ApolloClient(ConfigStore):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        return self
+
+    def _after_fork(self) -> None:
+        """In a forked child: new connections, new locks, and the threads started again."""
+        self._http = httpx.Client(follow_redirects=False)
+        self._poll_http = httpx.Client(
+            follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        self._poll_socket = None
+        self._fetch_lock = threading.Lock()
+        self._reset_after_fork()
+        running = bool(self._threads) and not self._stop.is_set()
+        self._threads = []
+        if running:
+            self._start_threads()
 
     def close(self) -> None:
         """Stop the background threads and release connections; values stay readable."""
@@ -430,6 +450,27 @@ class ApolloClient(ConfigStore):
             f"ApolloClient(app_id={self.app_id!r}, cluster={self.cluster!r}, "
             f"namespaces={self.namespaces!r})"
         )
+
+
+_forkable: weakref.WeakSet[ApolloClient] = weakref.WeakSet()
+_fork_hook_lock = threading.Lock()
+_fork_hook_installed = False
+
+
+def _reopen_in_forked_children(client: ApolloClient) -> None:
+    """Network clients and threads do not survive fork(): gunicorn/uWSGI workers get new ones.
+    The hook is installed with the first client, not at import."""
+    global _fork_hook_installed  # noqa: PLW0603 (one process-wide hook)
+    with _fork_hook_lock:
+        _forkable.add(client)
+        if not _fork_hook_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_installed = True
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_forkable):
+        client._after_fork()
 
 
 def _describe(error: BaseException) -> str:

@@ -275,6 +275,12 @@ class ConfigStore:
                     event.namespace,
                 )
 
+    def _reset_after_fork(self) -> None:
+        """Locks may have been held by threads that do not exist in a forked child."""
+        self._write_lock = threading.Lock()
+        self._events_lock = threading.Lock()
+        self._events = None
+
     def _close_events(self) -> None:
         with self._events_lock:
             self._closed = True

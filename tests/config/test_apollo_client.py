@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -284,3 +286,23 @@ def test_close_during_a_held_long_poll_returns_at_once(
         client.close()
         assert time.monotonic() - started < 1.0
         assert not any(t.is_alive() for t in threading.enumerate() if t.name == "paas-config-poll")
+
+
+def test_a_forked_worker_keeps_receiving_updates(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    client = make_client().start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, on purpose
+        child = os.fork()
+    if child == 0:  # the worker: exit 0 once it sees the parent's publish
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if client.get("a") == "2":
+                os._exit(0)
+            time.sleep(0.02)
+        os._exit(1)
+    apollo.publish(APP, "application", {"a": "2"})
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
