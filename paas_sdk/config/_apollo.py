@@ -133,6 +133,8 @@ class ApolloClient(ConfigStore):
         if self._threads:
             return self
         deadline = time.monotonic() + self.startup_timeout
+        degraded: list[str] = []
+        cache = self._cache
         for namespace in self.namespaces:
             try:
                 self._fetch(namespace, deadline=deadline)
@@ -141,19 +143,20 @@ class ApolloClient(ConfigStore):
                 raise
             except ConfigError as error:
                 self._sync_failed(namespace)
-                cache = self._cache
                 cached = cache.read(namespace) if cache else None
                 if cache is None or cached is None:
                     self.close()
                     raise
                 where = str(cache.path(namespace))
                 self._install(make_snapshot(namespace, cached, ConfigSource.CACHE, where=where))
-                log.warning(
-                    "config degraded: namespace %s served from the local cache (%s): %s",
-                    namespace,
-                    where,
-                    error,
-                )
+                degraded.append(f"{namespace} ({error})")
+        if degraded:
+            # One line for the whole degraded start, naming every namespace and why.
+            log.warning(
+                "config degraded: served from the local cache %s: %s",
+                cache.directory if cache else "",
+                "; ".join(degraded),
+            )
         self._start_threads()
         return self
 

@@ -126,21 +126,26 @@ def test_server_down_at_startup_serves_the_cache_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     apollo.publish(APP, "application", {"db.url": "pg://cached"})
-    make_client().start().close()
+    apollo.publish(APP, "pool.json", '{"size": 4}')
+    namespaces = ["application", "pool.json"]
+    make_client(namespaces=namespaces).start().close()
     apollo.stop()
     caplog.set_level(logging.WARNING, "paas_sdk.config")
-    client = make_client(startup_timeout=2.0).start()
+    client = make_client(namespaces=namespaces, startup_timeout=2.0).start()
     assert client.loaded
     assert client.source is ConfigSource.CACHE
     assert client.get("db.url") == "pg://cached"
     assert sample(metrics, "paas_config_source", namespace="application", source="cache") == 1
-    degraded = [r for r in caplog.records if "degraded" in r.getMessage()]
+    assert client.properties("pool.json")["size"] == "4"
+    degraded = [r.getMessage() for r in caplog.records if "degraded" in r.getMessage()]
     assert len(degraded) == 1
+    assert "application (" in degraded[0]
+    assert "pool.json (" in degraded[0]
     # Back to remote once the service returns.
     apollo.publish(APP, "application", {"db.url": "pg://live"})
     apollo.start()
     wait_until(lambda: client.get("db.url") == "pg://live", timeout=8)
-    assert client.sources == {"application": ConfigSource.REMOTE}
+    wait_until(lambda: client.source is ConfigSource.REMOTE)
 
 
 def test_nothing_reachable_and_no_cache_fails_start(
