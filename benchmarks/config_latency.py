@@ -116,11 +116,16 @@ def main() -> None:
         f"Apollo's 1 s: {p99 / 1.0:6.3f}x"
     )
     print(f"  mean {statistics.mean(latencies) * 1000:.2f} ms, max {max(latencies) * 1000:.2f} ms")
-    typed, anchor = read_cost(200_000 if args.quick else 2_000_000)
-    print("typed setting read: settings.current.db.url vs plain model attribute plain.db.url")
+    typed, anchor, bare = read_cost(200_000 if args.quick else 2_000_000)
+    print("typed setting read settings.current.db.url (each timing includes a lambda call)")
+    print(f"  typed {typed * 1e9:6.1f} ns   target 1 us: {typed / 1e-6:5.3f}x")
     print(
-        f"  typed {typed * 1e9:6.1f} ns   plain {anchor * 1e9:6.1f} ns   "
-        f"ratio {typed / anchor:4.2f}x   target 1 us: {typed / 1e-6:5.3f}x"
+        f"  vs the same read on a pydantic model held directly ({anchor * 1e9:.1f} ns): "
+        f"{typed / anchor:4.2f}x"
+    )
+    print(
+        f"  vs plain Python object attributes python.db.url ({bare * 1e9:.1f} ns): "
+        f"{typed / bare:4.2f}x"
     )
 
 

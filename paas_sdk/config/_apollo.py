@@ -9,12 +9,16 @@ service cannot be reached at startup.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,7 +107,11 @@ class ApolloClient(ConfigStore):
         self.refresh_interval = refresh_interval
         self.backoff_max = backoff_max
         self._http = httpx.Client(follow_redirects=False)
-        self._poll_http = httpx.Client(follow_redirects=False)
+        # One fresh connection per long poll, so that close() can cut the one being held.
+        self._poll_http = httpx.Client(
+            follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        self._poll_socket: socket.socket | None = None
         self._services: list[str] = []
         self._services_at = 0.0
         self._release_keys: dict[str, str] = {}
@@ -113,6 +121,7 @@ class ApolloClient(ConfigStore):
         self._fetch_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        _reopen_in_forked_children(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> ApolloClient:
@@ -124,6 +133,8 @@ class ApolloClient(ConfigStore):
         if self._threads:
             return self
         deadline = time.monotonic() + self.startup_timeout
+        degraded: list[str] = []
+        cache = self._cache
         for namespace in self.namespaces:
             try:
                 self._fetch(namespace, deadline=deadline)
@@ -132,19 +143,24 @@ class ApolloClient(ConfigStore):
                 raise
             except ConfigError as error:
                 self._sync_failed(namespace)
-                cache = self._cache
                 cached = cache.read(namespace) if cache else None
                 if cache is None or cached is None:
                     self.close()
                     raise
                 where = str(cache.path(namespace))
                 self._install(make_snapshot(namespace, cached, ConfigSource.CACHE, where=where))
-                log.warning(
-                    "config degraded: namespace %s served from the local cache (%s): %s",
-                    namespace,
-                    where,
-                    error,
-                )
+                degraded.append(f"{namespace} ({error})")
+        if degraded:
+            # One line for the whole degraded start, naming every namespace and why.
+            log.warning(
+                "config degraded: served from the local cache %s: %s",
+                cache.directory if cache else "",
+                "; ".join(degraded),
+            )
+        self._start_threads()
+        return self
+
+    def _start_threads(self) -> None:
         for name, target in (
             ("paas-config-poll", self._poll_loop),
             ("paas-config-refresh", self._refresh_loop),
@@ -152,14 +168,31 @@ class ApolloClient(ConfigStore):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        return self
+
+    def _after_fork(self) -> None:
+        """In a forked child: new connections, new locks, and the threads started again."""
+        self._http = httpx.Client(follow_redirects=False)
+        self._poll_http = httpx.Client(
+            follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        self._poll_socket = None
+        self._fetch_lock = threading.Lock()
+        self._reset_after_fork()
+        running = bool(self._threads) and not self._stop.is_set()
+        self._threads = []
+        if running:
+            self._start_threads()
 
     def close(self) -> None:
         """Stop the background threads and release connections; values stay readable."""
         self._stop.set()
-        self._poll_http.close()
+        held = self._poll_socket
+        if held is not None:
+            with contextlib.suppress(OSError):  # wakes the poll thread out of its held read
+                held.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
+        self._poll_http.close()
         self._http.close()
         self._close_events()
 
@@ -231,7 +264,11 @@ class ApolloClient(ConfigStore):
         problems = []
         for base in self._config_services(deadline):
             request = client.build_request(
-                "GET", base + path, params=params, timeout=self._bounded(timeout, deadline)
+                "GET",
+                base + path,
+                params=params,
+                timeout=self._bounded(timeout, deadline),
+                extensions={"trace": self._trace} if client is self._poll_http else None,
             )
             if self._secret is not None:
                 millis = int(time.time() * 1000)
@@ -247,6 +284,13 @@ class ApolloClient(ConfigStore):
                 if self._stop.is_set():
                     break
         raise ConfigSourceError("; ".join(problems) or "closed", where="apollo config service")
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember the long poll's socket for close()."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self._poll_socket = stream.get_extra_info("socket")
 
     def _fetch(self, namespace: str, *, deadline: float | None = None) -> bool:
         """Fetch one namespace with its releaseKey; True when it changed (False on 304)."""
@@ -409,6 +453,27 @@ class ApolloClient(ConfigStore):
             f"ApolloClient(app_id={self.app_id!r}, cluster={self.cluster!r}, "
             f"namespaces={self.namespaces!r})"
         )
+
+
+_forkable: weakref.WeakSet[ApolloClient] = weakref.WeakSet()
+_fork_hook_lock = threading.Lock()
+_fork_hook_installed = False
+
+
+def _reopen_in_forked_children(client: ApolloClient) -> None:
+    """Network clients and threads do not survive fork(): gunicorn/uWSGI workers get new ones.
+    The hook is installed with the first client, not at import."""
+    global _fork_hook_installed  # noqa: PLW0603 (one process-wide hook)
+    with _fork_hook_lock:
+        _forkable.add(client)
+        if not _fork_hook_installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_installed = True
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_forkable):
+        client._after_fork()
 
 
 def _describe(error: BaseException) -> str:

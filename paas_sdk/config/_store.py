@@ -143,6 +143,7 @@ class ConfigStore:
         self._write_lock = threading.Lock()
         self._events: ThreadPoolExecutor | None = None
         self._events_lock = threading.Lock()
+        self._closed = False
         from paas_sdk.config._metrics import collector_for
 
         collector_for(REGISTRY if metrics is None else metrics).attach(self)
@@ -246,6 +247,8 @@ class ConfigStore:
 
     def _dispatch(self, event: ConfigChangeEvent) -> None:
         with self._events_lock:
+            if self._closed:
+                return
             if self._events is None:
                 self._events = ThreadPoolExecutor(1, thread_name_prefix="paas-config-events")
             events = self._events
@@ -272,8 +275,15 @@ class ConfigStore:
                     event.namespace,
                 )
 
+    def _reset_after_fork(self) -> None:
+        """Locks may have been held by threads that do not exist in a forked child."""
+        self._write_lock = threading.Lock()
+        self._events_lock = threading.Lock()
+        self._events = None
+
     def _close_events(self) -> None:
         with self._events_lock:
+            self._closed = True
             events, self._events = self._events, None
         if events is not None:
             events.shutdown(wait=True, cancel_futures=False)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -124,21 +126,26 @@ def test_server_down_at_startup_serves_the_cache_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     apollo.publish(APP, "application", {"db.url": "pg://cached"})
-    make_client().start().close()
+    apollo.publish(APP, "pool.json", '{"size": 4}')
+    namespaces = ["application", "pool.json"]
+    make_client(namespaces=namespaces).start().close()
     apollo.stop()
     caplog.set_level(logging.WARNING, "paas_sdk.config")
-    client = make_client(startup_timeout=2.0).start()
+    client = make_client(namespaces=namespaces, startup_timeout=2.0).start()
     assert client.loaded
     assert client.source is ConfigSource.CACHE
     assert client.get("db.url") == "pg://cached"
     assert sample(metrics, "paas_config_source", namespace="application", source="cache") == 1
-    degraded = [r for r in caplog.records if "degraded" in r.getMessage()]
+    assert client.properties("pool.json")["size"] == "4"
+    degraded = [r.getMessage() for r in caplog.records if "degraded" in r.getMessage()]
     assert len(degraded) == 1
+    assert "application (" in degraded[0]
+    assert "pool.json (" in degraded[0]
     # Back to remote once the service returns.
     apollo.publish(APP, "application", {"db.url": "pg://live"})
     apollo.start()
     wait_until(lambda: client.get("db.url") == "pg://live", timeout=8)
-    assert client.sources == {"application": ConfigSource.REMOTE}
+    wait_until(lambda: client.source is ConfigSource.REMOTE)
 
 
 def test_nothing_reachable_and_no_cache_fails_start(
@@ -269,3 +276,38 @@ def test_cluster_falls_back_to_default(apollo: ApolloDouble, make_client: MakeCl
 
 def test_secret_is_not_in_repr(make_client: MakeClient) -> None:
     assert SECRET not in repr(make_client())
+
+
+def test_close_during_a_held_long_poll_returns_at_once(
+    tmp_path: Path, metrics: CollectorRegistry
+) -> None:
+    with ApolloDouble(hold_seconds=60.0) as double:
+        double.publish(APP, "application", {"a": "1"})
+        client = ApolloClient(
+            APP, config_service=double.url, cache_dir=tmp_path, metrics=metrics
+        ).start()
+        time.sleep(0.3)  # past the first (immediate) poll, into a held one
+        started = time.monotonic()
+        client.close()
+        assert time.monotonic() - started < 1.0
+        assert not any(t.is_alive() for t in threading.enumerate() if t.name == "paas-config-poll")
+
+
+def test_a_forked_worker_keeps_receiving_updates(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    client = make_client().start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, on purpose
+        child = os.fork()
+    if child == 0:  # the worker: exit 0 once it sees the parent's publish
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if client.get("a") == "2":
+                os._exit(0)
+            time.sleep(0.02)
+        os._exit(1)
+    apollo.publish(APP, "application", {"a": "2"})
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

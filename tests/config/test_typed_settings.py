@@ -101,7 +101,7 @@ def test_pydantic_settings_source(apollo: ApolloDouble, make_client: MakeClient)
     client = make_client().start()
 
     class Settings(BaseSettings):
-        db: Database
+        db: Database = Database(url="unset")
         feature_x: bool = False
 
         @classmethod
