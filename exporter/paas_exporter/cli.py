@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,7 +15,31 @@ from paas_exporter import __version__
 from paas_exporter.config import load_config
 from paas_exporter.poller import Poller
 from paas_exporter.server import MetricsServer
-from paas_sdk.errors import ExporterConfigError
+from paas_sdk.errors import ExporterConfigError, PaasError
+
+
+def _configure_logging(level: str, *, to_stderr: bool) -> None:
+    """The exporter is a service on the platform too: ECS JSON on stdout, and to Kafka when
+    ``PAAS_KAFKA_BOOTSTRAP`` is set, exactly as `paas_sdk.init()` does for other services."""
+    from paas_sdk.context import ServiceContext
+    from paas_sdk.logs import configure_logging
+
+    environ = dict(os.environ)
+    environ.setdefault("PAAS_APP_ID", "paas-exporter")
+    environ.setdefault("PAAS_VERSION", __version__)
+    try:
+        context = ServiceContext.from_env(environ)
+    except PaasError as error:
+        click.echo(f"paas-exporter: {error}", err=True)
+        sys.exit(2)
+    configure_logging(
+        context,
+        kafka_bootstrap=os.environ.get("PAAS_KAFKA_BOOTSTRAP") or None,
+        topic=os.environ.get("PAAS_LOG_TOPIC", "paas-logs"),
+        level=level.upper(),
+        stream=sys.stderr if to_stderr else sys.stdout,  # --once prints the metrics on stdout
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per upstream request is noise
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +55,12 @@ from paas_sdk.errors import ExporterConfigError
 @click.option("--port", type=int, default=None, help="Listen port (overrides listen.port).")
 @click.option("--check", is_flag=True, help="Validate the config and exit.")
 @click.option("--once", is_flag=True, help="Poll every target once, print /metrics text, exit.")
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
 @click.version_option(__version__, prog_name="paas-exporter")
 def main(  # noqa: PLR0917 - click passes every option as an argument
     config_path: Path,
@@ -41,9 +71,7 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     log_level: str,
 ) -> None:
     """Export Harbor, Jenkins and Spinnaker state as Prometheus metrics."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    _configure_logging(log_level, to_stderr=once)
     try:
         config = load_config(config_path)
     except ExporterConfigError as error:
