@@ -79,7 +79,11 @@ class KafkaServer(ServerProcess):
             "group.initial.rebalance.delay.ms=0\n"
             "log.flush.interval.messages=9223372036854775807\n"
         )
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # Kafka's cluster ids are URL-safe base64 of a UUID; one starting with "-" would be read
+        # by the storage tool as an option, so draw again (about one id in 32).
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
