@@ -112,6 +112,7 @@ class KafkaLogHandler(logging.Handler):
             "message.timeout.ms": int(delivery_timeout * 1000),
             "client.id": f"paas-logs-{self.ecs.context.app_id}",
             "error_cb": self._on_error,
+            "log.connection.close": False,
             **(producer_config or {}),
         }
         # The Kafka client's own log lines must not come back through Python logging.
@@ -141,7 +142,7 @@ class KafkaLogHandler(logging.Handler):
         self._poller: threading.Thread | None = None
         self._pid = os.getpid()
         try:
-            self._producer = Producer(self._config)
+            self._producer: Any = Producer(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
             raise LogShippingError(
                 f"cannot create the Kafka producer: {exc}", where="kafka"
@@ -200,6 +201,9 @@ class KafkaLogHandler(logging.Handler):
         from confluent_kafka import KafkaException
 
         producer = self._producer
+        if producer is None:  # closed by another thread meanwhile
+            self._drop("closed", payload)
+            return
         deadline = 0.0
         while True:
             try:
@@ -297,5 +301,7 @@ class KafkaLogHandler(logging.Handler):
                 poller = self._poller
                 if poller is not None and poller is not threading.current_thread():
                     poller.join(timeout=1.0)
+                # let the client go now rather than whenever the handler is collected
+                self._producer = None
         finally:
             super().close()
