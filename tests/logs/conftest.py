@@ -59,7 +59,7 @@ def read_topic(
         while time.monotonic() < deadline:
             batch = consumer.consume(num_messages=10_000, timeout=0.5)
             got = [m for m in batch if m.error() is None]
-            docs.extend(orjson.loads(m.value()) for m in got)
+            docs.extend(orjson.loads(m.value() or b"null") for m in got)
             if got:
                 quiet_since = time.monotonic()
             # wait a little past `expected` so that surplus messages would be seen too

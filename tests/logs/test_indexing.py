@@ -237,7 +237,8 @@ def test_tail_filters_by_service_level_and_text(
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert len(lines) == 1
-    assert "ERROR" in lines[0] and "payments card declined" in lines[0]
+    assert "ERROR" in lines[0]
+    assert "payments card declined" in lines[0]
     texts = _cli("tail", "--es", elasticsearch.address, "--index", index_name, "--text", "started")
     assert [line.rsplit(": ", 1)[1] for line in texts.stdout.splitlines()] == [
         "orders started",

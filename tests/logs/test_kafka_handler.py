@@ -161,7 +161,8 @@ def test_configure_logging_installs_stdout_and_kafka(
     )
     ours = [h for h in app_logger.handlers if getattr(h, "_paas_logs", False)]
     assert ours == [again.stream_handler, again.kafka_handler]  # replaced, not stacked
-    assert setup.kafka_handler is not None and again.kafka_handler is not None
+    assert setup.kafka_handler is not None
+    assert again.kafka_handler is not None
     app_logger.warning("configured")
     again.close()
     assert again.stream_handler not in app_logger.handlers
