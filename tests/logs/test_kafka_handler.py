@@ -239,3 +239,34 @@ def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
         == stats.dropped["queue_full"]
     )
     assert _sample(registry, "paas_log_records_delivered_total") == len(docs)
+
+
+def test_records_logged_just_before_exit_are_delivered_without_thread_errors(
+    kafka: Endpoint, topic: str
+) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import logging
+        from paas_sdk.logs import KafkaLogHandler
+        log = logging.getLogger("svc")
+        log.setLevel(logging.INFO)
+        log.addHandler(KafkaLogHandler({kafka.address!r}, {topic!r}))
+        for n in range(300):
+            log.info("last words %d", n)
+        # no close(): logging.shutdown at exit must flush, bounded, and start no thread
+        """
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "thread" not in result.stderr.lower()
+    assert time.monotonic() - started < 30
+    docs = read_topic(kafka.address, topic, 300)
+    assert sorted(int(d["message"].rsplit(" ", 1)[1]) for d in docs) == list(range(300))
