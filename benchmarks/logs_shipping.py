@@ -99,6 +99,8 @@ def main() -> None:
                     if m.error() is None
                 ]
             consumer.close()
+            # a warm-up on another index first, so neither side pays for a cold node
+            raw_bulk_rate(es, "bench-warm", docs[: index_count // 4], batch)
             raw = raw_bulk_rate(es, "bench-raw", docs, batch)
             indexer = LogIndexer(
                 es,
