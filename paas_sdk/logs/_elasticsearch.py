@@ -154,6 +154,7 @@ class LogIndexer:
         index: str = "paas-logs",
         group: str = "paas-logs-indexer",
         batch_size: int = 2000,
+        session_timeout: float = 10.0,
         consumer_config: dict[str, Any] | None = None,
     ) -> None:
         from confluent_kafka import Consumer, KafkaException
@@ -163,6 +164,7 @@ class LogIndexer:
         self.index = index
         self.batch_size = batch_size
         self.progress = IndexProgress()
+        self.assigned_at: float | None = None
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
             "group.id": group,
@@ -170,11 +172,13 @@ class LogIndexer:
             "auto.offset.reset": "earliest",
             "fetch.min.bytes": 65536,
             "fetch.wait.max.ms": 100,
+            # a killed indexer's partitions move to the others after this long
+            "session.timeout.ms": int(session_timeout * 1000),
             **(consumer_config or {}),
         }
         try:
             self.consumer = Consumer(config)
-            self.consumer.subscribe([topic])
+            self.consumer.subscribe([topic], on_assign=self._assigned)
         except (KafkaException, ValueError) as exc:
             raise LogIndexingError(f"cannot create the consumer: {exc}", where="kafka") from None
 
@@ -213,7 +217,12 @@ class LogIndexer:
                     self._index(batch)
                     self._commit(batch)
                     last_data = now
-                elif idle_exit is not None and now - last_data >= idle_exit:
+                elif (
+                    idle_exit is not None
+                    and self.assigned_at is not None
+                    # idle time counts from the assignment: a rebalance is not idleness
+                    and now - max(last_data, self.assigned_at) >= idle_exit
+                ):
                     break
                 if on_progress is not None and now - last_report >= progress_every:
                     on_progress(progress)
@@ -221,6 +230,9 @@ class LogIndexer:
         finally:
             self.consumer.close()
         return progress
+
+    def _assigned(self, _consumer: Any, partitions: list[Any]) -> None:
+        self.assigned_at = time.monotonic()
 
     def _index(self, messages: list[Any]) -> None:
         lines: list[bytes] = []

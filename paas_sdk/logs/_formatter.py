@@ -43,6 +43,8 @@ _RECORD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
 )
 
+# How many attributes a record made without ``extra=`` has: fewer means no extras to look for.
+_PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
@@ -256,12 +258,13 @@ class EcsFormatter(logging.Formatter):
             doc["error"] = {"stack_trace": record.exc_text}
         if record.stack_info:
             doc.setdefault("error", {})["stack_trace"] = record.stack_info
-        extras = record.__dict__.keys() - _RECORD_ATTRS
+        attrs = record.__dict__
+        extras = attrs.keys() - _RECORD_ATTRS if len(attrs) > _PLAIN_RECORD_SIZE else ()
         if extras:
             for key in sorted(extras):
                 if key.startswith("_"):
                     continue
-                _nest(doc, key, self._redacted(key, record.__dict__[key]))
+                _nest(doc, key, self._redacted(key, attrs[key]))
         return doc
 
     def _redacted(self, key: str, value: Any) -> Any:

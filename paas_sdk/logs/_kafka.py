@@ -34,7 +34,7 @@ _OWN_LOGGERS = ("confluent_kafka", "paas_sdk.logs")
 _inherited_producers: list[Any] = []
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShippingStats:
     """Exact accounting of one handler: emitted = delivered + dropped + failed + in flight."""
 
@@ -42,15 +42,12 @@ class ShippingStats:
     delivered: int = 0
     failed: int = 0
     truncated: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    dropped: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
-
-    @property
-    def in_flight(self) -> int:
-        return self.emitted - self.delivered - self.failed - self.dropped_total
 
 
 class KafkaLogHandler(logging.Handler):
@@ -112,6 +109,9 @@ class KafkaLogHandler(logging.Handler):
             "message.timeout.ms": int(delivery_timeout * 1000),
             "client.id": f"paas-logs-{self.ecs.context.app_id}",
             "error_cb": self._on_error,
+            "on_delivery": self._on_delivery,
+            "delivery.report.only.error": True,
+            "log.connection.close": False,
             **(producer_config or {}),
         }
         # The Kafka client's own log lines must not come back through Python logging.
@@ -136,12 +136,13 @@ class KafkaLogHandler(logging.Handler):
         from confluent_kafka import KafkaException, Producer
 
         self._stats_lock = threading.Lock()
-        self.stats = ShippingStats()
+        self._emitted = self._failed = self._truncated_count = 0
+        self._dropped: dict[str, int] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._pid = os.getpid()
         try:
-            self._producer = Producer(self._config)
+            self._producer: Any = Producer(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
             raise LogShippingError(
                 f"cannot create the Kafka producer: {exc}", where="kafka"
@@ -149,10 +150,12 @@ class KafkaLogHandler(logging.Handler):
 
     def _after_fork(self) -> None:
         _inherited_producers.append(self._producer)
+        self.metrics.handlers.discard(self)  # the parent's counts are not the child's
         self.createLock()
         if self._closed:
             return
         self._init_process_state()
+        self.metrics.handlers.add(self)
         # The poller starts on the child's first record, not inside the fork hook.
 
     def _start_poller(self) -> None:
@@ -189,8 +192,7 @@ class KafkaLogHandler(logging.Handler):
         record_id = new_record_id()
         payload = self.ecs.format_bytes(record, record_id)
         with self._stats_lock:
-            self.stats.emitted += 1
-        self.metrics.emitted.inc()
+            self._emitted += 1
         if len(payload) > self.max_message_bytes:
             payload = self._truncated(record, record_id, len(payload))
         key = self.key(record) if self.key is not None else None
@@ -200,10 +202,13 @@ class KafkaLogHandler(logging.Handler):
         from confluent_kafka import KafkaException
 
         producer = self._producer
+        if producer is None:  # closed by another thread meanwhile
+            self._drop("closed", payload)
+            return
         deadline = 0.0
         while True:
             try:
-                producer.produce(self.topic, payload, key, on_delivery=self._on_delivery)
+                producer.produce(self.topic, payload, key)
                 return
             except BufferError:
                 if self.on_full != "block":
@@ -240,14 +245,12 @@ class KafkaLogHandler(logging.Handler):
             core["tags"] = ["truncated"]
             payload = self.ecs.encode(core)
         with self._stats_lock:
-            self.stats.truncated += 1
-        self.metrics.truncated.inc()
+            self._truncated_count += 1
         return payload
 
     def _drop(self, reason: str, payload: bytes) -> None:
         with self._stats_lock:
-            self.stats.dropped[reason] = self.stats.dropped.get(reason, 0) + 1
-        self.metrics.dropped.labels(reason).inc()
+            self._dropped[reason] = self._dropped.get(reason, 0) + 1
         self._fallback(payload)
 
     def _fallback(self, payload: bytes | None) -> None:
@@ -257,16 +260,34 @@ class KafkaLogHandler(logging.Handler):
             except Exception:  # stderr closed: nothing left to tell
                 return
 
+    @property
+    def stats(self) -> ShippingStats:
+        """A consistent snapshot of the accounting.
+
+        Only failures get a delivery report (a report per success would cost the caller's
+        thread GIL time); a message is delivered once it has left librdkafka's queue without
+        a failure report, so delivered = emitted - dropped - failed - still queued.
+        """
+        with self._stats_lock:
+            producer = self._producer
+            queued = len(producer) if producer is not None else 0
+            dropped = dict(self._dropped)
+            delivered = self._emitted - sum(dropped.values()) - self._failed - queued
+            return ShippingStats(
+                emitted=self._emitted,
+                delivered=delivered,
+                failed=self._failed,
+                truncated=self._truncated_count,
+                in_flight=queued,
+                dropped=dropped,
+            )
+
     def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is None:
-            with self._stats_lock:
-                self.stats.delivered += 1
-            self.metrics.delivered.inc()
+        if err is None:  # only with delivery.report.only.error switched off by the user
             return
         self.last_error = str(err)
         with self._stats_lock:
-            self.stats.failed += 1
-        self.metrics.failed.inc()
+            self._failed += 1
         self._fallback(msg.value())
 
     def _on_error(self, err: Any) -> None:
@@ -297,5 +318,10 @@ class KafkaLogHandler(logging.Handler):
                 poller = self._poller
                 if poller is not None and poller is not threading.current_thread():
                     poller.join(timeout=1.0)
+                # let the client go now rather than whenever the handler is collected
+                final = self.stats
+                with self._stats_lock:
+                    self._producer = None
+                self.metrics.retire(self, final)
         finally:
             super().close()

@@ -124,6 +124,13 @@ def setup(es_url: str, name: str, index: str, retention: str, dry_run: bool) -> 
     default=None,
     help="Stop after this many seconds without a new record.",
 )
+@click.option(
+    "--session-timeout",
+    type=click.FloatRange(6, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds before a dead indexer's partitions go to the others.",
+)
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def index(
     *,
@@ -135,6 +142,7 @@ def index(
     batch_size: int,
     max_records: int | None,
     idle_exit: float | None,
+    session_timeout: float,
     quiet: bool,
 ) -> None:
     """Consume the log topic and bulk-index it; offsets are committed after each accepted bulk."""
@@ -161,7 +169,13 @@ def index(
         es = _client(es_url)
         es.cluster.health(timeout="5s")  # fail fast, with a clear message, when ES is unreachable
         indexer = LogIndexer(
-            es, bootstrap, topic=topic, index=index, group=group, batch_size=batch_size
+            es,
+            bootstrap,
+            topic=topic,
+            index=index,
+            group=group,
+            batch_size=batch_size,
+            session_timeout=session_timeout,
         )
         progress = indexer.run(
             max_records=max_records,

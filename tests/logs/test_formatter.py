@@ -90,7 +90,7 @@ def test_each_record_gets_its_own_id() -> None:
 def test_chained_exception_is_complete_and_module_qualified() -> None:
     try:
         try:
-            {}["missing"]
+            raise KeyError("missing")
         except KeyError as exc:
             raise ConfigFormatError("bad namespace", where="application") from exc
     except ConfigFormatError:

@@ -1,0 +1,70 @@
+"""Helpers shared by the Kafka and Elasticsearch log tests."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from paas_sdk.context import ServiceContext
+
+PAAS_LOGS = str(Path(sys.executable).parent / "paas-logs")
+CONTEXT = ServiceContext(app_id="orders", environment="test", version="2.0.0", host_name="ci")
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"logs-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def app_logger() -> Iterator[logging.Logger]:
+    """A logger of the test's own, not propagating to the root (pytest's capture stays out)."""
+    logger = logging.getLogger(f"app.{uuid.uuid4().hex[:8]}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    yield logger
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def read_topic(
+    bootstrap: str, topic: str, expected: int, timeout: float = 60.0
+) -> list[dict[str, Any]]:
+    """Every message of `topic` as documents, waiting until `expected` arrived (or timeout)."""
+    import time
+
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    docs: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            batch = consumer.consume(num_messages=10_000, timeout=0.5)
+            got = [m for m in batch if m.error() is None]
+            docs.extend(orjson.loads(m.value() or b"null") for m in got)
+            if got:
+                quiet_since = time.monotonic()
+            # wait a little past `expected` so that surplus messages would be seen too
+            elif len(docs) >= expected and time.monotonic() - quiet_since > 1.0:
+                break
+    finally:
+        consumer.close()
+    return docs
