@@ -7,16 +7,14 @@ with the number of jobs or projects.
 from __future__ import annotations
 
 import html
-import socket
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from paas_exporter import __version__
 from paas_exporter.exposition import Exposition
 from paas_exporter.poller import Poller
+from paas_sdk._http_server import http_server
 
 
 class MetricsServer:
@@ -24,26 +22,12 @@ class MetricsServer:
 
     def __init__(self, poller: Poller, host: str = "0.0.0.0", port: int = 9877) -> None:
         self.poller = poller
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = f"paas-exporter/{__version__}"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in separate writes; without this, Nagle's algorithm
-                # and the client's delayed ACK add about 40 ms to every keep-alive request.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.handle(self)
-
-        self._http = QuietHTTPServer((host, port), Handler)
-        self._http.daemon_threads = True
+        self._http = http_server(
+            host,
+            port,
+            lambda request, _method: self.handle(request),
+            server_version=f"paas-exporter/{__version__}",
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -141,14 +125,3 @@ class MetricsServer:
             '<a href="/metrics">/metrics</a> serves the last poll.</p>'
             f"<ul>{''.join(rows)}</ul></body></html>"
         )
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """A client hanging up mid-request is normal here (timeouts, shutdown); no traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        error = sys.exc_info()[1]
-        if not isinstance(error, ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from paas_sdk._http_server import http_server
 
 __all__ = ["GrafanaDouble"]
 
@@ -99,32 +100,9 @@ class GrafanaDouble:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                double._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                double._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                double._handle(self, "PUT")
-
-            def do_DELETE(self) -> None:
-                double._handle(self, "DELETE")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
+        self._server = http_server(
+            "127.0.0.1", self._port, self._handle, methods=("GET", "POST", "PUT", "DELETE")
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +18,8 @@ from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
+
+from paas_sdk._http_server import http_server
 
 
 @dataclass
@@ -127,25 +127,9 @@ class SimulatorServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
-        simulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in separate writes; without this, Nagle's algorithm
-                # and the client's delayed ACK add about 40 ms to every keep-alive request.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                simulator.handle(self)
-
-        self._server = QuietHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
+        self._server = http_server(
+            "127.0.0.1", self._port, lambda handler, _method: self.handle(handler)
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"paas-sim-{self.name}", daemon=True
         )
@@ -235,14 +219,3 @@ def page_of(
     if links:
         headers["Link"] = ", ".join(links)
     return Response(chunk, headers=headers)
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """A client hanging up mid-request is normal here (timeouts, shutdown); no traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        error = sys.exc_info()[1]
-        if not isinstance(error, ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
