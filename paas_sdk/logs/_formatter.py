@@ -97,14 +97,14 @@ def error_type(exc_type: type[BaseException]) -> str:
     return f"{module}.{exc_type.__qualname__}"
 
 
-def _nest(target: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
+def _nest(target: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
+    """Put `value` at the dotted path `parts`, copying each dict on the way: a document shares
+    its per-process parts (service, host, ...) with every other record's document."""
     node = target
     for part in parts[:-1]:
         child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
+        child = dict(child) if isinstance(child, dict) else {}
+        node[part] = child
         node = child
     node[parts[-1]] = value
 
@@ -159,6 +159,7 @@ class EcsFormatter(logging.Formatter):
         self._otel = _otel_ids()
         self._second = -1
         self._second_text = ""
+        self._extra_keys: dict[str, tuple[tuple[str, ...], bool]] = {}
 
     @staticmethod
     def _static_fields(ctx: ServiceContext, dataset: str | None) -> dict[str, Any]:
@@ -259,19 +260,33 @@ class EcsFormatter(logging.Formatter):
         if record.stack_info:
             doc.setdefault("error", {})["stack_trace"] = record.stack_info
         attrs = record.__dict__
-        extras = attrs.keys() - _RECORD_ATTRS if len(attrs) > _PLAIN_RECORD_SIZE else ()
-        if extras:
-            for key in sorted(extras):
-                if key.startswith("_"):
+        if len(attrs) > _PLAIN_RECORD_SIZE:  # only records logged with extra= have more
+            for key, value in attrs.items():
+                if key in _RECORD_ATTRS or key.startswith("_"):
                     continue
-                _nest(doc, key, self._redacted(key, attrs[key]))
+                parts, secret = self._extra_key(key)
+                _nest(doc, parts, REDACTED if secret else self._redacted(value))
         return doc
 
-    def _redacted(self, key: str, value: Any) -> Any:
-        if any(part.lower() in self.redact for part in key.split(".")):
-            return REDACTED
+    def _extra_key(self, key: str) -> tuple[tuple[str, ...], bool]:
+        """The key's dotted path and whether it names a secret, worked out once per key."""
+        plan = self._extra_keys.get(key)
+        if plan is None:
+            parts = tuple(key.split("."))
+            plan = (parts, self._is_secret(parts))
+            if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
+                self._extra_keys[key] = plan
+        return plan
+
+    def _is_secret(self, parts: Iterable[str]) -> bool:
+        return any(part.lower() in self.redact for part in parts)
+
+    def _redacted(self, value: Any) -> Any:
         if isinstance(value, Mapping):
-            return {k: self._redacted(str(k), v) for k, v in value.items()}
+            return {
+                k: REDACTED if self._is_secret(str(k).split(".")) else self._redacted(v)
+                for k, v in value.items()
+            }
         return value
 
     def encode(self, doc: Mapping[str, Any]) -> bytes:

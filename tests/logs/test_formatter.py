@@ -195,3 +195,21 @@ def test_outside_kubernetes_there_are_no_kubernetes_fields() -> None:
     doc = orjson.loads(formatter.format(_record()))
     assert "kubernetes" not in doc
     assert doc["host"]["name"] == "laptop"
+
+
+def test_extra_fields_under_a_shared_object_stay_with_their_record() -> None:
+    formatter = EcsFormatter(CONTEXT)
+    tagged = orjson.loads(formatter.format(_record(extra={"service.tier": "gold", "host.x": 1})))
+    plain = orjson.loads(formatter.format(_record()))
+    assert tagged["service"]["tier"] == "gold"
+    assert tagged["service"]["name"] == "orders"
+    assert tagged["host"]["x"] == 1
+    assert "tier" not in plain["service"]
+    assert "x" not in plain["host"]
+
+
+def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
+    formatter = EcsFormatter(CONTEXT)
+    for _ in range(3):
+        doc = orjson.loads(formatter.format(_record(extra={"db.password": "hunter2", "db.n": 1})))
+        assert doc["db"] == {"password": "[REDACTED]", "n": 1}
