@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,3 +59,50 @@ def _method(dispatch: Dispatch, method: str) -> Callable[[BaseHTTPRequestHandler
         dispatch(handler, method)
 
     return handle
+
+
+class BackgroundHTTPServer:
+    """`http_server` on loopback, served by a daemon thread; restartable on the same port."""
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        *,
+        name: str,
+        port: int = 0,
+        methods: Iterable[str] = ("GET",),
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.name = name
+        self._dispatch = dispatch
+        self._methods = tuple(methods)
+        self._port = port
+        self._poll_interval = poll_interval
+        self._server: QuietHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self.name} is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._server = http_server("127.0.0.1", self._port, self._dispatch, methods=self._methods)
+        self._port = int(self._server.server_address[1])  # a restart keeps the port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": self._poll_interval},
+            name=self.name,
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None

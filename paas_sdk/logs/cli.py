@@ -47,13 +47,7 @@ def _failures(es_url: str) -> Iterator[None]:
         sys.exit(1)
 
 
-@click.group()
-def main() -> None:
-    """Elasticsearch side of the SDK's log pipeline (Kafka topic -> Elasticsearch)."""
-
-
-@main.command()
-@click.option(
+_es_option = click.option(
     "--es",
     "es_url",
     envvar="PAAS_LOGS_ES",
@@ -61,6 +55,15 @@ def main() -> None:
     show_default=True,
     help=_ES_HELP,
 )
+
+
+@click.group()
+def main() -> None:
+    """Elasticsearch side of the SDK's log pipeline (Kafka topic -> Elasticsearch)."""
+
+
+@main.command()
+@_es_option
 @click.option("--name", default="paas-logs", show_default=True, help="Template name.")
 @click.option(
     "--index", default="paas-logs", show_default=True, help="Index (or data stream) name."
@@ -92,14 +95,7 @@ def setup(es_url: str, name: str, index: str, retention: str, dry_run: bool) -> 
 
 
 @main.command()
-@click.option(
-    "--es",
-    "es_url",
-    envvar="PAAS_LOGS_ES",
-    default="http://127.0.0.1:9200",
-    show_default=True,
-    help=_ES_HELP,
-)
+@_es_option
 @click.option(
     "--bootstrap",
     envvar="PAAS_LOGS_KAFKA",
@@ -188,14 +184,7 @@ def index(
 
 
 @main.command()
-@click.option(
-    "--es",
-    "es_url",
-    envvar="PAAS_LOGS_ES",
-    default="http://127.0.0.1:9200",
-    show_default=True,
-    help=_ES_HELP,
-)
+@_es_option
 @click.option("--index", default="paas-logs", show_default=True)
 @click.option("--service", help="Only this service.name.")
 @click.option(

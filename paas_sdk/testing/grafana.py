@@ -13,11 +13,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from paas_sdk._http_server import http_server
+from paas_sdk._http_server import BackgroundHTTPServer
 
 __all__ = ["GrafanaDouble"]
 
@@ -87,38 +87,25 @@ class GrafanaDouble:
         self.fail_writes_after: int | None = None
         self._state = _State()
         self._lock = threading.Lock()
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundHTTPServer(
+            self._handle,
+            name="paas-grafana-double",
+            port=port,
+            methods=("GET", "POST", "PUT", "DELETE"),
+            poll_interval=0.05,
+        )
 
     # -- life -----------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Grafana double is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def start(self) -> Self:
-        self._server = http_server(
-            "127.0.0.1", self._port, self._handle, methods=("GET", "POST", "PUT", "DELETE")
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="paas-grafana-double",
-            daemon=True,
-        )
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
+        self._http.stop()
 
     def __enter__(self) -> Self:
         return self.start()

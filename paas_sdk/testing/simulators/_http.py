@@ -13,13 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
 
-from paas_sdk._http_server import http_server
+from paas_sdk._http_server import BackgroundHTTPServer
 
 
 @dataclass
@@ -88,9 +88,9 @@ class SimulatorServer:
         self.requests_served = 0
         self._count_lock = threading.Lock()
         self._routes: list[Route] = []
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundHTTPServer(
+            lambda handler, _method: self.handle(handler), name=f"paas-sim-{self.name}", port=port
+        )
 
     # -- routing --------------------------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Callable[[Request], Response]) -> None:
@@ -121,28 +121,14 @@ class SimulatorServer:
     # -- life -----------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError(f"{self.name} simulator is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def start(self) -> Self:
-        self._server = http_server(
-            "127.0.0.1", self._port, lambda handler, _method: self.handle(handler)
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"paas-sim-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
+        self._http.stop()
 
     def __enter__(self) -> Self:
         return self.start()
