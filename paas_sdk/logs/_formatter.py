@@ -43,9 +43,18 @@ _RECORD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
 )
 
-# How many attributes a record made without ``extra=`` has: fewer means no extras to look for.
-_PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
-_OPTIONS = orjson.OPT_NON_STR_KEYS
+# A record's own attributes come first, in the order LogRecord.__init__ sets them; extra= fields
+# follow. A record with no more attributes than these has no extras to look for.
+_PLAIN_RECORD_KEYS = list(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_PLAIN_RECORD_SIZE = len(_PLAIN_RECORD_KEYS)
+_LAST_RECORD_KEY = _PLAIN_RECORD_KEYS[-1]
+
+# What to do with one attribute of a record: None (the record's own) or (dotted path, names a
+# secret, lies under a per-process field).
+_ExtraPlan = tuple[tuple[str, ...], bool, bool] | None
+_UNKNOWN: Any = object()
+# Values with nothing inside to redact.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _RecordIds:
@@ -155,14 +164,18 @@ class EcsFormatter(logging.Formatter):
         super().__init__()
         self.context = context if context is not None else ServiceContext.from_env()
         self.redact = frozenset(k.lower() for k in redact)
-        self._static = self._static_fields(self.context, dataset)
+        self._dataset = dataset or f"{self.context.app_id}.log"
+        self._static = self._static_fields(self.context)
+        # The per-process fields, encoded once: most documents are the per-record part with
+        # these bytes spliced in before the closing brace.
+        self._static_tail = b"," + orjson.dumps(self._static)[1:]
         self._otel = _otel_ids()
         self._second = -1
         self._second_text = ""
-        self._extra_keys: dict[str, tuple[tuple[str, ...], bool]] = {}
+        self._extra_keys: dict[str, _ExtraPlan] = {}
 
     @staticmethod
-    def _static_fields(ctx: ServiceContext, dataset: str | None) -> dict[str, Any]:
+    def _static_fields(ctx: ServiceContext) -> dict[str, Any]:
         service: dict[str, Any] = {
             "name": ctx.app_id,
             "version": ctx.version,
@@ -171,7 +184,6 @@ class EcsFormatter(logging.Formatter):
         fields: dict[str, Any] = {
             "ecs": {"version": ECS_VERSION},
             "service": service,
-            "event": {"dataset": dataset or f"{ctx.app_id}.log"},
             "host": {"hostname": ctx.host_name, "name": ctx.host_name},
             "labels": {"cluster": ctx.cluster},
         }
@@ -190,35 +202,20 @@ class EcsFormatter(logging.Formatter):
             service["node"] = {"name": ctx.pod_name}
         return fields
 
-    def _timestamp(self, created: float) -> str:
-        micros = round(created * 1_000_000)
-        second, fraction = divmod(micros, 1_000_000)
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._second_text}.{fraction:06d}Z"
-
-    def _trace(self) -> tuple[str, str] | None:
-        if self._otel is not None:
-            try:
-                ids = self._otel()
-            except Exception:
-                ids = None
-            if ids is not None:
-                return ids
-        return current_trace.get()
-
-    def to_document(
-        self, record: logging.LogRecord, record_id: str | None = None
-    ) -> dict[str, Any]:
-        """The ECS document of `record` as a dict (fresh; safe to change)."""
+    def _record_fields(self, record: logging.LogRecord, record_id: str) -> dict[str, Any]:
+        """The fields that vary from record to record, extras not included."""
         try:
             message = record.getMessage()
         except Exception:  # wrong arguments for the format string: keep both, never raise
             message = f"{record.msg!r} % {record.args!r}"
-        static = self._static
+        # @timestamp: the text of the whole second is kept until the second changes
+        micros = round(record.created * 1_000_000)
+        second, fraction = divmod(micros, 1_000_000)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
         doc: dict[str, Any] = {
-            "@timestamp": self._timestamp(record.created),
+            "@timestamp": "%s.%06dZ" % (self._second_text, fraction),  # noqa: UP031 (faster)
             "log": {
                 "level": record.levelname,
                 "logger": record.name,
@@ -227,24 +224,15 @@ class EcsFormatter(logging.Formatter):
                     "file": {"name": record.filename, "line": record.lineno},
                 },
             },
-            "message": message if isinstance(message, str) else str(message),
-            "ecs": static["ecs"],
-            "service": static["service"],
-            "event": {
-                "dataset": static["event"]["dataset"],
-                "id": record_id or new_record_id(),
-            },
-            "host": static["host"],
-            "labels": static["labels"],
+            "message": message if type(message) is str else str(message),
+            "event": {"dataset": self._dataset, "id": record_id},
             "process": {
                 "pid": record.process,
                 "name": record.processName,
                 "thread": {"id": record.thread, "name": record.threadName},
             },
         }
-        if "kubernetes" in static:
-            doc["kubernetes"] = static["kubernetes"]
-        ids = self._trace()
+        ids = self._trace() if self._otel is not None else current_trace.get()
         if ids is not None:
             doc["trace"] = {"id": ids[0]}
             doc["span"] = {"id": ids[1]}
@@ -259,23 +247,68 @@ class EcsFormatter(logging.Formatter):
             doc["error"] = {"stack_trace": record.exc_text}
         if record.stack_info:
             doc.setdefault("error", {})["stack_trace"] = record.stack_info
-        attrs = record.__dict__
-        if len(attrs) > _PLAIN_RECORD_SIZE:  # only records logged with extra= have more
-            for key, value in attrs.items():
-                if key in _RECORD_ATTRS or key.startswith("_"):
-                    continue
-                parts, secret = self._extra_key(key)
-                _nest(doc, parts, REDACTED if secret else self._redacted(value))
         return doc
 
-    def _extra_key(self, key: str) -> tuple[tuple[str, ...], bool]:
-        """The key's dotted path and whether it names a secret, worked out once per key."""
-        plan = self._extra_keys.get(key)
-        if plan is None:
-            parts = tuple(key.split("."))
-            plan = (parts, self._is_secret(parts))
-            if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
-                self._extra_keys[key] = plan
+    def _trace(self) -> tuple[str, str] | None:
+        if self._otel is not None:
+            try:
+                ids = self._otel()
+            except Exception:
+                ids = None
+            if ids is not None:
+                return ids
+        return current_trace.get()
+
+    def _add_extras(self, doc: dict[str, Any], record: logging.LogRecord) -> bool:
+        """Nest the record's ``extra=`` fields into `doc`; True if one of them lies under a
+        per-process field (``service.*``, ``host.*``, ...)."""
+        attrs = record.__dict__
+        if len(attrs) <= _PLAIN_RECORD_SIZE:  # only records logged with extra= have more
+            return False
+        keys = list(attrs)
+        if keys[_PLAIN_RECORD_SIZE - 1] == _LAST_RECORD_KEY:  # made by LogRecord.__init__
+            del keys[:_PLAIN_RECORD_SIZE]
+        plans = self._extra_keys
+        shared = False
+        for key in keys:
+            plan = plans.get(key, _UNKNOWN)
+            if plan is _UNKNOWN:
+                plan = self._extra_key(key)
+            if plan is None:
+                continue
+            path, secret, under_static = plan
+            value = attrs[key]
+            if secret:
+                value = REDACTED
+            elif type(value) not in _SCALARS:
+                value = self._redacted(value)
+            if len(path) == 1:
+                doc[key] = value
+            else:
+                _nest(doc, path, value)
+            shared |= under_static
+        return shared
+
+    def to_document(
+        self, record: logging.LogRecord, record_id: str | None = None
+    ) -> dict[str, Any]:
+        """The ECS document of `record` as a dict (fresh; safe to change)."""
+        doc = self._record_fields(record, record_id or new_record_id())
+        doc.update(self._static)
+        self._add_extras(doc, record)
+        return doc
+
+    def _extra_key(self, key: str) -> _ExtraPlan:
+        """What to do with an attribute of a record, worked out once per key: None for the
+        record's own attributes, else the dotted path, whether it names a secret and whether
+        it lies under a per-process field."""
+        if key in _RECORD_ATTRS or key.startswith("_"):
+            plan: _ExtraPlan = None
+        else:
+            path = tuple(key.split("."))
+            plan = (path, self._is_secret(path), path[0] in self._static)
+        if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
+            self._extra_keys[key] = plan
         return plan
 
     def _is_secret(self, parts: Iterable[str]) -> bool:
@@ -292,13 +325,21 @@ class EcsFormatter(logging.Formatter):
     def encode(self, doc: Mapping[str, Any]) -> bytes:
         """`doc` as one JSON line (without the newline); never raises."""
         try:
-            return orjson.dumps(doc, default=_safe, option=_OPTIONS)
-        except (orjson.JSONEncodeError, TypeError):
-            return orjson.dumps(_scrub(doc), option=_OPTIONS)
+            return orjson.dumps(doc)  # without options: passing any costs a third of the call
+        except TypeError:  # orjson.JSONEncodeError included
+            pass
+        try:
+            return orjson.dumps(doc, default=_safe, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            return orjson.dumps(_scrub(doc), option=orjson.OPT_NON_STR_KEYS)
 
     def format_bytes(self, record: logging.LogRecord, record_id: str | None = None) -> bytes:
         """The record as one UTF-8 JSON line without the newline."""
-        return self.encode(self.to_document(record, record_id))
+        record_id = record_id or new_record_id()
+        doc = self._record_fields(record, record_id)
+        if self._add_extras(doc, record):  # merged with the per-process fields: the slow way
+            return self.encode(self.to_document(record, record_id))
+        return self.encode(doc)[:-1] + self._static_tail
 
     def format(self, record: logging.LogRecord) -> str:
         return self.format_bytes(record).decode("utf-8")

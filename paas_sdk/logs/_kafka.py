@@ -7,8 +7,10 @@ handler ends up counted exactly once as delivered, dropped or failed, or is stil
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -20,7 +22,7 @@ from typing import Any, Literal
 from prometheus_client import CollectorRegistry
 
 from paas_sdk.errors import LogShippingError
-from paas_sdk.logs._formatter import EcsFormatter, new_record_id
+from paas_sdk.logs._formatter import EcsFormatter
 from paas_sdk.logs._metrics import LogMetrics, log_metrics
 
 __all__ = ["KafkaLogHandler", "ShippingStats"]
@@ -32,6 +34,11 @@ _OWN_LOGGERS = ("confluent_kafka", "paas_sdk.logs")
 # Producers inherited through fork() must never be destroyed in the child: librdkafka would wait
 # for threads that do not exist there. They are kept here instead.
 _inherited_producers: list[Any] = []
+
+
+def _count_value(counter: itertools.count[int]) -> int:
+    """The next value of `counter` without drawing it: its repr is ``count(N)``."""
+    return int(repr(counter)[6:-1])
 
 
 @dataclass(frozen=True)
@@ -136,11 +143,18 @@ class KafkaLogHandler(logging.Handler):
         from confluent_kafka import KafkaException, Producer
 
         self._stats_lock = threading.Lock()
-        self._emitted = self._failed = self._truncated_count = 0
+        self._failed = self._truncated_count = 0
+        # One draw per record handed to the handler: its id and the emitted count at once
+        # (next() on a count is atomic, where a lock would cost the caller a tenth of the call).
+        # The random prefix keeps ids unique across handlers, processes and restarts.
+        self._id_prefix = secrets.token_hex(8)
+        self._ids = itertools.count()
         self._dropped: dict[str, int] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._poller_ident: int | None = None
         self._pid = os.getpid()
+        self._kafka_exception: type[Exception] = KafkaException
         try:
             self._producer: Any = Producer(self._config)
         except (KafkaException, ValueError, TypeError) as exc:
@@ -163,6 +177,7 @@ class KafkaLogHandler(logging.Handler):
             return
         self._poller = threading.Thread(target=self._poll_loop, name=THREAD_NAME, daemon=True)
         self._poller.start()
+        self._poller_ident = self._poller.ident
 
     def _poll_loop(self) -> None:
         producer, stop = self._producer, self._stop
@@ -171,58 +186,70 @@ class KafkaLogHandler(logging.Handler):
 
     # -- emitting ---------------------------------------------------------------------------
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter and emit without the handler's lock: the producer is thread-safe, and the
+        lock would make every thread that logs wait for the others."""
+        if self.filters:
+            result: object = self.filter(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):  # Python 3.12+: a filter's replacement
+                record = result
+        self.emit(record)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(_OWN_LOGGERS) or getattr(self._busy, "active", False):
+        busy = self._busy
+        if getattr(busy, "active", False) or record.name.startswith(_OWN_LOGGERS):
+            return  # a record logged while shipping one, or by the Kafka client: would recurse
+        if self._closed or threading.get_ident() == self._poller_ident:
             return
-        if threading.current_thread().name == THREAD_NAME or self._closed:
-            return
-        self._busy.active = True
+        busy.active = True
         try:
-            self._ship(record)
+            if self._pid != os.getpid():  # forked by a path that skipped the fork hooks
+                self._after_fork()
+            if self._poller is None:
+                self._start_poller()
+            record_id = f"{self._id_prefix}-{next(self._ids):x}"  # counted as emitted now
+            try:
+                payload = self.ecs.format_bytes(record, record_id)
+                if len(payload) > self.max_message_bytes:
+                    payload = self._truncated(record, record_id, len(payload))
+                key = self.key(record) if self.key is not None else None
+            except Exception:
+                self._drop("error", None)  # the record is counted whatever went wrong
+                raise
+            producer = self._producer
+            if producer is None:  # closed by another thread meanwhile
+                self._drop("closed", payload)
+                return
+            try:
+                producer.produce(self.topic, payload, key)
+            except BufferError:
+                self._on_full(producer, payload, key)
+            except self._kafka_exception as exc:
+                self.last_error = str(exc)
+                self._drop("error", payload)
         except Exception:
             self.handleError(record)
         finally:
-            self._busy.active = False
+            busy.active = False
 
-    def _ship(self, record: logging.LogRecord) -> None:
-        if self._pid != os.getpid():  # forked by a path that skipped the fork hooks
-            self._after_fork()
-        if self._poller is None:
-            self._start_poller()
-        record_id = new_record_id()
-        payload = self.ecs.format_bytes(record, record_id)
-        with self._stats_lock:
-            self._emitted += 1
-        if len(payload) > self.max_message_bytes:
-            payload = self._truncated(record, record_id, len(payload))
-        key = self.key(record) if self.key is not None else None
-        self._produce(payload, key)
-
-    def _produce(self, payload: bytes, key: str | bytes | None) -> None:
-        from confluent_kafka import KafkaException
-
-        producer = self._producer
-        if producer is None:  # closed by another thread meanwhile
-            self._drop("closed", payload)
-            return
-        deadline = 0.0
-        while True:
-            try:
-                producer.produce(self.topic, payload, key)
-                return
-            except BufferError:
-                if self.on_full != "block":
-                    break
-                now = time.monotonic()
-                if not deadline:
-                    deadline = now + self.block_timeout
-                elif now >= deadline:
-                    break
+    def _on_full(self, producer: Any, payload: bytes, key: str | bytes | None) -> None:
+        """librdkafka's queue is full: drop at once, or retry for at most `block_timeout`."""
+        if self.on_full == "block":
+            deadline = time.monotonic() + self.block_timeout
+            while time.monotonic() < deadline:
                 time.sleep(min(0.0005, self.block_timeout))
-            except KafkaException as exc:
-                self.last_error = str(exc)
-                self._drop("error", payload)
-                return
+                try:
+                    producer.produce(self.topic, payload, key)
+                    return
+                except BufferError:
+                    continue
+                except self._kafka_exception as exc:
+                    self.last_error = str(exc)
+                    self._drop("error", payload)
+                    return
         self._drop("queue_full", payload)
 
     def _truncated(self, record: logging.LogRecord, record_id: str, size: int) -> bytes:
@@ -248,7 +275,7 @@ class KafkaLogHandler(logging.Handler):
             self._truncated_count += 1
         return payload
 
-    def _drop(self, reason: str, payload: bytes) -> None:
+    def _drop(self, reason: str, payload: bytes | None) -> None:
         with self._stats_lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + 1
         self._fallback(payload)
@@ -272,9 +299,10 @@ class KafkaLogHandler(logging.Handler):
             producer = self._producer
             queued = len(producer) if producer is not None else 0
             dropped = dict(self._dropped)
-            delivered = self._emitted - sum(dropped.values()) - self._failed - queued
+            emitted = _count_value(self._ids)
+            delivered = emitted - sum(dropped.values()) - self._failed - queued
             return ShippingStats(
-                emitted=self._emitted,
+                emitted=emitted,
                 delivered=delivered,
                 failed=self._failed,
                 truncated=self._truncated_count,

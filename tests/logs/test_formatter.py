@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import orjson
+import pytest
 
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigFormatError
@@ -213,3 +214,47 @@ def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
     for _ in range(3):
         doc = orjson.loads(formatter.format(_record(extra={"db.password": "hunter2", "db.n": 1})))
         assert doc["db"] == {"password": "[REDACTED]", "n": 1}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        None,
+        {"http.request.method": "POST", "order_id": 7},
+        {"service.tier": "gold"},  # reaches into a per-process part: the document is merged
+        {"service": "replaced", "labels.team": "shop"},
+        {"event.action": "order-placed"},
+    ],
+)
+def test_the_spliced_line_is_the_document(extra: dict[str, Any] | None) -> None:
+    """Most lines are the per-record part with the per-process part spliced in as bytes: the
+    result has each key once and equals the document built as a whole."""
+    formatter = EcsFormatter(CONTEXT)
+    record = _record(extra=extra)
+    line = formatter.format_bytes(record, "id-1")
+    assert line.count(b'"service":') == 1
+    assert line.count(b'"event":') == 1
+    assert orjson.loads(line) == formatter.to_document(record, "id-1")
+
+
+def test_attributes_a_record_factory_adds_are_fields_too() -> None:
+    """A factory may set attributes before the ``extra=`` ones: they are found all the same."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.request_id = "r-42"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        record = _record(extra={"order_id": 7})
+    finally:
+        logging.setLogRecordFactory(previous)
+    del record.__dict__["msg"]  # an own attribute set again after the others
+    record.msg = "hello %s"
+    doc = _doc(record)
+    assert doc["request_id"] == "r-42"
+    assert doc["order_id"] == 7
+    assert doc["message"] == "hello world"
+    assert "msg" not in doc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import resource
 import time
 from typing import Any
 
@@ -176,8 +177,8 @@ def test_configure_logging_installs_stdout_and_kafka(
 def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
     managed_kafka: KafkaServer, topic: str, app_logger: logging.Logger
 ) -> None:
-    """The issue asks for a 30 s outage; 10 s at the same 1 000 records/s overflows the same
-    bounded queue (3 000 records here) and keeps the suite short."""
+    """Kafka down for 30 s while the service logs 1 000 records/s: the bounded queue (3 000
+    records here) fills, the rest is dropped and counted, and no call waits."""
     registry = CollectorRegistry()
     bootstrap = managed_kafka.bootstrap_servers
     handler = _handler(
@@ -185,6 +186,7 @@ def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
     )
     app_logger.addHandler(handler)
     durations: list[float] = []
+    preempted: list[bool] = []
     phases: list[str] = []
 
     def log_for(seconds: float, label: str) -> int:
@@ -192,9 +194,11 @@ def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
         n = 0
         while time.monotonic() - start < seconds:
             n += 1
+            switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
             t0 = time.perf_counter()
             app_logger.info("%s %d", label, n)
             durations.append(time.perf_counter() - t0)
+            preempted.append(resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw > switches)
             phases.append(label)
             # pace at 1 000 records/s
             time.sleep(max(0.0, start + n / 1000 - time.monotonic()))
@@ -205,7 +209,7 @@ def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
         before = log_for(2.0, "before")
         handler.flush(10)
         managed_kafka.stop()
-        during = log_for(10.0, "during")
+        during = log_for(30.0, "during")
         managed_kafka.restart()
         log_for(2.0, "after")
     finally:
@@ -213,13 +217,15 @@ def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
     handler.close()
     stats = handler.stats
     docs = read_topic(bootstrap, topic, stats.delivered, timeout=90)
-    # No call waits on the network: a wait would last at least the broker's reconnect backoff
-    # (100 ms and more). A few calls over 5 ms happen in any phase, Kafka up or down, when the
-    # 2-core machine is shared with other jobs (the OS deschedules the thread); they are bounded.
-    slow = sorted(zip(durations, phases, strict=True), reverse=True)[:5]
-    over_5ms = sum(d > 0.005 for d in durations)
-    assert max(durations) < 0.05, f"slowest calls (s, phase): {slow}"
-    assert over_5ms <= len(durations) // 1000, f"{over_5ms} calls over 5 ms; slowest {slow}"
+    # No call waits on the network or on a lock: every call took under 5 ms, except a call the
+    # OS took the CPU from (an involuntary context switch while it ran, as happens when the
+    # 2-core machine is shared with other jobs). Those are few and short.
+    calls = list(zip(durations, preempted, phases, strict=True))
+    slow = sorted(calls, reverse=True)[:5]
+    waited = [call for call in calls if call[0] > 0.005 and not call[1]]
+    assert not waited, f"calls over 5 ms without being preempted (s, preempted, phase): {waited}"
+    assert sum(d > 0.005 for d in durations) <= len(durations) // 1000, f"slowest: {slow}"
+    assert max(durations) < 0.05, f"slowest calls (s, preempted, phase): {slow}"
     assert stats.emitted == len(durations)
     assert stats.dropped.get("queue_full", 0) > 0
     assert stats.failed == 0
@@ -232,7 +238,7 @@ def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
     assert {f"before {n}" for n in range(1, before + 1)} <= delivered
     # the queue was empty when Kafka stopped: the first 3 000 records of the outage fit the
     # bound and must all arrive; the rest of the outage was dropped and counted
-    assert during > 9000
+    assert during > 27_000
     assert {f"during {n}" for n in range(1, 3001)} <= delivered
     assert (
         _sample(registry, "paas_log_records_dropped_total", {"reason": "queue_full"})
