@@ -107,6 +107,49 @@ def test_unresolvable_broker_neither_raises_nor_hangs(
     assert handler.stats.in_flight == 0
 
 
+def test_a_full_queue_blocks_for_the_bound_at_most_when_asked_to(
+    topic: str, app_logger: logging.Logger
+) -> None:
+    handler = _handler(
+        "no-such-broker.invalid:9092",
+        topic,
+        queue_max_messages=10,
+        on_full="block",
+        block_timeout=0.1,
+        close_timeout=0.5,
+    )
+    app_logger.addHandler(handler)
+    durations: list[float] = []
+    for n in range(15):
+        started = time.perf_counter()
+        app_logger.info("record %d", n)
+        durations.append(time.perf_counter() - started)
+    app_logger.removeHandler(handler)
+    handler.close()
+    assert max(durations[:10]) < 0.05  # room in the queue: no wait
+    assert all(0.1 <= d < 0.5 for d in durations[10:])  # waited for room, then gave up
+    assert handler.stats.dropped == {"queue_full": 5}
+    assert handler.stats.emitted == 15
+    assert handler.stats.failed == 10  # purged at close
+
+
+def test_a_failing_key_function_is_reported_and_the_record_counted(
+    topic: str, app_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def key(record: logging.LogRecord) -> str:
+        raise RuntimeError("no tenant on this record")
+
+    handler = _handler("no-such-broker.invalid:9092", topic, key=key, close_timeout=0.5)
+    app_logger.addHandler(handler)
+    app_logger.info("record")  # handleError reports it on stderr; the caller sees nothing
+    app_logger.removeHandler(handler)
+    handler.close()
+    assert "no tenant on this record" in capsys.readouterr().err
+    assert handler.stats.emitted == 1
+    assert handler.stats.dropped == {"error": 1}
+    assert handler.stats.delivered == 0
+
+
 def test_bad_settings_are_clear_errors() -> None:
     with pytest.raises(LogShippingError, match="no bootstrap servers"):
         KafkaLogHandler(" ", "t")
