@@ -127,8 +127,12 @@ class Poller:
                         )
                     except Exception as error:  # reported as this target being down
                         self._publish(state, self._failed(state, error, 0.0), 0, 1)
-                if upstream is not None:
-                    await self.poll(state, upstream)
+                if upstream is not None and not await self.poll(state, upstream):
+                    # A failed poll may have cancelled requests mid-flight (its task group
+                    # stops the others); their connections are not trusted again. A new
+                    # client also re-reads credentials that may have been rotated meanwhile.
+                    await _discard(upstream, state.target.timeout)
+                    upstream = None
                 elapsed = time.monotonic() - started
                 await asyncio.sleep(max(0.05, state.target.interval - elapsed))
         finally:
@@ -136,7 +140,8 @@ class Poller:
                 await upstream.close()
 
     # -- one poll -------------------------------------------------------------------------------
-    async def poll(self, state: TargetState, upstream: Upstream) -> None:
+    async def poll(self, state: TargetState, upstream: Upstream) -> bool:
+        """Poll `state`'s target once and publish the outcome; True if the poll succeeded."""
         target = state.target
         started = time.perf_counter()
         requests, errors = upstream.requests, upstream.errors
@@ -158,6 +163,7 @@ class Poller:
                 upstream.errors += 1
             snapshot = self._failed(state, error, time.perf_counter() - started)
         self._publish(state, snapshot, upstream.requests - requests, upstream.errors - errors)
+        return snapshot.up
 
     @staticmethod
     def _failed(state: TargetState, error: BaseException, seconds: float) -> TargetSnapshot:
@@ -244,3 +250,12 @@ def self_families(states: object) -> list[RenderedFamily]:
         requests.add(state.requests, *key)
         errors.add(state.errors, *key)
     return render_target([up, success, duration, requests, errors, build])
+
+
+async def _discard(upstream: Upstream, timeout: float) -> None:
+    """Close `upstream`'s client, waiting at most `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            await upstream.close()
+    except Exception as error:  # closing a broken pool must not stop the poll loop
+        log.debug("closing the client of %s: %s", upstream.target.name, error)

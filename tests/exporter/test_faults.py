@@ -93,3 +93,20 @@ def test_an_unreadable_client_certificate_marks_only_that_target_down(
     assert samples["paas_exporter_target_up", key(target="jenkins", kind="jenkins")] == 1
     assert error is not None
     assert "No such file" in error
+
+
+def test_a_rotated_password_file_is_picked_up_after_a_refused_poll(
+    harbor: HarborSimulator, tmp_path: Path
+) -> None:
+    """A failed poll starts the next one with a new client, which reads the secret again."""
+    secret = tmp_path / "harbor-password"
+    secret.write_text("an-old-password\n")
+    target = harbor_target(harbor, auth={"username": "admin", "password_file": str(secret)})
+    with running_exporter([target]) as exporter:
+        refused = exporter.samples()
+        secret.write_text("Harbor12345\n")
+        exporter.poll_again(2, timeout=30)
+        accepted = exporter.samples()
+    assert refused["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 0
+    assert accepted["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 1
+    assert series(accepted, "harbor_project_total")
