@@ -3,16 +3,19 @@ against stdlib ``Formatter`` + ``StreamHandler`` to /dev/null and ecs-logging's 
 
 Run: ``.venv/bin/python benchmarks/logs_caller.py [--quick]``. Targets: at most 1.2x the stdlib
 plain path, at least 4x faster than ecs-logging.
+
+The targets are judged on the caller thread's CPU time: on this 2-core machine the Kafka broker
+runs beside the benchmark and is busy only while the Kafka path is measured, so wall time also
+counts the broker taking the CPU away. Wall time is printed too. Paths are measured in turns,
+round after round, so a slower moment of the machine falls on all of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import os
 import time
-from collections.abc import Callable
 
 import ecs_logging
 from prometheus_client import CollectorRegistry
@@ -30,15 +33,15 @@ def _logger(handler: logging.Handler) -> logging.Logger:
     return logger
 
 
-def _per_call_us(logger: logging.Logger, calls: int) -> float:
-    start = time.perf_counter()
+def _per_call_us(logger: logging.Logger, calls: int) -> tuple[float, float]:
+    """Wall time and the calling thread's CPU time per call, in microseconds."""
+    wall, cpu = time.perf_counter(), time.thread_time()
     for n in range(calls):
         logger.info("order %d placed for %s", n, "alice", extra={"http.request.method": "POST"})
-    return (time.perf_counter() - start) / calls * 1e6
-
-
-def _best_of(rounds: int, measure: Callable[[], float]) -> float:
-    return min(measure() for _ in range(rounds))
+    return (
+        (time.perf_counter() - wall) / calls * 1e6,
+        (time.thread_time() - cpu) / calls * 1e6,
+    )
 
 
 def main() -> None:
@@ -64,26 +67,39 @@ def main() -> None:
             registry=CollectorRegistry(),
             queue_max_messages=1_000_000,
         )
-        results: dict[str, float] = {}
-        for name, handler in (
-            ("stdlib Formatter + StreamHandler (anchor)", plain),
-            ("ecs-logging StdlibFormatter (anchor)", anchor_ecs),
-            ("EcsFormatter + StreamHandler", ours_stdout),
-            ("EcsFormatter + KafkaLogHandler", shipper),
-        ):
-            logger = _logger(handler)
+        paths = {
+            "stdlib Formatter + StreamHandler (anchor)": _logger(plain),
+            "ecs-logging StdlibFormatter (anchor)": _logger(anchor_ecs),
+            "EcsFormatter + StreamHandler": _logger(ours_stdout),
+            "EcsFormatter + KafkaLogHandler": _logger(shipper),
+        }
+        for logger in paths.values():
             _per_call_us(logger, 1000)  # warm-up
-            results[name] = _best_of(rounds, functools.partial(_per_call_us, logger, calls))
+        wall = dict.fromkeys(paths, float("inf"))
+        cpu = dict.fromkeys(paths, float("inf"))
+        for _ in range(rounds):
+            for name, logger in paths.items():
+                round_wall, round_cpu = _per_call_us(logger, calls)
+                wall[name] = min(wall[name], round_wall)
+                cpu[name] = min(cpu[name], round_cpu)
         shipper.close()
         lost = shipper.stats.emitted - shipper.stats.delivered
-    base = results["stdlib Formatter + StreamHandler (anchor)"]
-    ecs = results["ecs-logging StdlibFormatter (anchor)"]
-    ours = results["EcsFormatter + KafkaLogHandler"]
-    print(f"{'path':45} {'us/call':>8} {'x stdlib':>9}")
-    for name, micros in results.items():
-        print(f"{name:45} {micros:8.1f} {micros / base:9.2f}")
-    print(f"Kafka path vs stdlib plain: {ours / base:.2f}x (target <= 1.2x)")
-    print(f"ecs-logging vs Kafka path: {ecs / ours:.2f}x slower (target >= 4x)")
+    base = "stdlib Formatter + StreamHandler (anchor)"
+    print(f"{'path':45} {'CPU us':>7} {'x stdlib':>9} {'wall us':>8} {'x stdlib':>9}")
+    for name in paths:
+        print(
+            f"{name:45} {cpu[name]:7.1f} {cpu[name] / cpu[base]:9.2f}"
+            f" {wall[name]:8.1f} {wall[name] / wall[base]:9.2f}"
+        )
+    ours, ecs = "EcsFormatter + KafkaLogHandler", "ecs-logging StdlibFormatter (anchor)"
+    print(
+        f"Kafka path vs stdlib plain: {cpu[ours] / cpu[base]:.2f}x CPU (target <= 1.2x), "
+        f"{wall[ours] / wall[base]:.2f}x wall"
+    )
+    print(
+        f"ecs-logging vs Kafka path: {cpu[ecs] / cpu[ours]:.2f}x slower CPU (target >= 4x), "
+        f"{wall[ecs] / wall[ours]:.2f}x wall"
+    )
     print(f"records not delivered after close: {lost}")
 
 
