@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from paas_sdk.config._store import ConfigStore
 
-_lock = threading.Lock()
-_collectors: weakref.WeakKeyDictionary[CollectorRegistry, ConfigCollector] = (
-    weakref.WeakKeyDictionary()
-)
 
-
-class ConfigCollector:
+class ConfigCollector(Collector):
     """Per namespace: last sync time, reloads, rejected updates, sync errors, active source."""
 
     def __init__(self) -> None:
@@ -65,14 +59,3 @@ class ConfigCollector:
                 if stats.source is not None:
                     source.add_metric([namespace, str(stats.source)], 1.0)
         yield from (last_sync, reloads, rejected, errors, source)
-
-
-def collector_for(metrics: CollectorRegistry) -> ConfigCollector:
-    """The collector serving `metrics`, registered in it on first use."""
-    with _lock:
-        collector = _collectors.get(metrics)
-        if collector is None:
-            collector = ConfigCollector()
-            metrics.register(collector)
-            _collectors[metrics] = collector
-        return collector

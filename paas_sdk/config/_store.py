@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from prometheus_client.registry import REGISTRY, CollectorRegistry
+from prometheus_client.registry import CollectorRegistry
 
 from paas_sdk.config._formats import flatten, namespace_format, parse_document
 
@@ -144,9 +144,10 @@ class ConfigStore:
         self._events: ThreadPoolExecutor | None = None
         self._events_lock = threading.Lock()
         self._closed = False
-        from paas_sdk.config._metrics import collector_for
+        from paas_sdk._collectors import collector_in
+        from paas_sdk.config._metrics import ConfigCollector
 
-        collector_for(REGISTRY if metrics is None else metrics).attach(self)
+        collector_in(metrics, ConfigCollector).attach(self)
 
     # -- reads (lock-free) -----------------------------------------------------------------
     @property

@@ -14,7 +14,7 @@ from paas_sdk.logs._formatter import (
     new_record_id,
 )
 from paas_sdk.logs._kafka import KafkaLogHandler, ShippingStats
-from paas_sdk.logs._metrics import LogMetrics, log_metrics
+from paas_sdk.logs._metrics import LogMetrics
 from paas_sdk.logs._setup import LoggingSetup, configure_logging
 
 __all__ = [
@@ -28,6 +28,5 @@ __all__ = [
     "configure_logging",
     "current_trace",
     "error_type",
-    "log_metrics",
     "new_record_id",
 ]

@@ -57,25 +57,29 @@ _UNKNOWN: Any = object()
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-class _RecordIds:
-    """Record ids unique across processes: a random per-process prefix and a counter.
-
-    A forked child draws a new prefix, so parent and child never hand out the same id.
-    """
+class RecordIds:
+    """Record ids unique across id sources and processes: a random prefix of its own and a
+    counter. Also tells how many it has handed out (exactly, without a lock: drawing is one
+    ``next()`` on the counter, atomic under the GIL)."""
 
     def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
+        self.renew()
 
-    def _reset(self) -> None:
+    def renew(self) -> None:
+        """Start over with a new prefix (in a forked child: never the parent's ids)."""
         self.prefix = secrets.token_hex(8)
-        self.counter = itertools.count()
+        self._counter = itertools.count()
 
     def next(self) -> str:
-        return f"{self.prefix}-{next(self.counter):x}"
+        return f"{self.prefix}-{next(self._counter):x}"
+
+    @property
+    def drawn(self) -> int:
+        return int(repr(self._counter)[6:-1])  # a count's repr is ``count(N)``
 
 
-_ids = _RecordIds()
+_ids = RecordIds()
+os.register_at_fork(after_in_child=_ids.renew)
 
 
 def new_record_id() -> str:
@@ -107,15 +111,19 @@ def error_type(exc_type: type[BaseException]) -> str:
 
 
 def _nest(target: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
-    """Put `value` at the dotted path `parts`, copying each dict on the way: a document shares
-    its per-process parts (service, host, ...) with every other record's document."""
+    """Put `value` at the dotted path `parts` of `target`, whose dicts are its own."""
     node = target
     for part in parts[:-1]:
         child = node.get(part)
-        child = dict(child) if isinstance(child, dict) else {}
-        node[part] = child
+        if type(child) is not dict:
+            child = node[part] = {}
         node = child
     node[parts[-1]] = value
+
+
+def _own_copy(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with every dict in it copied, so that nesting into the copy leaves it alone."""
+    return {k: _own_copy(v) if type(v) is dict else v for k, v in fields.items()}
 
 
 def _safe(value: Any) -> Any:
@@ -265,9 +273,10 @@ class EcsFormatter(logging.Formatter):
         attrs = record.__dict__
         if len(attrs) <= _PLAIN_RECORD_SIZE:  # only records logged with extra= have more
             return False
-        keys = list(attrs)
-        if keys[_PLAIN_RECORD_SIZE - 1] == _LAST_RECORD_KEY:  # made by LogRecord.__init__
-            del keys[:_PLAIN_RECORD_SIZE]
+        keys = iter(attrs)
+        # skip the record's own attributes, unless something has reordered them
+        if next(itertools.islice(keys, _PLAIN_RECORD_SIZE - 1, None)) != _LAST_RECORD_KEY:
+            keys = iter(attrs)
         plans = self._extra_keys
         shared = False
         for key in keys:
@@ -284,7 +293,7 @@ class EcsFormatter(logging.Formatter):
                 value = self._redacted(value)
             if len(path) == 1:
                 doc[key] = value
-            else:
+            else:  # the dicts of `doc` are its own, or fresh ones from _redacted
                 _nest(doc, path, value)
             shared |= under_static
         return shared
@@ -294,7 +303,7 @@ class EcsFormatter(logging.Formatter):
     ) -> dict[str, Any]:
         """The ECS document of `record` as a dict (fresh; safe to change)."""
         doc = self._record_fields(record, record_id or new_record_id())
-        doc.update(self._static)
+        doc.update(_own_copy(self._static))  # shared by every record: extras may nest into it
         self._add_extras(doc, record)
         return doc
 

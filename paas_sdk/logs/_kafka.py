@@ -7,10 +7,8 @@ handler ends up counted exactly once as delivered, dropped or failed, or is stil
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import secrets
 import sys
 import threading
 import time
@@ -21,9 +19,10 @@ from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry
 
+from paas_sdk._collectors import collector_in
 from paas_sdk.errors import LogShippingError
-from paas_sdk.logs._formatter import EcsFormatter
-from paas_sdk.logs._metrics import LogMetrics, log_metrics
+from paas_sdk.logs._formatter import EcsFormatter, RecordIds
+from paas_sdk.logs._metrics import LogMetrics
 
 __all__ = ["KafkaLogHandler", "ShippingStats"]
 
@@ -34,11 +33,6 @@ _OWN_LOGGERS = ("confluent_kafka", "paas_sdk.logs")
 # Producers inherited through fork() must never be destroyed in the child: librdkafka would wait
 # for threads that do not exist there. They are kept here instead.
 _inherited_producers: list[Any] = []
-
-
-def _count_value(counter: itertools.count[int]) -> int:
-    """The next value of `counter` without drawing it: its repr is ``count(N)``."""
-    return int(repr(counter)[6:-1])
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ class KafkaLogHandler(logging.Handler):
         self.fallback_to_stderr = fallback_to_stderr
         self.max_message_bytes = max_message_bytes
         self.close_timeout = close_timeout
-        self.metrics: LogMetrics = log_metrics(registry)
+        self.metrics = collector_in(registry, LogMetrics)
         self.last_error: str | None = None
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
@@ -144,11 +138,9 @@ class KafkaLogHandler(logging.Handler):
 
         self._stats_lock = threading.Lock()
         self._failed = self._truncated_count = 0
-        # One draw per record handed to the handler: its id and the emitted count at once
-        # (next() on a count is atomic, where a lock would cost the caller a tenth of the call).
-        # The random prefix keeps ids unique across handlers, processes and restarts.
-        self._id_prefix = secrets.token_hex(8)
-        self._ids = itertools.count()
+        # One draw per record handed to the handler gives its id and counts it as emitted
+        # (a lock around a counter would cost the caller a tenth of the call).
+        self._ids = RecordIds()
         self._dropped: dict[str, int] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -210,7 +202,7 @@ class KafkaLogHandler(logging.Handler):
                 self._after_fork()
             if self._poller is None:
                 self._start_poller()
-            record_id = f"{self._id_prefix}-{next(self._ids):x}"  # counted as emitted now
+            record_id = self._ids.next()  # counted as emitted from here on
             try:
                 payload = self.ecs.format_bytes(record, record_id)
                 if len(payload) > self.max_message_bytes:
@@ -299,7 +291,7 @@ class KafkaLogHandler(logging.Handler):
             producer = self._producer
             queued = len(producer) if producer is not None else 0
             dropped = dict(self._dropped)
-            emitted = _count_value(self._ids)
+            emitted = self._ids.drawn
             delivered = emitted - sum(dropped.values()) - self._failed - queued
             return ShippingStats(
                 emitted=emitted,

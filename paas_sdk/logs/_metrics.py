@@ -11,14 +11,13 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from paas_sdk.logs._kafka import KafkaLogHandler, ShippingStats
 
-__all__ = ["LogMetrics", "log_metrics"]
+__all__ = ["LogMetrics"]
 
 
 class LogMetrics(Collector):
@@ -72,19 +71,3 @@ class LogMetrics(Collector):
             "Log records produced and awaiting a delivery report.",
             value=in_flight,
         )
-
-
-_lock = threading.Lock()
-_by_registry: dict[int, LogMetrics] = {}
-
-
-def log_metrics(registry: CollectorRegistry | None = None) -> LogMetrics:
-    """The collector registered in `registry` (default: the global one), created on first use."""
-    target = REGISTRY if registry is None else registry
-    with _lock:
-        metrics = _by_registry.get(id(target))
-        if metrics is None:
-            metrics = LogMetrics()
-            target.register(metrics)
-            _by_registry[id(target)] = metrics
-        return metrics

@@ -13,18 +13,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from paas_sdk.registry._zookeeper import ZooKeeperRegistry
 
-_lock = threading.Lock()
-_collectors: weakref.WeakKeyDictionary[CollectorRegistry, RegistryCollector] = (
-    weakref.WeakKeyDictionary()
-)
 
-
-class RegistryCollector:
+class RegistryCollector(Collector):
     """Collects `paas_registry_connected`, `_registered{side}`, `_providers{interface}` and
     `_sessions_reestablished_total` from the registries attached to it."""
 
@@ -81,14 +76,3 @@ class RegistryCollector:
         )
         sessions.add_metric([], self._sessions_reestablished)
         yield sessions
-
-
-def collector_for(metrics: CollectorRegistry) -> RegistryCollector:
-    """The collector serving `metrics`, registered in it on first use."""
-    with _lock:
-        collector = _collectors.get(metrics)
-        if collector is None:
-            collector = RegistryCollector()
-            metrics.register(collector)
-            _collectors[metrics] = collector
-        return collector

@@ -24,8 +24,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.registry import CollectorRegistry
 from pydantic import SecretStr
 
+from paas_sdk._collectors import collector_in
 from paas_sdk.errors import RegistryAuthError, RegistryConnectionError, RegistryError
-from paas_sdk.registry._metrics import RegistryCollector, collector_for
+from paas_sdk.registry._metrics import RegistryCollector
 from paas_sdk.registry._url import DubboURL, java_url_encode
 
 if TYPE_CHECKING:
@@ -135,7 +136,9 @@ class ZooKeeperRegistry:
         self.connect_timeout = connect_timeout
         self.operation_timeout = operation_timeout
         self.retry_in_background = retry_in_background
-        self._metrics: RegistryCollector | None = collector_for(metrics) if metrics else None
+        self._metrics: RegistryCollector | None = (
+            collector_in(metrics, RegistryCollector) if metrics else None
+        )
 
         self._client: KazooClient | None = None
         self._lock = threading.Lock()  # guards the dicts below, held only for dict operations
