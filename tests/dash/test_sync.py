@@ -73,7 +73,7 @@ def test_dry_run_shows_a_coloured_diff_and_writes_nothing(grafana: Grafana, team
     assert api.dashboard.get_dashboard("paas-shop-orders")["dashboard"]["version"] == version
 
 
-def _edit_elsewhere(grafana: Grafana, uid: str, message: str, **changes: object) -> None:
+def _edit_elsewhere(grafana: Grafana, uid: str, message: str, **changes: str) -> None:
     """Someone saves the dashboard outside paas-dash: in the UI on the double, through the API
     (as another tool would) on a real Grafana."""
     if grafana.double is not None:
@@ -121,6 +121,34 @@ def test_a_dashboard_created_by_hand_under_a_catalog_uid_is_drift(grafana: Grafa
     assert result.exit_code == 1
     assert "no version in the kept history was saved by paas-dash sync" in result.output
     assert api.dashboard.get_dashboard("paas-harbor")["dashboard"]["title"] == "By hand"
+
+
+def test_a_concurrent_edit_gets_a_412_that_is_explained_and_not_overwritten(
+    grafana: Grafana,
+) -> None:
+    boards = load_dashboards(builtin_dashboards_dir())
+    syncer = Syncer(GrafanaTarget.of(grafana.url, grafana.token), overwrite_drift=True)
+    syncer.apply(syncer.plan(boards))
+    api = grafana.api()
+    stored = api.dashboard.get_dashboard("paas-harbor")["dashboard"]
+    api.dashboard.update_dashboard(
+        {"dashboard": {**stored, "title": "First edit"}, "folderUid": "paas-delivery"}
+    )
+    plan = syncer.plan(boards)
+    # Someone saves again between the read and the write.
+    stored = api.dashboard.get_dashboard("paas-harbor")["dashboard"]
+    api.dashboard.update_dashboard(
+        {"dashboard": {**stored, "title": "Second edit"}, "folderUid": "paas-delivery"}
+    )
+    report = syncer.apply(plan)
+    assert report.writes == 0
+    [(change, reason)] = report.failures
+    assert change.uid == "paas-harbor"
+    assert "changed in Grafana by someone else after it was read" in reason
+    assert api.dashboard.get_dashboard("paas-harbor")["dashboard"]["title"] == "Second edit"
+    # The next sync reads the new version and puts the code back.
+    assert syncer.apply(syncer.plan(boards)).writes == 1
+    assert api.dashboard.get_dashboard("paas-harbor")["dashboard"]["title"] == "PaaS / Harbor"
 
 
 def test_the_cli_exits_1_and_explains_a_conflict(grafana: Grafana, team_dir: Path) -> None:
