@@ -275,9 +275,9 @@ def _tls_context(
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as error:
-        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
         raise ConfigError(
-            f"tls_server_config: cannot load cert_file {cert} with key_file {key}: {reason}",
+            f"tls_server_config: cannot load cert_file {cert} with key_file {key}: "
+            f"{_reason(error)}",
             where=where,
         ) from None
     context.verify_mode = verify_mode
@@ -285,9 +285,13 @@ def _tls_context(
         try:
             context.load_verify_locations(cafile=client_ca)
         except (OSError, ssl.SSLError) as error:
-            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
             raise ConfigError(
-                f"tls_server_config.client_ca_file: cannot load {client_ca}: {reason}",
+                f"tls_server_config.client_ca_file: cannot load {client_ca}: {_reason(error)}",
                 where=where,
             ) from None
     return context, [path for path in (cert, key, client_ca) if path is not None]
+
+
+def _reason(error: OSError) -> str:
+    """ "No such file or directory" or OpenSSL's reason ("KEY_VALUES_MISMATCH"), not a tuple."""
+    return str(getattr(error, "reason", None) or error.strerror or error)
