@@ -128,7 +128,7 @@ class MetricsServer:
             )
             rows.append(
                 f"<li>{html.escape(state.target.kind)} <b>{html.escape(name)}</b> "
-                f"({html.escape(urlsplit(state.target.url).netloc)}): "
+                f"({html.escape(_host(state.target))}): "
                 f"{html.escape(status)}{probe}</li>"
             )
         return (
@@ -138,3 +138,9 @@ class MetricsServer:
             '<a href="/metrics">/metrics</a> serves the last poll.</p>'
             f"<ul>{''.join(rows)}</ul></body></html>"
         )
+
+
+def _host(target: object) -> str:
+    """Where a target lives, without its path (a delivery view lives nowhere of its own)."""
+    url = getattr(target, "url", None)
+    return urlsplit(url).netloc if url else "linking the others"
