@@ -29,7 +29,7 @@ ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
 INTERFACE = "com.example.order.v1.OrderService"
 
 
-class Orders(order_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
+class Orders(order_pb2_grpc.OrderServiceServicer):
     """Answers GetOrder with the id asked for and its own name; NOT_FOUND for id 0."""
 
     def __init__(self, name: str) -> None:
