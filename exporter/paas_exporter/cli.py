@@ -83,7 +83,9 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
         return
     poller.start()
     if once:
-        complete = poller.wait_for_polls(1, timeout=max(t.timeout * 3 for t in config.targets) + 5)
+        complete = poller.wait_for_polls(
+            1, timeout=max(t.poll_deadline for t in config.targets) + 5
+        )
         poller.close()
         sys.stdout.buffer.write(poller.exposition.text)
         up = all(s.snapshot.up for s in poller.targets.values())

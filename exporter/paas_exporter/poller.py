@@ -176,7 +176,7 @@ class Poller:
         requests, errors = upstream.requests, upstream.errors
         try:
             # The whole poll is bounded too: a stream of slow pages must not hold it forever.
-            async with asyncio.timeout(max(target.timeout * 3, target.interval)):
+            async with asyncio.timeout(target.poll_deadline):
                 families = await self._collect(upstream, target)
             render_started = time.perf_counter()
             rendered = tuple(render_target(families, self._const_labels[target.name]))
