@@ -35,6 +35,7 @@ class Upstream:
         timeout: float | None = None,
     ):
         self.target = target
+        self.timeout = timeout or target.timeout  # the delivery view's own, if given
         self.requests = 0
         self.errors = 0
         self._semaphore = asyncio.Semaphore(target.concurrency)
@@ -49,7 +50,7 @@ class Upstream:
             base_url=target.url.rstrip("/"),
             headers=headers,
             auth=auth,
-            timeout=timeout or target.timeout,
+            timeout=self.timeout,
             verify=_ssl_context(target),
             limits=httpx.Limits(max_connections=target.concurrency),
             transport=transport,
@@ -69,12 +70,12 @@ class Upstream:
         async with self._semaphore:
             self.requests += 1
             try:
-                async with asyncio.timeout(self.target.timeout):
+                async with asyncio.timeout(self.timeout):
                     status, headers, content = await self._fetch(path, params, where)
             except (TimeoutError, httpx.TimeoutException):
                 self.errors += 1
                 raise UpstreamError(
-                    f"no complete answer within timeout ({self.target.timeout:g} s)", where=where
+                    f"no complete answer within timeout ({self.timeout:g} s)", where=where
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
