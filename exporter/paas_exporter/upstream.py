@@ -63,17 +63,21 @@ class Upstream:
             except httpx.TimeoutException:
                 self.errors += 1
                 raise UpstreamError(
-                    f"timed out after {self.target.timeout:g} s", where=where
+                    f"timed out after {self.target.timeout:g} s", where=where, reason="timeout"
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
-                reason = str(error) or error.__class__.__name__
-                raise UpstreamError(f"request failed: {reason}", where=where) from None
+                detail = str(error) or error.__class__.__name__
+                raise UpstreamError(
+                    f"request failed: {detail}", where=where, reason="connect"
+                ) from None
         if response.status_code == 404 and missing_ok:
             return None, response.headers
         if response.status_code != 200:
             self.errors += 1
-            raise UpstreamError(f"answered HTTP {response.status_code}", where=where)
+            status = response.status_code
+            reason = "auth" if status in (401, 403) else "http_5xx" if status >= 500 else "http_4xx"
+            raise UpstreamError(f"answered HTTP {status}", where=where, reason=reason)
         content_type = response.headers.get("content-type", "")
         if "json" not in content_type:
             self.errors += 1
