@@ -108,14 +108,15 @@ def generate_state(
     return state
 
 
-def _unexpanded(execution: dict[str, Any]) -> dict[str, Any]:
-    """`TaskController.unexpandPipelineExecutions`: stage context (bar `group`) and outputs
-    emptied, tasks dropped."""
+def unexpanded(execution: dict[str, Any]) -> dict[str, Any]:
+    """What the search answers without `expand=true` (its default): each stage's context emptied
+    (but for `group`), its outputs and tasks dropped (spinnaker/orca
+    `orca-web/.../controllers/TaskController.groovy`, `unexpandPipelineExecutions`)."""
     stages = []
     for stage in execution["stages"]:
         context = stage.get("context") or {}
-        kept = {"group": context["group"]} if "group" in context else {}
-        stages.append({**stage, "context": kept, "outputs": {}, "tasks": []})
+        stages.append({**stage, "context": {"group": context["group"]} if "group" in context
+                       else {}, "outputs": {}, "tasks": []})  # fmt: skip
     return {**execution, "stages": stages}
 
 
@@ -203,7 +204,7 @@ class SpinnakerSimulator(SimulatorServer):
         # The first page of 2 x size already holds `size` matches (no trigger filters here).
         chunk = found[: 2 * size][start : start + size]
         if params.get("expand", "false") != "true":
-            chunk = [_unexpanded(e) for e in chunk]
+            chunk = [unexpanded(e) for e in chunk]
         return Response(chunk)
 
     def _by_config(self, request: Request) -> Response:
