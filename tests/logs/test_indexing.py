@@ -161,6 +161,7 @@ def test_indexer_killed_mid_run_and_restarted_loses_and_duplicates_nothing(
         f"g-{topic}",
         "--batch-size",
         "1000",
+        "--install-template",
     ]
     first = subprocess.Popen(
         [PAAS_LOGS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
