@@ -116,7 +116,8 @@ class MetricsServer:
             )
             rows.append(
                 f"<li>{html.escape(state.target.kind)} <b>{html.escape(name)}</b> "
-                f"({html.escape(state.target.url)}): {html.escape(status)}{probe}</li>"
+                f"({html.escape(getattr(state.target, 'url', 'linking the others'))}): "
+                f"{html.escape(status)}{probe}</li>"
             )
         return (
             "<!doctype html><html><head><title>paas-exporter</title></head><body>"

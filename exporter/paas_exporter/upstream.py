@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from paas_exporter.config import HarborTarget, JenkinsTarget, SpinnakerTarget
+from paas_exporter.config import GitSource, HarborTarget, JenkinsTarget, SpinnakerTarget
 from paas_sdk.errors import UpstreamError
 
 AnyTarget = HarborTarget | JenkinsTarget | SpinnakerTarget
@@ -23,7 +23,13 @@ _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 class Upstream:
     """GETs JSON from one target; counts requests and failed requests for the self-metrics."""
 
-    def __init__(self, target: AnyTarget, *, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        target: AnyTarget | GitSource,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | None = None,
+    ):
         self.target = target
         self.requests = 0
         self.errors = 0
@@ -39,7 +45,7 @@ class Upstream:
             base_url=target.url.rstrip("/"),
             headers=headers,
             auth=auth,
-            timeout=target.timeout,
+            timeout=timeout or target.timeout,
             verify=_ssl_context(target),
             limits=httpx.Limits(max_connections=target.concurrency),
             transport=transport,
@@ -108,7 +114,7 @@ class Upstream:
         return items
 
 
-def _ssl_context(target: AnyTarget) -> ssl.SSLContext | bool:
+def _ssl_context(target: AnyTarget | GitSource) -> ssl.SSLContext | bool:
     tls = target.tls
     if not tls.verify:
         return False

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, RuleFile
+from paas_sdk.dash.promql import selectors
 from paas_sdk.dash.references import dashboard_expressions
 
 __all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems"]
@@ -67,19 +68,41 @@ def _variables(board: Dashboard) -> Iterator[Problem]:
             yield Problem(where, f"variable `{name}` must use the `$datasource` variable")
 
 
+_COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+_COUNTER_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+JOB_MATCHER = 'job=~"$job"'
+_JOB_SCOPED = re.compile(r"(?<![\w])job\s*(=~|!~|!=|=)")
+
+
+def counter_problems(where: str, expr: str) -> Iterator[Problem]:
+    """A counter (or a histogram's counter series) read raw: its value only ever grows, so it
+    means something only through rate(), irate() or increase() over a range."""
+    for selector in selectors(expr):
+        name = selector.metric or ""
+        if (
+            name.endswith(_COUNTER_SUFFIXES)
+            and name not in GAUGES_NAMED_TOTAL
+            and ":" not in name
+            and not (selector.range and selector.function in _COUNTER_FUNCTIONS)
+        ):
+            yield Problem(where, f"counter {name} used outside rate()/irate()/increase()")
+
+
 def _expr_problems(where: str, expr: str) -> Iterator[Problem]:
-    for match in re.finditer(r"\b(rate|irate)\s*\(", expr):
-        window = re.match(r"[^\[]*\[([^\]]*)\]", expr[match.end() :])
-        if window and window[1] != "$__rate_interval":
-            yield Problem(where, f"{match[1]}() should use [$__rate_interval], not [{window[1]}]")
-    for match in re.finditer(r"(?<![\w:])([a-zA-Z_:][\w:]*_total)\b(\s*\{[^}]*\})?\s*(\[)?", expr):
-        if match[3] is None and match[1] not in GAUGES_NAMED_TOTAL:
-            yield Problem(where, f"counter {match[1]} used outside rate()/irate()/increase()")
-    for selector in re.finditer(r"(?<![\w:])([a-zA-Z_][\w]*)\s*\{([^}]*)\}", expr):
-        if selector[1] in ("by", "without"):
-            continue
-        if ":" not in selector[1] and 'job=~"$job"' not in selector[2].replace(" ", ""):
-            yield Problem(where, f'selector {selector[1]}{{...}} lacks job=~"$job"', "warning")
+    for selector in selectors(expr):
+        if selector.function in ("rate", "irate") and selector.range not in (
+            None,
+            "$__rate_interval",
+        ):
+            yield Problem(
+                where,
+                f"{selector.function}() should use [$__rate_interval], not [{selector.range}]",
+            )
+        if not _JOB_SCOPED.search(selector.matchers):
+            # `$job`, or a fixed job selector from the settings (the exporter's, say).
+            name = selector.metric or "{...}"
+            yield Problem(where, f"selector {name} lacks {JOB_MATCHER}", "warning")
+    yield from counter_problems(where, expr)
 
 
 def lint_dashboards(dashboards: Iterable[Dashboard]) -> list[Problem]:
@@ -121,6 +144,10 @@ def lint_rules(rule_files: Iterable[RuleFile]) -> list[Problem]:
     seen: dict[str, str] = {}
     for rule_file in rule_files:
         for rule in rule_file.rules():
+            name = rule.get("alert") or rule.get("record")
+            problems.extend(
+                counter_problems(f"{rule_file.path.name}: {name}", str(rule.get("expr", "")))
+            )
             alert = rule.get("alert")
             if not alert:
                 record = str(rule.get("record", ""))
