@@ -14,13 +14,7 @@ from elasticsearch import Elasticsearch
 
 from paas_sdk.testing.pytest_plugin import Endpoint
 
-from .conftest import PAAS_LOGS
-
-
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PAAS_LOGS, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+from .conftest import cli, count
 
 
 def _good(n: int, **more: Any) -> dict[str, Any]:
@@ -60,11 +54,6 @@ def _dead_letters(bootstrap: str, topic: str, expected: int) -> list[Any]:
     return got
 
 
-def _count(es: Elasticsearch, index: str) -> int:
-    es.indices.refresh(index=index)
-    return int(es.count(index=index)["count"])
-
-
 @pytest.fixture
 def es(elasticsearch: Endpoint) -> Elasticsearch:
     return Elasticsearch(elasticsearch.address)
@@ -73,7 +62,7 @@ def es(elasticsearch: Endpoint) -> Elasticsearch:
 @pytest.fixture
 def index_name(elasticsearch: Endpoint) -> str:
     name = f"paas-logs-{uuid.uuid4().hex[:8]}"
-    setup = _cli("setup", "--es", elasticsearch.address, "--name", name, "--index", name)
+    setup = cli("setup", "--es", elasticsearch.address, "--name", name, "--index", name)
     assert setup.returncode == 0, setup.stderr
     return name
 
@@ -81,7 +70,7 @@ def index_name(elasticsearch: Endpoint) -> str:
 def _index(
     elasticsearch: Endpoint, kafka: Endpoint, topic: str, index: str, *more: str
 ) -> subprocess.CompletedProcess[str]:
-    return _cli(
+    return cli(
         "index",
         "--es",
         elasticsearch.address,
@@ -129,7 +118,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_is_indexed(
         f"done: {len(values)} records consumed, 100 indexed, 0 already present, "
         f"6 dead-lettered to {topic}-dlq" in result.stdout
     )
-    assert _count(es, index_name) == 100
+    assert count(es, index_name) == 100
     long_id = es.search(index=index_name, query={"term": {"order.id": 51}})["hits"]["hits"][0]
     assert long_id["_id"].startswith("sha256-")
     assert long_id["_source"]["event"]["id"] == "x" * 600
@@ -151,7 +140,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_is_indexed(
     assert again.returncode == 0, again.stderr
     assert "done: 0 records consumed" in again.stdout, "offsets were committed"
 
-    listed = _cli("dlq", "list", "--bootstrap", kafka.address, "--topic", f"{topic}-dlq")
+    listed = cli("dlq", "list", "--bootstrap", kafka.address, "--topic", f"{topic}-dlq")
     assert listed.returncode == 0, listed.stderr
     assert "6 dead letters" in listed.stderr
     assert f"from {topic}[0]@25: not_json: not JSON" in listed.stdout
@@ -169,18 +158,18 @@ def test_dlq_replay_sends_each_dead_letter_once(kafka: Endpoint, topic: str) -> 
         )
     assert producer.flush(30) == 0
     args = ("dlq", "replay", "--bootstrap", kafka.address, "--topic", dead)
-    dry = _cli(*args, "--dry-run")
+    dry = cli(*args, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would replay 3 dead letters" in dry.stderr
-    first = _cli(*args)
+    first = cli(*args)
     assert first.returncode == 0, first.stderr
     assert "replayed 3 dead letters" in first.stderr
     replayed = _dead_letters(kafka.address, topic, 3)
     assert sorted(m.value() for m in replayed) == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
-    second = _cli(*args)
+    second = cli(*args)
     assert second.returncode == 0, second.stderr
     assert "replayed 0 dead letters" in second.stderr
-    missing = _cli("dlq", "list", "--bootstrap", kafka.address, "--topic", f"{topic}-none")
+    missing = cli("dlq", "list", "--bootstrap", kafka.address, "--topic", f"{topic}-none")
     assert missing.returncode == 1
     assert "no such topic" in missing.stderr
     assert "Traceback" not in missing.stderr
@@ -199,7 +188,7 @@ def test_records_near_the_size_limit_are_indexed_in_bounded_bulks(
     result = _index(elasticsearch, kafka, topic, index_name)
     assert result.returncode == 0, result.stderr
     assert "done: 150 records consumed, 150 indexed" in result.stdout
-    assert _count(es, index_name) == 150
+    assert count(es, index_name) == 150
 
 
 def test_index_refuses_to_start_without_its_template(
@@ -221,12 +210,12 @@ def test_index_refuses_to_start_without_its_template(
     installed = _index(elasticsearch, kafka, topic, index, "--install-template")
     assert installed.returncode == 0, installed.stderr
     assert "50 indexed, 0 already present, 1 dead-lettered" in installed.stdout
-    assert _count(es, index) == 50
+    assert count(es, index) == 50
 
     # an index mapped without the template is refused even once a template exists
     plain = f"paas-logs-plain-{uuid.uuid4().hex[:6]}"
     es.indices.create(index=plain)
-    setup = _cli("setup", "--es", elasticsearch.address, "--name", plain, "--index", plain)
+    setup = cli("setup", "--es", elasticsearch.address, "--name", plain, "--index", plain)
     assert setup.returncode == 0, setup.stderr
     stale = _index(elasticsearch, kafka, topic, plain)
     assert stale.returncode == 1
@@ -238,7 +227,7 @@ def test_a_more_specific_index_gets_its_own_template(
 ) -> None:
     base = f"paas-logs-{uuid.uuid4().hex[:6]}"
     for index in (base, f"{base}-audit"):
-        result = _cli("setup", "--es", elasticsearch.address, "--name", index, "--index", index)
+        result = cli("setup", "--es", elasticsearch.address, "--name", index, "--index", index)
         assert result.returncode == 0, result.stderr
     simulated = es.indices.simulate_index_template(name=f"{base}-audit-000001")
     assert [t["name"] for t in simulated["overlapping"]] == [base]
