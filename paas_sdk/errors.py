@@ -15,6 +15,9 @@ and never carries a secret::
      │    ├── InvalidDubboURLError a URL or a value that Dubbo cannot carry
      │    ├── RegistryConnectionError  ZooKeeper could not be reached in time
      │    └── RegistryAuthError    digest credentials or ACLs were refused
+     ├── RpcError                  a Triple (gRPC) service cannot be served or called
+     │    ├── NoProviderError      no provider of the interface could be reached in time
+     │    └── TripleCallError      (paas_sdk.rpc) a failed call, also a `grpc.RpcError`
      ├── LogShippingError          the Kafka log handler cannot be set up
      ├── LogIndexingError          `paas-logs` cannot set up or feed Elasticsearch
      ├── ExporterError             paas-exporter
@@ -45,10 +48,12 @@ __all__ = [
     "LogIndexingError",
     "LogShippingError",
     "NamespaceNotFoundError",
+    "NoProviderError",
     "PaasError",
     "RegistryAuthError",
     "RegistryConnectionError",
     "RegistryError",
+    "RpcError",
     "UpstreamError",
 ]
 
@@ -106,6 +111,14 @@ class RegistryAuthError(RegistryError):
     """ZooKeeper refused the digest credentials or the ACLs."""
 
 
+class RpcError(PaasError):
+    """A Triple (gRPC) service could not be served or called."""
+
+
+class NoProviderError(RpcError):
+    """No provider of the interface (group, version) could be reached within the wait."""
+
+
 class LogShippingError(PaasError):
     """The Kafka log handler cannot be set up (logging calls themselves never raise)."""
 
@@ -123,7 +136,15 @@ class ExporterConfigError(ExporterError):
 
 
 class UpstreamError(ExporterError):
-    """Harbor, Jenkins or Spinnaker answered with an error, garbage, or not at all."""
+    """Harbor, Jenkins or Spinnaker answered with an error, garbage, or not at all.
+
+    `reason` is one of a fixed set for metrics: auth, timeout, connect, http_4xx, http_5xx or
+    malformed (an answer of the wrong type or shape, the default).
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, reason: str = "malformed"):
+        super().__init__(message, where=where)
+        self.reason = reason
 
 
 class DashboardError(PaasError):

@@ -144,8 +144,12 @@ class DubboURL:
         release: str = DUBBO_RELEASE,
         dynamic: bool = True,
         parameters: Mapping[str, str | int | bool | None] | None = None,
+        path: str | None = None,
     ) -> DubboURL:
-        """A provider URL with every parameter Java consumers and Dubbo Admin read."""
+        """A provider URL with every parameter Java consumers and Dubbo Admin read.
+
+        `path` defaults to the interface; a Triple IDL provider's path is its gRPC service name.
+        """
         _check_interface(interface, f"{protocol}://{host}:{port}")
         values: dict[str, str | int | bool | None] = {
             "application": application,
@@ -166,7 +170,7 @@ class DubboURL:
             "weight": weight,
         }
         values.update(parameters or {})
-        return cls.build(protocol, host, port, interface, values)
+        return cls.build(protocol, host, port, path or interface, values)
 
     @classmethod
     def consumer(

@@ -602,6 +602,25 @@ class ZooKeeperRegistry:
             for listener in list(subscription._listeners):
                 self._events.put(functools.partial(listener, updated))
 
+    def watch_data(self, path: str, listener: Callable[[bytes | None], None]) -> None:
+        """Call `listener(data)` with the node's data now and on every change (None: no node).
+
+        For config-centre documents such as Dubbo Admin's governance rules; kazoo re-arms the
+        watch after reconnecting. `listener` runs on the `paas-registry-events` thread.
+        """
+        client = self._client
+        if client is None or not self._connected:
+            raise RegistryConnectionError("the registry is not connected", where=path)
+        from kazoo.recipe.watchers import DataWatch
+
+        def changed(data: bytes | None, _stat: object) -> None:
+            self._events.put(functools.partial(listener, data))
+
+        try:
+            DataWatch(client, path, changed)
+        except Exception as exc:
+            self._raise(exc, path)
+
     # -- session handling ----------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
         # kazoo's connection thread: record and hand over, never call ZooKeeper here
