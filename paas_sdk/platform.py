@@ -39,6 +39,11 @@ from paas_sdk.metrics import (
     register_runtime_collectors,
     register_service_info,
 )
+from paas_sdk.metrics._multiprocess import (
+    announce_worker,
+    supervised_directory,
+    use_multiprocess_values,
+)
 
 if TYPE_CHECKING:
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
@@ -47,7 +52,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["Platform", "PlatformSettings", "init"]
+__all__ = ["Platform", "PlatformSettings", "current", "init"]
 
 _log = logging.getLogger("paas_sdk")
 
@@ -154,9 +159,12 @@ class Platform:
     def ready(self) -> bool:
         return self.lifecycle.ready()
 
-    def shutdown(self, reason: str = "requested") -> None:
-        """Deregister, drain, then stop logs, config, registry and endpoints, in that order."""
-        self.lifecycle.shutdown(reason)
+    def shutdown(self, reason: str = "requested", *, drain: bool = True) -> None:
+        """Deregister, drain, then stop endpoints, config, registry and logs, in that order.
+
+        `drain=False` when the server has already stopped accepting (an integration's exit hook).
+        """
+        self.lifecycle.shutdown(reason, drain=drain)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until shutdown has finished (for example after SIGTERM)."""
@@ -173,6 +181,11 @@ class Platform:
         # logging first, so that what config and the registry say on start is ECS (and shipped)
         if configure_logging:
             self._start_logging()
+        pod = supervised_directory()  # a worker: the supervisor serves the pod's endpoints
+        if pod is not None:
+            use_multiprocess_values()  # before the first metric below is created
+            # the first deregistration step: the pod's /readyz turns at once
+            self.lifecycle.on_deregister("pod readiness", lambda: announce_worker(pod, False))
         register_service_info(self.context, self.metrics_registry)
         if self.metrics_registry is not REGISTRY:  # the default one has them already
             register_runtime_collectors(self.metrics_registry)
@@ -180,16 +193,18 @@ class Platform:
             self._start_config()
         if self.settings.zookeeper:
             self._start_registry(self.settings.zookeeper)
-        if self.settings.metrics_port >= 0:
+        if pod is None and self.settings.metrics_port >= 0:
             server = MetricsServer(self.endpoints, port=self.settings.metrics_port)
             server.start()
             self.metrics_server = server
             self.lifecycle.on_stop("metrics endpoints", server.close)
         if self.logging is not None:
             # last: whatever the other parts log while stopping is still shipped
-            self.lifecycle.on_stop("logs", self.logging.close)
+            self.lifecycle.on_stop("logs", self.logging.close, last=True)
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             self.lifecycle.install_signal_handlers()
+        if pod is not None:
+            announce_worker(pod, serving=True)
 
     def _start_logging(self) -> None:
         from paas_sdk.logs import configure_logging
@@ -239,6 +254,12 @@ _current: Platform | None = None
 _current_lock = threading.Lock()
 
 
+def current() -> Platform | None:
+    """The platform `init()` started in this process, while it runs (not yet shut down)."""
+    platform = _current
+    return platform if platform is not None and not platform.lifecycle.finished else None
+
+
 def init(
     *,
     context: ServiceContext | None = None,
@@ -272,7 +293,7 @@ def init(
                 install_signal_handlers=install_signal_handlers,
             )
         except BaseException:
-            platform.shutdown("start failed")
+            platform.shutdown("start failed", drain=False)
             raise
         _current = platform
         return platform
