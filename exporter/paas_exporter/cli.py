@@ -74,16 +74,18 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     _configure_logging(log_level, to_stderr=once)
     try:
         config = load_config(config_path)
+        poller = Poller(config)  # reads the delivery view's state file, if any
     except ExporterConfigError as error:
         click.echo(f"paas-exporter: {error}", err=True)
         sys.exit(2)
     if check:
         click.echo(f"{config_path}: ok, {len(config.targets)} target(s)")
         return
-    poller = Poller(config)
     poller.start()
     if once:
-        complete = poller.wait_for_polls(1, timeout=max(t.timeout * 3 for t in config.targets) + 5)
+        complete = poller.wait_for_polls(
+            1, timeout=max(t.poll_deadline for t in config.targets) + 5
+        )
         poller.close()
         sys.stdout.buffer.write(poller.exposition.text)
         up = all(s.snapshot.up for s in poller.targets.values())
