@@ -252,7 +252,7 @@ class Lifecycle:
             self._run(step)
         if drain and self.drain_seconds and not self._drained.is_set():
             log.info("draining for %.1f s", self.drain_seconds)
-            self._drain(started + self.drain_seconds)
+            self._drain(time.monotonic() + self.drain_seconds)
         signum = self._signal
         if signum is not None:
             self._hand_on(signum)
