@@ -488,6 +488,14 @@ class HTTPServer:
             return False
 
 
+def describe_listening(host: str, port: int, web_config: WebConfig | None) -> str:
+    """For a startup line: where a server listens and what a client must bring."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if host in ("", "0.0.0.0", "::"):
+        where += " (all interfaces)"
+    return f"{where}, {web_config.describe() if web_config else 'plain HTTP, no auth'}"
+
+
 def http_server(
     host: str,
     port: int,

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from paas_sdk.metrics import HealthEndpoints, MetricsServer
 from paas_sdk.metrics._multiprocess import SUPERVISOR_VARIABLE, serving_workers
-from paas_sdk.platform import PlatformSettings
+from paas_sdk.platform import PlatformSettings, serve_endpoints
 
 __all__ = ["PodEndpoints"]
 
@@ -56,7 +56,7 @@ class PodEndpoints:
             multiprocess_dir=directory,
         )
         if self.settings.metrics_port >= 0:
-            self.server = MetricsServer(endpoints, port=self.settings.metrics_port).start()
+            self.server = serve_endpoints(endpoints, self.settings)
         return self
 
     def forget_in_worker(self) -> None:
