@@ -9,6 +9,8 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 ``PAAS_CONFIG_DIR``. The rest:
 
 - ``PAAS_ZOOKEEPER``: ZooKeeper connect string or ``zookeeper://`` address (unset: registry off)
+- ``PAAS_ZOOKEEPER_USERNAME`` and ``PAAS_ZOOKEEPER_PASSWORD_FILE``: digest credentials, the
+  password read from a file (a mounted Secret), so that registered nodes are this identity's only
 - ``PAAS_ZOOKEEPER_ALLOW_OPEN_ACL``: ``true`` lets a production environment (``PAAS_ENV`` of
   ``pro``, ``prd``, ``prod`` or ``production``) register without ZooKeeper credentials, in
   world-writable nodes; elsewhere that is only warned about (``false``)
@@ -31,10 +33,11 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paas_sdk._http_server import describe_listening
@@ -69,6 +72,8 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAAS_", extra="ignore", frozen=True)
 
     zookeeper: str | None = None
+    zookeeper_username: str | None = None
+    zookeeper_password_file: Path | None = None
     zookeeper_allow_open_acl: bool = False
     dubbo_port: int = Field(default=20880, ge=1, le=65535)
     kafka_bootstrap: str | None = None
@@ -253,6 +258,9 @@ class Platform:
             "retry_in_background": True,
             "refuse_open_acl": production and not self.settings.zookeeper_allow_open_acl,
         }
+        if self.settings.zookeeper_username:
+            options["username"] = self.settings.zookeeper_username
+            options["password"] = self._zookeeper_password()
         registry = (
             ZooKeeperRegistry.from_address(address, **options)
             if address.startswith("zookeeper://")
@@ -272,6 +280,22 @@ class Platform:
         self._add_readiness("registry", lambda: not self._exposed or registry.registered)
         self.lifecycle.on_deregister("registry", registry.unregister_all)
         self.lifecycle.on_stop("registry", registry.close)
+
+
+    def _zookeeper_password(self) -> SecretStr:
+        path = self.settings.zookeeper_password_file
+        if path is None:
+            raise ConfigError(
+                "PAAS_ZOOKEEPER_USERNAME needs PAAS_ZOOKEEPER_PASSWORD_FILE",
+                where="PAAS_ZOOKEEPER_PASSWORD_FILE",
+            )
+        try:
+            return SecretStr(path.read_text().strip())
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the ZooKeeper password: {error.strerror}",
+                where=f"PAAS_ZOOKEEPER_PASSWORD_FILE={path}",
+            ) from None
 
 
 _current: Platform | None = None

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
 from kazoo.security import Permissions, make_acl
 from prometheus_client import CollectorRegistry
 
@@ -113,3 +116,46 @@ def test_init_only_warns_outside_production(
     platform = _init(zookeeper, "fat")
     platform.shutdown()
     assert any(WARNING in r.getMessage() for r in caplog.records)
+
+
+def test_init_in_production_with_credentials_from_a_file_registers_closed_nodes(
+    zookeeper: Any,
+    observer: KazooClient,
+    interface: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    password = tmp_path / "zookeeper-password"
+    password.write_text("s3cret\n")
+    caplog.set_level(logging.WARNING, logger="paas_sdk.registry")
+    platform = _init(
+        zookeeper, "PRO", zookeeper_username="orders", zookeeper_password_file=password
+    )
+    try:
+        platform.expose(interface)
+        assert platform.registry is not None
+        wait = time.monotonic() + 10
+        while not platform.registry.registered and time.monotonic() < wait:
+            time.sleep(0.05)
+        assert platform.registry.registered
+        with pytest.raises(NoAuthError):  # an anonymous client can neither read nor delete
+            observer.get_children(f"/dubbo/{interface}/providers")
+        with pytest.raises(NoAuthError):
+            observer.delete(f"/dubbo/{interface}", recursive=True)
+    finally:
+        platform.shutdown()
+    assert not any(WARNING in r.getMessage() for r in caplog.records)
+
+
+def test_a_missing_password_file_is_named(zookeeper: Any, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _init(
+            zookeeper,
+            "PRO",
+            zookeeper_username="orders",
+            zookeeper_password_file=tmp_path / "absent",
+        )
+    assert str(caught.value) == (
+        f"PAAS_ZOOKEEPER_PASSWORD_FILE={tmp_path / 'absent'}: cannot read the ZooKeeper "
+        "password: No such file or directory"
+    )
