@@ -35,6 +35,7 @@ class Upstream:
         timeout: float | None = None,
     ):
         self.target = target
+        self.timeout = timeout or target.timeout  # the delivery view's own, if given
         self.requests = 0
         self.errors = 0
         self._semaphore = asyncio.Semaphore(target.concurrency)
@@ -49,7 +50,7 @@ class Upstream:
             base_url=target.url.rstrip("/"),
             headers=headers,
             auth=auth,
-            timeout=timeout or target.timeout,
+            timeout=self.timeout,
             verify=_ssl_context(target),
             limits=httpx.Limits(max_connections=target.concurrency),
             transport=transport,
@@ -69,17 +70,21 @@ class Upstream:
         async with self._semaphore:
             self.requests += 1
             try:
-                async with asyncio.timeout(self.target.timeout):
+                async with asyncio.timeout(self.timeout):
                     status, headers, content = await self._fetch(path, params, where)
             except (TimeoutError, httpx.TimeoutException):
                 self.errors += 1
                 raise UpstreamError(
-                    f"no complete answer within timeout ({self.target.timeout:g} s)", where=where
+                    f"no complete answer within timeout ({self.timeout:g} s)",
+                    where=where,
+                    reason="timeout",
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
-                reason = str(error) or error.__class__.__name__
-                raise UpstreamError(f"request failed: {reason}", where=where) from None
+                detail = str(error) or error.__class__.__name__
+                raise UpstreamError(
+                    f"request failed: {detail}", where=where, reason="connect"
+                ) from None
             except UpstreamError:
                 self.errors += 1
                 raise
@@ -87,7 +92,8 @@ class Upstream:
             return None, headers
         if status != 200:
             self.errors += 1
-            raise UpstreamError(f"answered HTTP {status}", where=where)
+            reason = "auth" if status in (401, 403) else "http_5xx" if status >= 500 else "http_4xx"
+            raise UpstreamError(f"answered HTTP {status}", where=where, reason=reason)
         try:
             return orjson.loads(content), headers
         except orjson.JSONDecodeError as error:
