@@ -281,7 +281,6 @@ class Platform:
         self.lifecycle.on_deregister("registry", registry.unregister_all)
         self.lifecycle.on_stop("registry", registry.close)
 
-
     def _zookeeper_password(self) -> SecretStr:
         path = self.settings.zookeeper_password_file
         if path is None:

@@ -21,7 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from paas_sdk._http_server import QuietHTTPServer, http_server
+from paas_sdk._http_server import HTTPServer, http_server
 from paas_sdk.errors import LogIndexingError
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class IndexerMetrics(Collector):
         )
 
 
-def serve_indexer_metrics(indexer: LogIndexer, host: str, port: int) -> QuietHTTPServer:
+def serve_indexer_metrics(indexer: LogIndexer, host: str, port: int) -> HTTPServer:
     """Serve the indexer's metrics at ``/metrics`` from a daemon thread; `shutdown()` stops."""
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -163,7 +163,7 @@ def serve_indexer_metrics(indexer: LogIndexer, host: str, port: int) -> QuietHTT
         handler.wfile.write(body)
 
     try:
-        server = http_server(host, port, dispatch)
+        server = http_server(host, port, dispatch, thread_name="paas-logs-metrics")
     except OSError as exc:
         raise LogIndexingError(
             f"cannot serve metrics: {exc.strerror}", where=f"{host}:{port}"
