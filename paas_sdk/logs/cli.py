@@ -348,7 +348,9 @@ def index(
             from paas_sdk.logs._metrics import serve_indexer_metrics
 
             server = serve_indexer_metrics(indexer, metrics_host, metrics_port)
-            click.echo(f"metrics on http://{metrics_host}:{server.server_port}/metrics", err=True)
+            click.echo(
+                f"metrics on http://{metrics_host}:{server.server_address[1]}/metrics", err=True
+            )
         try:
             progress = indexer.run(
                 max_records=max_records,
@@ -360,6 +362,7 @@ def index(
         finally:
             if server is not None:
                 server.shutdown()
+                server.server_close()
         report(progress)
         click.echo(
             f"done: {progress.consumed} records consumed, {progress.indexed} indexed, "
