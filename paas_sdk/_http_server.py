@@ -281,6 +281,7 @@ class HTTPServer:
             raise
         self.socket.setblocking(False)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.server_port = self.server_address[1]  # as socketserver names them
         self._selector = selectors.DefaultSelector()
         # Workers hand connections back through a queue and wake the selector with a byte.
         self._wake_read, self._wake_write = socket.socketpair()

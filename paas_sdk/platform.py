@@ -9,6 +9,11 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 ``PAAS_CONFIG_DIR``. The rest:
 
 - ``PAAS_ZOOKEEPER``: ZooKeeper connect string or ``zookeeper://`` address (unset: registry off)
+- ``PAAS_ZOOKEEPER_USERNAME`` and ``PAAS_ZOOKEEPER_PASSWORD_FILE``: digest credentials, the
+  password read from a file (a mounted Secret), so that registered nodes are this identity's only
+- ``PAAS_ZOOKEEPER_ALLOW_OPEN_ACL``: ``true`` lets a production environment (``PAAS_ENV`` of
+  ``pro``, ``prd``, ``prod`` or ``production``) register without ZooKeeper credentials, in
+  world-writable nodes; elsewhere that is only warned about (``false``)
 - ``PAAS_DUBBO_PORT``: the port registered for exposed Dubbo services (``20880``)
 - ``PAAS_KAFKA_BOOTSTRAP``: Kafka bootstrap servers for log shipping (unset: stdout only)
 - ``PAAS_LOG_TOPIC``: the Kafka topic logs go to (``paas-logs``)
@@ -28,22 +33,28 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paas_sdk._http_server import describe_listening
 from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
-from paas_sdk.errors import ConfigError
+from paas_sdk.errors import ConfigError, RegistryAuthError
 from paas_sdk.lifecycle import Lifecycle
 from paas_sdk.metrics import (
     HealthEndpoints,
     MetricsServer,
     register_runtime_collectors,
     register_service_info,
+)
+from paas_sdk.metrics._multiprocess import (
+    announce_worker,
+    supervised_directory,
+    use_multiprocess_values,
 )
 
 if TYPE_CHECKING:
@@ -53,9 +64,11 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["Platform", "PlatformSettings", "init"]
+__all__ = ["Platform", "PlatformSettings", "current", "init"]
 
 _log = logging.getLogger("paas_sdk")
+# Environment names meaning production (Apollo's own is PRO).
+_PRODUCTION = frozenset({"pro", "prd", "prod", "production"})
 
 
 class PlatformSettings(BaseSettings):
@@ -64,6 +77,9 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAAS_", extra="ignore", frozen=True)
 
     zookeeper: str | None = None
+    zookeeper_username: str | None = None
+    zookeeper_password_file: Path | None = None
+    zookeeper_allow_open_acl: bool = False
     dubbo_port: int = Field(default=20880, ge=1, le=65535)
     kafka_bootstrap: str | None = None
     log_topic: str = "paas-logs"
@@ -162,9 +178,12 @@ class Platform:
     def ready(self) -> bool:
         return self.lifecycle.ready()
 
-    def shutdown(self, reason: str = "requested") -> None:
-        """Deregister, drain, then stop logs, config, registry and endpoints, in that order."""
-        self.lifecycle.shutdown(reason)
+    def shutdown(self, reason: str = "requested", *, drain: bool = True) -> None:
+        """Deregister, drain, then stop endpoints, config, registry and logs, in that order.
+
+        `drain=False` when the server has already stopped accepting (an integration's exit hook).
+        """
+        self.lifecycle.shutdown(reason, drain=drain)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until shutdown has finished (for example after SIGTERM)."""
@@ -181,6 +200,11 @@ class Platform:
         # logging first, so that what config and the registry say on start is ECS (and shipped)
         if configure_logging:
             self._start_logging()
+        pod = supervised_directory()  # a worker: the supervisor serves the pod's endpoints
+        if pod is not None:
+            use_multiprocess_values()  # before the first metric below is created
+            # the first deregistration step: the pod's /readyz turns at once
+            self.lifecycle.on_deregister("pod readiness", lambda: announce_worker(pod, False))
         register_service_info(self.context, self.metrics_registry)
         if self.metrics_registry is not REGISTRY:  # the default one has them already
             register_runtime_collectors(self.metrics_registry)
@@ -188,26 +212,17 @@ class Platform:
             self._start_config()
         if self.settings.zookeeper:
             self._start_registry(self.settings.zookeeper)
-        if self.settings.metrics_port >= 0:
-            web_config = load_web_config(self.settings.web_config_file)
-            server = MetricsServer(
-                self.endpoints,
-                host=self.settings.metrics_host,
-                port=self.settings.metrics_port,
-                web_config=web_config,
-            )
-            server.start()
-            _log.info(
-                "metrics endpoints on %s",
-                describe_listening(self.settings.metrics_host, server.port, web_config),
-            )
+        if pod is None and self.settings.metrics_port >= 0:
+            server = serve_endpoints(self.endpoints, self.settings)
             self.metrics_server = server
             self.lifecycle.on_stop("metrics endpoints", server.close)
         if self.logging is not None:
             # last: whatever the other parts log while stopping is still shipped
-            self.lifecycle.on_stop("logs", self.logging.close)
+            self.lifecycle.on_stop("logs", self.logging.close, last=True)
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             self.lifecycle.install_signal_handlers()
+        if pod is not None:
+            announce_worker(pod, serving=True)
 
     def _start_logging(self) -> None:
         from paas_sdk.logs import configure_logging
@@ -240,21 +255,74 @@ class Platform:
     def _start_registry(self, address: str) -> None:
         from paas_sdk.registry import ZooKeeperRegistry
 
-        options: dict[str, Any] = {"metrics": self.metrics_registry, "retry_in_background": True}
+        environment = self.context.environment
+        production = environment.lower() in _PRODUCTION
+        options: dict[str, Any] = {
+            "metrics": self.metrics_registry,
+            "retry_in_background": True,
+            "refuse_open_acl": production and not self.settings.zookeeper_allow_open_acl,
+        }
+        if self.settings.zookeeper_username:
+            options["username"] = self.settings.zookeeper_username
+            options["password"] = self._zookeeper_password()
         registry = (
             ZooKeeperRegistry.from_address(address, **options)
             if address.startswith("zookeeper://")
             else ZooKeeperRegistry(address, **options)
         )
-        registry.start()
+        try:
+            registry.start()
+        except RegistryAuthError as error:
+            if not registry.refuse_open_acl:
+                raise
+            raise ConfigError(
+                f"{error}; refused because PAAS_ENV={environment} is production "
+                "(PAAS_ZOOKEEPER_ALLOW_OPEN_ACL=true accepts it)",
+                where="PAAS_ZOOKEEPER",
+            ) from None
         self.registry = registry
         self._add_readiness("registry", lambda: not self._exposed or registry.registered)
         self.lifecycle.on_deregister("registry", registry.unregister_all)
         self.lifecycle.on_stop("registry", registry.close)
 
+    def _zookeeper_password(self) -> SecretStr:
+        path = self.settings.zookeeper_password_file
+        if path is None:
+            raise ConfigError(
+                "PAAS_ZOOKEEPER_USERNAME needs PAAS_ZOOKEEPER_PASSWORD_FILE",
+                where="PAAS_ZOOKEEPER_PASSWORD_FILE",
+            )
+        try:
+            return SecretStr(path.read_text().strip())
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the ZooKeeper password: {error.strerror}",
+                where=f"PAAS_ZOOKEEPER_PASSWORD_FILE={path}",
+            ) from None
+
+
+def serve_endpoints(endpoints: HealthEndpoints, settings: PlatformSettings) -> MetricsServer:
+    """Start `endpoints` where the settings say (host, port, TLS and basic auth) and log where."""
+    web_config = load_web_config(settings.web_config_file)
+    server = MetricsServer(
+        endpoints, host=settings.metrics_host, port=settings.metrics_port, web_config=web_config
+    )
+    server.start()
+    _log.info(
+        "metrics endpoints on %s",
+        describe_listening(settings.metrics_host, server.port, web_config),
+    )
+    return server
+
 
 _current: Platform | None = None
 _current_lock = threading.Lock()
+
+
+def current() -> Platform | None:
+    """The platform `init()` started in this process, while it runs (not yet shut down)."""
+    platform = _current
+    return platform if platform is not None and not platform.lifecycle.finished else None
 
 
 def init(
@@ -290,7 +358,7 @@ def init(
                 install_signal_handlers=install_signal_handlers,
             )
         except BaseException:
-            platform.shutdown("start failed")
+            platform.shutdown("start failed", drain=False)
             raise
         _current = platform
         return platform
