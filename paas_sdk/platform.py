@@ -9,12 +9,21 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 ``PAAS_CONFIG_DIR``. The rest:
 
 - ``PAAS_ZOOKEEPER``: ZooKeeper connect string or ``zookeeper://`` address (unset: registry off)
+- ``PAAS_ZOOKEEPER_USERNAME`` and ``PAAS_ZOOKEEPER_PASSWORD_FILE``: digest credentials, the
+  password read from a file (a mounted Secret), so that registered nodes are this identity's only
+- ``PAAS_ZOOKEEPER_ALLOW_OPEN_ACL``: ``true`` lets a production environment (``PAAS_ENV`` of
+  ``pro``, ``prd``, ``prod`` or ``production``) register without ZooKeeper credentials, in
+  world-writable nodes; elsewhere that is only warned about (``false``)
 - ``PAAS_TRIPLE_PORT``: the port `triple_server()` serves Dubbo Triple (gRPC) on (``50051``)
 - ``PAAS_KAFKA_BOOTSTRAP``: Kafka bootstrap servers for log shipping (unset: stdout only)
 - ``PAAS_LOG_TOPIC``: the Kafka topic logs go to (``paas-logs``)
 - ``PAAS_LOG_LEVEL``: root log level (``INFO``)
 - ``PAAS_METRICS_PORT``: port of ``/metrics``, ``/healthz``, ``/readyz``; ``-1`` turns it off
   (``9464``)
+- ``PAAS_METRICS_HOST``: the address that port listens on (``0.0.0.0``, all interfaces, as
+  Prometheus exporters do; ``127.0.0.1`` keeps it to the pod)
+- ``PAAS_WEB_CONFIG_FILE``: a Prometheus exporter-toolkit web config adding TLS and basic auth to
+  those endpoints (unset: plain HTTP)
 - ``PAAS_DRAIN_SECONDS``: how long to keep serving after deregistering on SIGTERM (``10``)
 """
 
@@ -24,14 +33,17 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paas_sdk._http_server import describe_listening
+from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
-from paas_sdk.errors import ConfigError
+from paas_sdk.errors import ConfigError, RegistryAuthError
 from paas_sdk.lifecycle import Lifecycle
 from paas_sdk.metrics import (
     HealthEndpoints,
@@ -51,6 +63,8 @@ M = TypeVar("M", bound=BaseModel)
 __all__ = ["Platform", "PlatformSettings", "init"]
 
 _log = logging.getLogger("paas_sdk")
+# Environment names meaning production (Apollo's own is PRO).
+_PRODUCTION = frozenset({"pro", "prd", "prod", "production"})
 
 
 class PlatformSettings(BaseSettings):
@@ -59,11 +73,16 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAAS_", extra="ignore", frozen=True)
 
     zookeeper: str | None = None
+    zookeeper_username: str | None = None
+    zookeeper_password_file: Path | None = None
+    zookeeper_allow_open_acl: bool = False
     triple_port: int = Field(default=50051, ge=1, le=65535)
     kafka_bootstrap: str | None = None
     log_topic: str = "paas-logs"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
+    metrics_host: str = "0.0.0.0"
+    web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("log_level", mode="before")
@@ -229,8 +248,18 @@ class Platform:
         if self.settings.zookeeper:
             self._start_registry(self.settings.zookeeper)
         if self.settings.metrics_port >= 0:
-            server = MetricsServer(self.endpoints, port=self.settings.metrics_port)
+            web_config = load_web_config(self.settings.web_config_file)
+            server = MetricsServer(
+                self.endpoints,
+                host=self.settings.metrics_host,
+                port=self.settings.metrics_port,
+                web_config=web_config,
+            )
             server.start()
+            _log.info(
+                "metrics endpoints on %s",
+                describe_listening(self.settings.metrics_host, server.port, web_config),
+            )
             self.metrics_server = server
             self.lifecycle.on_stop("metrics endpoints", server.close)
         if self.logging is not None:
@@ -270,19 +299,52 @@ class Platform:
     def _start_registry(self, address: str) -> None:
         from paas_sdk.registry import ZooKeeperRegistry
 
-        options: dict[str, Any] = {"metrics": self.metrics_registry, "retry_in_background": True}
+        environment = self.context.environment
+        production = environment.lower() in _PRODUCTION
+        options: dict[str, Any] = {
+            "metrics": self.metrics_registry,
+            "retry_in_background": True,
+            "refuse_open_acl": production and not self.settings.zookeeper_allow_open_acl,
+        }
+        if self.settings.zookeeper_username:
+            options["username"] = self.settings.zookeeper_username
+            options["password"] = self._zookeeper_password()
         registry = (
             ZooKeeperRegistry.from_address(address, **options)
             if address.startswith("zookeeper://")
             else ZooKeeperRegistry(address, **options)
         )
-        registry.start()
+        try:
+            registry.start()
+        except RegistryAuthError as error:
+            if not registry.refuse_open_acl:
+                raise
+            raise ConfigError(
+                f"{error}; refused because PAAS_ENV={environment} is production "
+                "(PAAS_ZOOKEEPER_ALLOW_OPEN_ACL=true accepts it)",
+                where="PAAS_ZOOKEEPER",
+            ) from None
         self.registry = registry
         self._add_readiness(
             "registry", lambda: not any(s.urls for s in self._triple_servers) or registry.registered
         )
         self.lifecycle.on_deregister("registry", registry.unregister_all)
         self.lifecycle.on_stop("registry", registry.close)
+
+    def _zookeeper_password(self) -> SecretStr:
+        path = self.settings.zookeeper_password_file
+        if path is None:
+            raise ConfigError(
+                "PAAS_ZOOKEEPER_USERNAME needs PAAS_ZOOKEEPER_PASSWORD_FILE",
+                where="PAAS_ZOOKEEPER_PASSWORD_FILE",
+            )
+        try:
+            return SecretStr(path.read_text().strip())
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the ZooKeeper password: {error.strerror}",
+                where=f"PAAS_ZOOKEEPER_PASSWORD_FILE={path}",
+            ) from None
 
 
 _current: Platform | None = None

@@ -36,12 +36,14 @@ __all__ = [
     "RuleFile",
     "builtin_alert_rules_dir",
     "builtin_dashboards_dir",
+    "fill_settings",
     "load_dashboards",
     "load_folders",
     "load_owner",
     "load_rule_files",
     "owner_of",
     "owner_tag",
+    "rule_settings",
 ]
 
 # The marks of a dashboard paas-dash manages (uid prefix and tag): `sync --prune` deletes only
@@ -249,14 +251,56 @@ def load_dashboards(directory: Path) -> list[Dashboard]:
     return [out[uid] for uid in sorted(out)]
 
 
-def load_rule_files(directory: Path) -> list[RuleFile]:
-    """Every rule file of `directory` (`*.yaml` except the `*_test.yaml` promtool tests)."""
+# The settings of the rule files, as a mixin's `_config`: `${name}` in a rule file (or its promtool
+# test) is replaced by the value. Selectors keep the alerts to the services and exporters of this
+# platform (an OpenTelemetry service exposing the same histogram is not one of them).
+RULE_SETTINGS: dict[str, str] = {
+    # Label matchers of the services' scrape jobs (narrow it: `namespace="shop"`, say); the alerts
+    # also require the SDK's paas_service_info from the same job.
+    "service_selector": 'job!=""',
+    # Label matchers of paas-exporter's scrape job.
+    "exporter_selector": 'job="paas-exporter"',
+    # The error-ratio alert stays silent below this many requests per second: 1 failure in 3
+    # requests is no incident.
+    "error_ratio_min_requests_per_second": "0.5",
+    # Where runbook.md (shipped beside the rules, copied by `paas-dash render`) is served.
+    "runbook_url_base": "https://example.invalid/paas-sdk/alert_rules/runbook.md",
+}
+_SETTING_RE = re.compile(r"\$\{(\w+)\}")
+
+
+def rule_settings(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The default rule settings with `overrides`; an unknown name is an error."""
+    unknown = sorted(set(overrides or {}) - set(RULE_SETTINGS))
+    if unknown:
+        raise DashboardError(
+            f"unknown rule setting {unknown[0]!r} (known: {', '.join(sorted(RULE_SETTINGS))})"
+        )
+    return {**RULE_SETTINGS, **(overrides or {})}
+
+
+def fill_settings(text: str, settings: dict[str, str], where: Path) -> str:
+    """`text` with every `${name}` replaced by its setting; an unknown name names the file."""
+
+    def value(match: re.Match[str]) -> str:
+        if match[1] not in settings:
+            raise DashboardError(f"unknown setting ${{{match[1]}}}", where=str(where))
+        return settings[match[1]]
+
+    return _SETTING_RE.sub(value, text)
+
+
+def load_rule_files(directory: Path, settings: dict[str, str] | None = None) -> list[RuleFile]:
+    """Every rule file of `directory` (`*.yaml` except the `*_test.yaml` promtool tests), with
+    its `${name}` settings filled in (the defaults of RULE_SETTINGS unless given)."""
+    settings = settings or rule_settings()
     files = []
     for path in sorted(directory.glob("*.y*ml")):
         if path.stem.endswith("_test"):
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = fill_settings(path.read_text(encoding="utf-8"), settings, path)
+            data = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise DashboardError(f"not valid YAML: {error}", where=str(path)) from None
         if not isinstance(data, dict) or not isinstance(data.get("groups"), list):

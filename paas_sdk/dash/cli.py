@@ -79,21 +79,30 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
 @click.option("--namespace", default="monitoring", show_default=True)
 @click.option("--provisioning-path", default="/var/lib/grafana/dashboards", show_default=True,
               help="Where Grafana finds the JSON files (file provisioning).")  # fmt: skip
+@click.option("--runbook-url-base", help="Where runbook.md is served: every alert's runbook_url "
+              "is this plus the alert's anchor.")  # fmt: skip
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="A rule setting (service_selector, ...); repeatable.")  # fmt: skip
 def render(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, out: Path, release: str, namespace: str,
-    provisioning_path: str,
+    provisioning_path: str, runbook_url_base: str | None, overrides: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps and a PrometheusRule."""
-    from paas_sdk.dash.catalog import load_dashboards, load_rule_files
+    """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps, a PrometheusRule, and the
+    rule files with their promtool tests and runbook (settings filled in) under OUT/rules."""
+    from paas_sdk.dash.catalog import load_dashboards, load_rule_files, rule_settings
     from paas_sdk.dash.render import RenderOptions
     from paas_sdk.dash.render import render as render_files
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
     try:
+        settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
-        rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
         written = render_files(
-            boards, rule_files, out, RenderOptions(release, namespace, provisioning_path)
+            boards,
+            rule_files,
+            out,
+            RenderOptions(release, namespace, provisioning_path, settings=settings),
         )
     except DashboardError as error:
         _fail(error, 2)
@@ -102,6 +111,18 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
             DashboardError(f"cannot write: {error.strerror}", where=str(error.filename or out)), 1
         )
     click.echo(f"render: {len(written)} files written under {out}")
+
+
+def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise DashboardError(f"--set {item!r}: expected NAME=VALUE")
+        settings[name.strip()] = value
+    if runbook_url_base:
+        settings["runbook_url_base"] = runbook_url_base.rstrip("/")
+    return settings
 
 
 @main.command()

@@ -105,6 +105,28 @@ def _expr_problems(where: str, expr: str) -> Iterator[Problem]:
     yield from counter_problems(where, expr)
 
 
+def _panel_problems(name: str, panel: dict[str, Any]) -> Iterator[Problem]:
+    if not panel.get("title"):
+        yield Problem(name, "panel has no title")
+    if not panel.get("description"):
+        yield Problem(name, "panel has no description")
+    defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+    unit = defaults.get("unit")
+    if unit not in _UNITS:
+        yield Problem(name, f"unit {unit!r} is missing or unknown")
+    if panel.get("type") == "stat" and not (defaults.get("thresholds") or {}).get("steps"):
+        yield Problem(name, "stat panel has no thresholds to colour its value")
+    if (panel.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
+        yield Problem(name, "panel must use the `$datasource` variable")
+    targets = panel.get("targets") or []
+    if not targets:
+        yield Problem(name, "panel has no query")
+    for target in targets:
+        if (target.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
+            yield Problem(name, "query must use the `$datasource` variable")
+        yield from _expr_problems(name, str(target.get("expr") or ""))
+
+
 def lint_dashboards(dashboards: Iterable[Dashboard]) -> list[Problem]:
     problems: list[Problem] = []
     for board in dashboards:
@@ -119,23 +141,9 @@ def lint_dashboards(dashboards: Iterable[Dashboard]) -> list[Problem]:
             problems.append(Problem(where, "dashboard has no title"))
         problems.extend(_variables(board))
         for panel in _panels(board.model):
-            name = f"{where}: panel {panel.get('title') or panel.get('id')!r}"
-            if not panel.get("title"):
-                problems.append(Problem(name, "panel has no title"))
-            if not panel.get("description"):
-                problems.append(Problem(name, "panel has no description"))
-            unit = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit")
-            if unit not in _UNITS:
-                problems.append(Problem(name, f"unit {unit!r} is missing or unknown"))
-            if (panel.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
-                problems.append(Problem(name, "panel must use the `$datasource` variable"))
-            targets = panel.get("targets") or []
-            if not targets:
-                problems.append(Problem(name, "panel has no query"))
-            for target in targets:
-                if (target.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
-                    problems.append(Problem(name, "query must use the `$datasource` variable"))
-                problems.extend(_expr_problems(name, str(target.get("expr") or "")))
+            problems.extend(
+                _panel_problems(f"{where}: panel {panel.get('title') or panel.get('id')!r}", panel)
+            )
     return problems
 
 
