@@ -30,6 +30,7 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paas_sdk._http_server import describe_listening
+from paas_sdk._startup import app_id_source, require, unknown_variables
 from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError, RegistryAuthError
@@ -89,6 +91,16 @@ class PlatformSettings(BaseSettings):
     web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
 
+    @field_validator("zookeeper")
+    @classmethod
+    def _a_connect_string(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.startswith("zookeeper://"):
+            raise ValueError(
+                "a ZooKeeper connect string is host:port[,host:port...][/chroot] "
+                "(or zookeeper://host:port), not a URL"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
@@ -103,7 +115,8 @@ class PlatformSettings(BaseSettings):
             first = exc.errors()[0]
             variable = "PAAS_" + str(first["loc"][0]).upper() if first["loc"] else "PAAS_*"
             raise ConfigError(
-                f"{first['msg']}, got {first.get('input')!r}", where=variable
+                f"{str(first['msg']).removeprefix('Value error, ')}, got {first.get('input')!r}",
+                where=variable,
             ) from None
 
 
@@ -129,6 +142,7 @@ class Platform:
         )
         self.metrics_server: MetricsServer | None = None
         self._exposed: list[DubboURL] = []
+        self._config_source = "not loaded"
 
     # -- what a service calls ------------------------------------------------------------------
     def typed_settings(self, model: type[M], *, namespaces: Iterable[str] = ()) -> TypedSettings[M]:
@@ -197,6 +211,10 @@ class Platform:
     def _start(
         self, *, configure_logging: bool, load_config: bool, install_signal_handlers: bool
     ) -> None:
+        if self.settings.kafka_bootstrap and configure_logging:
+            require("confluent_kafka", "PAAS_KAFKA_BOOTSTRAP")
+        if self.settings.zookeeper:
+            require("kazoo", "PAAS_ZOOKEEPER")
         # logging first, so that what config and the registry say on start is ECS (and shipped)
         if configure_logging:
             self._start_logging()
@@ -223,6 +241,45 @@ class Platform:
             self.lifecycle.install_signal_handlers()
         if pod is not None:
             announce_worker(pod, serving=True)
+        self._report_start(pod)
+
+    def _report_start(self, pod: str | None) -> None:
+        """One summary line, and a warning for each fallback the process started on."""
+        environ = os.environ
+        known = {"PAAS_" + name.upper() for name in PlatformSettings.model_fields}
+        for warning in unknown_variables(known, environ):
+            _log.warning(warning)
+        source = app_id_source(environ)
+        if source == "the program's name":
+            _log.warning(
+                "app id %r is the program's name: set PAAS_APP_ID (or Apollo's APP_ID)",
+                self.context.app_id,
+            )
+        if self.registry is not None and self.advertised_host.startswith("127."):
+            _log.warning(
+                "registering %s in ZooKeeper, which only this machine can reach: set POD_IP",
+                self.advertised_host,
+            )
+        if pod is not None:
+            endpoints = "served by the supervisor"
+        elif self.metrics_server is not None:
+            endpoints = f"port {self.metrics_server.port}"
+        else:
+            endpoints = "off"
+        sinks = "stdout" + (
+            f", Kafka {self.settings.kafka_bootstrap}"
+            if self.logging and self.logging.kafka_handler
+            else ""
+        )
+        _log.info(
+            "paas_sdk started: app %s (from %s), config %s, endpoints %s, registry %s, logs %s",
+            self.context.app_id,
+            source,
+            self._config_source,
+            endpoints,
+            self.settings.zookeeper or "off",
+            sinks if self.logging is not None else "the process's own",
+        )
 
     def _start_logging(self) -> None:
         from paas_sdk.logs import configure_logging
@@ -246,7 +303,10 @@ class Platform:
     def _start_config(self) -> None:
         from paas_sdk.config import open_config
 
+        apollo = os.environ.get("APOLLO_CONFIG_SERVICE") or os.environ.get("APOLLO_META")
+        directory = os.environ.get("PAAS_CONFIG_DIR", "config")
         client = open_config(self.context.app_id, metrics=self.metrics_registry)
+        self._config_source = f"Apollo {apollo}" if apollo else f"files in {directory}"
         client.start()
         self.config = client
         self._add_readiness("config", lambda: client.loaded)
