@@ -51,6 +51,11 @@ from paas_sdk.metrics import (
     register_runtime_collectors,
     register_service_info,
 )
+from paas_sdk.metrics._multiprocess import (
+    announce_worker,
+    supervised_directory,
+    use_multiprocess_values,
+)
 
 if TYPE_CHECKING:
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
@@ -59,7 +64,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["Platform", "PlatformSettings", "init"]
+__all__ = ["Platform", "PlatformSettings", "current", "init"]
 
 _log = logging.getLogger("paas_sdk")
 # Environment names meaning production (Apollo's own is PRO).
@@ -173,9 +178,12 @@ class Platform:
     def ready(self) -> bool:
         return self.lifecycle.ready()
 
-    def shutdown(self, reason: str = "requested") -> None:
-        """Deregister, drain, then stop logs, config, registry and endpoints, in that order."""
-        self.lifecycle.shutdown(reason)
+    def shutdown(self, reason: str = "requested", *, drain: bool = True) -> None:
+        """Deregister, drain, then stop endpoints, config, registry and logs, in that order.
+
+        `drain=False` when the server has already stopped accepting (an integration's exit hook).
+        """
+        self.lifecycle.shutdown(reason, drain=drain)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until shutdown has finished (for example after SIGTERM)."""
@@ -192,6 +200,11 @@ class Platform:
         # logging first, so that what config and the registry say on start is ECS (and shipped)
         if configure_logging:
             self._start_logging()
+        pod = supervised_directory()  # a worker: the supervisor serves the pod's endpoints
+        if pod is not None:
+            use_multiprocess_values()  # before the first metric below is created
+            # the first deregistration step: the pod's /readyz turns at once
+            self.lifecycle.on_deregister("pod readiness", lambda: announce_worker(pod, False))
         register_service_info(self.context, self.metrics_registry)
         if self.metrics_registry is not REGISTRY:  # the default one has them already
             register_runtime_collectors(self.metrics_registry)
@@ -199,26 +212,17 @@ class Platform:
             self._start_config()
         if self.settings.zookeeper:
             self._start_registry(self.settings.zookeeper)
-        if self.settings.metrics_port >= 0:
-            web_config = load_web_config(self.settings.web_config_file)
-            server = MetricsServer(
-                self.endpoints,
-                host=self.settings.metrics_host,
-                port=self.settings.metrics_port,
-                web_config=web_config,
-            )
-            server.start()
-            _log.info(
-                "metrics endpoints on %s",
-                describe_listening(self.settings.metrics_host, server.port, web_config),
-            )
+        if pod is None and self.settings.metrics_port >= 0:
+            server = serve_endpoints(self.endpoints, self.settings)
             self.metrics_server = server
             self.lifecycle.on_stop("metrics endpoints", server.close)
         if self.logging is not None:
             # last: whatever the other parts log while stopping is still shipped
-            self.lifecycle.on_stop("logs", self.logging.close)
+            self.lifecycle.on_stop("logs", self.logging.close, last=True)
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             self.lifecycle.install_signal_handlers()
+        if pod is not None:
+            announce_worker(pod, serving=True)
 
     def _start_logging(self) -> None:
         from paas_sdk.logs import configure_logging
@@ -297,8 +301,28 @@ class Platform:
             ) from None
 
 
+def serve_endpoints(endpoints: HealthEndpoints, settings: PlatformSettings) -> MetricsServer:
+    """Start `endpoints` where the settings say (host, port, TLS and basic auth) and log where."""
+    web_config = load_web_config(settings.web_config_file)
+    server = MetricsServer(
+        endpoints, host=settings.metrics_host, port=settings.metrics_port, web_config=web_config
+    )
+    server.start()
+    _log.info(
+        "metrics endpoints on %s",
+        describe_listening(settings.metrics_host, server.port, web_config),
+    )
+    return server
+
+
 _current: Platform | None = None
 _current_lock = threading.Lock()
+
+
+def current() -> Platform | None:
+    """The platform `init()` started in this process, while it runs (not yet shut down)."""
+    platform = _current
+    return platform if platform is not None and not platform.lifecycle.finished else None
 
 
 def init(
@@ -334,7 +358,7 @@ def init(
                 install_signal_handlers=install_signal_handlers,
             )
         except BaseException:
-            platform.shutdown("start failed")
+            platform.shutdown("start failed", drain=False)
             raise
         _current = platform
         return platform
