@@ -30,6 +30,7 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paas_sdk._http_server import describe_listening
+from paas_sdk._startup import app_id_source, require, unknown_variables
 from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError, RegistryAuthError
@@ -51,6 +53,11 @@ from paas_sdk.metrics import (
     register_runtime_collectors,
     register_service_info,
 )
+from paas_sdk.metrics._multiprocess import (
+    announce_worker,
+    supervised_directory,
+    use_multiprocess_values,
+)
 
 if TYPE_CHECKING:
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
@@ -60,7 +67,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["Platform", "PlatformSettings", "init"]
+__all__ = ["Platform", "PlatformSettings", "current", "init"]
 
 _log = logging.getLogger("paas_sdk")
 # Environment names meaning production (Apollo's own is PRO).
@@ -85,6 +92,16 @@ class PlatformSettings(BaseSettings):
     web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
 
+    @field_validator("zookeeper")
+    @classmethod
+    def _a_connect_string(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.startswith("zookeeper://"):
+            raise ValueError(
+                "a ZooKeeper connect string is host:port[,host:port...][/chroot] "
+                "(or zookeeper://host:port), not a URL"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
@@ -99,7 +116,8 @@ class PlatformSettings(BaseSettings):
             first = exc.errors()[0]
             variable = "PAAS_" + str(first["loc"][0]).upper() if first["loc"] else "PAAS_*"
             raise ConfigError(
-                f"{first['msg']}, got {first.get('input')!r}", where=variable
+                f"{str(first['msg']).removeprefix('Value error, ')}, got {first.get('input')!r}",
+                where=variable,
             ) from None
 
 
@@ -125,6 +143,7 @@ class Platform:
         )
         self.metrics_server: MetricsServer | None = None
         self._triple_servers: list[TripleServer] = []
+        self._config_source = "not loaded"
 
     # -- what a service calls ------------------------------------------------------------------
     def typed_settings(self, model: type[M], *, namespaces: Iterable[str] = ()) -> TypedSettings[M]:
@@ -221,9 +240,12 @@ class Platform:
     def ready(self) -> bool:
         return self.lifecycle.ready()
 
-    def shutdown(self, reason: str = "requested") -> None:
-        """Deregister, drain, then stop logs, config, registry and endpoints, in that order."""
-        self.lifecycle.shutdown(reason)
+    def shutdown(self, reason: str = "requested", *, drain: bool = True) -> None:
+        """Deregister, drain, then stop endpoints, config, registry and logs, in that order.
+
+        `drain=False` when the server has already stopped accepting (an integration's exit hook).
+        """
+        self.lifecycle.shutdown(reason, drain=drain)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until shutdown has finished (for example after SIGTERM)."""
@@ -237,9 +259,18 @@ class Platform:
     def _start(
         self, *, configure_logging: bool, load_config: bool, install_signal_handlers: bool
     ) -> None:
+        if self.settings.kafka_bootstrap and configure_logging:
+            require("confluent_kafka", "PAAS_KAFKA_BOOTSTRAP")
+        if self.settings.zookeeper:
+            require("kazoo", "PAAS_ZOOKEEPER")
         # logging first, so that what config and the registry say on start is ECS (and shipped)
         if configure_logging:
             self._start_logging()
+        pod = supervised_directory()  # a worker: the supervisor serves the pod's endpoints
+        if pod is not None:
+            use_multiprocess_values()  # before the first metric below is created
+            # the first deregistration step: the pod's /readyz turns at once
+            self.lifecycle.on_deregister("pod readiness", lambda: announce_worker(pod, False))
         register_service_info(self.context, self.metrics_registry)
         if self.metrics_registry is not REGISTRY:  # the default one has them already
             register_runtime_collectors(self.metrics_registry)
@@ -247,26 +278,56 @@ class Platform:
             self._start_config()
         if self.settings.zookeeper:
             self._start_registry(self.settings.zookeeper)
-        if self.settings.metrics_port >= 0:
-            web_config = load_web_config(self.settings.web_config_file)
-            server = MetricsServer(
-                self.endpoints,
-                host=self.settings.metrics_host,
-                port=self.settings.metrics_port,
-                web_config=web_config,
-            )
-            server.start()
-            _log.info(
-                "metrics endpoints on %s",
-                describe_listening(self.settings.metrics_host, server.port, web_config),
-            )
+        if pod is None and self.settings.metrics_port >= 0:
+            server = serve_endpoints(self.endpoints, self.settings)
             self.metrics_server = server
             self.lifecycle.on_stop("metrics endpoints", server.close)
         if self.logging is not None:
             # last: whatever the other parts log while stopping is still shipped
-            self.lifecycle.on_stop("logs", self.logging.close)
+            self.lifecycle.on_stop("logs", self.logging.close, last=True)
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             self.lifecycle.install_signal_handlers()
+        if pod is not None:
+            announce_worker(pod, serving=True)
+        self._report_start(pod)
+
+    def _report_start(self, pod: str | None) -> None:
+        """One summary line, and a warning for each fallback the process started on."""
+        environ = os.environ
+        known = {"PAAS_" + name.upper() for name in PlatformSettings.model_fields}
+        for warning in unknown_variables(known, environ):
+            _log.warning(warning)
+        source = app_id_source(environ)
+        if source == "the program's name":
+            _log.warning(
+                "app id %r is the program's name: set PAAS_APP_ID (or Apollo's APP_ID)",
+                self.context.app_id,
+            )
+        if self.registry is not None and self.advertised_host.startswith("127."):
+            _log.warning(
+                "registering %s in ZooKeeper, which only this machine can reach: set POD_IP",
+                self.advertised_host,
+            )
+        if pod is not None:
+            endpoints = "served by the supervisor"
+        elif self.metrics_server is not None:
+            endpoints = f"port {self.metrics_server.port}"
+        else:
+            endpoints = "off"
+        sinks = "stdout" + (
+            f", Kafka {self.settings.kafka_bootstrap}"
+            if self.logging and self.logging.kafka_handler
+            else ""
+        )
+        _log.info(
+            "paas_sdk started: app %s (from %s), config %s, endpoints %s, registry %s, logs %s",
+            self.context.app_id,
+            source,
+            self._config_source,
+            endpoints,
+            self.settings.zookeeper or "off",
+            sinks if self.logging is not None else "the process's own",
+        )
 
     def _start_logging(self) -> None:
         from paas_sdk.logs import configure_logging
@@ -290,7 +351,10 @@ class Platform:
     def _start_config(self) -> None:
         from paas_sdk.config import open_config
 
+        apollo = os.environ.get("APOLLO_CONFIG_SERVICE") or os.environ.get("APOLLO_META")
+        directory = os.environ.get("PAAS_CONFIG_DIR", "config")
         client = open_config(self.context.app_id, metrics=self.metrics_registry)
+        self._config_source = f"Apollo {apollo}" if apollo else f"files in {directory}"
         client.start()
         self.config = client
         self._add_readiness("config", lambda: client.loaded)
@@ -347,8 +411,28 @@ class Platform:
             ) from None
 
 
+def serve_endpoints(endpoints: HealthEndpoints, settings: PlatformSettings) -> MetricsServer:
+    """Start `endpoints` where the settings say (host, port, TLS and basic auth) and log where."""
+    web_config = load_web_config(settings.web_config_file)
+    server = MetricsServer(
+        endpoints, host=settings.metrics_host, port=settings.metrics_port, web_config=web_config
+    )
+    server.start()
+    _log.info(
+        "metrics endpoints on %s",
+        describe_listening(settings.metrics_host, server.port, web_config),
+    )
+    return server
+
+
 _current: Platform | None = None
 _current_lock = threading.Lock()
+
+
+def current() -> Platform | None:
+    """The platform `init()` started in this process, while it runs (not yet shut down)."""
+    platform = _current
+    return platform if platform is not None and not platform.lifecycle.finished else None
 
 
 def init(
@@ -384,7 +468,7 @@ def init(
                 install_signal_handlers=install_signal_handlers,
             )
         except BaseException:
-            platform.shutdown("start failed")
+            platform.shutdown("start failed", drain=False)
             raise
         _current = platform
         return platform
