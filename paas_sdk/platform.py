@@ -14,7 +14,7 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 - ``PAAS_ZOOKEEPER_ALLOW_OPEN_ACL``: ``true`` lets a production environment (``PAAS_ENV`` of
   ``pro``, ``prd``, ``prod`` or ``production``) register without ZooKeeper credentials, in
   world-writable nodes; elsewhere that is only warned about (``false``)
-- ``PAAS_DUBBO_PORT``: the port registered for exposed Dubbo services (``20880``)
+- ``PAAS_TRIPLE_PORT``: the port `triple_server()` serves Dubbo Triple (gRPC) on (``50051``)
 - ``PAAS_KAFKA_BOOTSTRAP``: Kafka bootstrap servers for log shipping (unset: stdout only)
 - ``PAAS_LOG_TOPIC``: the Kafka topic logs go to (``paas-logs``)
 - ``PAAS_LOG_LEVEL``: root log level (``INFO``)
@@ -30,6 +30,7 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paas_sdk._http_server import describe_listening
+from paas_sdk._startup import app_id_source, require, unknown_variables
 from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError, RegistryAuthError
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
     from paas_sdk.logs import LoggingSetup
     from paas_sdk.registry import DubboURL, ZooKeeperRegistry
+    from paas_sdk.rpc import TripleServer
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,7 +83,7 @@ class PlatformSettings(BaseSettings):
     zookeeper_username: str | None = None
     zookeeper_password_file: Path | None = None
     zookeeper_allow_open_acl: bool = False
-    dubbo_port: int = Field(default=20880, ge=1, le=65535)
+    triple_port: int = Field(default=50051, ge=1, le=65535)
     kafka_bootstrap: str | None = None
     log_topic: str = "paas-logs"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -88,6 +91,16 @@ class PlatformSettings(BaseSettings):
     metrics_host: str = "0.0.0.0"
     web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator("zookeeper")
+    @classmethod
+    def _a_connect_string(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.startswith("zookeeper://"):
+            raise ValueError(
+                "a ZooKeeper connect string is host:port[,host:port...][/chroot] "
+                "(or zookeeper://host:port), not a URL"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -103,7 +116,8 @@ class PlatformSettings(BaseSettings):
             first = exc.errors()[0]
             variable = "PAAS_" + str(first["loc"][0]).upper() if first["loc"] else "PAAS_*"
             raise ConfigError(
-                f"{first['msg']}, got {first.get('input')!r}", where=variable
+                f"{str(first['msg']).removeprefix('Value error, ')}, got {first.get('input')!r}",
+                where=variable,
             ) from None
 
 
@@ -128,7 +142,8 @@ class Platform:
             registry=metrics_registry, readiness_checks=self.lifecycle.readiness_checks()
         )
         self.metrics_server: MetricsServer | None = None
-        self._exposed: list[DubboURL] = []
+        self._triple_servers: list[TripleServer] = []
+        self._config_source = "not loaded"
 
     # -- what a service calls ------------------------------------------------------------------
     def typed_settings(self, model: type[M], *, namespaces: Iterable[str] = ()) -> TypedSettings[M]:
@@ -139,6 +154,44 @@ class Platform:
             raise ConfigError("init() was told not to load configuration", where=model.__name__)
         return TypedSettings(model, self.config, namespaces=list(namespaces) or None)
 
+    def triple_server(
+        self,
+        *,
+        port: int | None = None,
+        group: str | None = None,
+        version: str | None = None,
+        grace_seconds: float = 10.0,
+        **options: Any,
+    ) -> TripleServer:
+        """A Dubbo Triple (gRPC) server for this service, not yet started.
+
+        Add protobuf services to it and `start()` it: it registers in this platform's ZooKeeper
+        (if any) as the app ``PAAS_APP_ID`` at the pod's address, on ``PAAS_TRIPLE_PORT`` unless
+        `port` is given. On shutdown it is deregistered first, keeps answering through the
+        drain, then stops accepting and gives in-flight calls `grace_seconds`.
+        """
+        from paas_sdk.rpc import TripleServer
+
+        server = TripleServer(
+            application=self.context.app_id,
+            port=port or self.settings.triple_port,
+            host=self.advertised_host,
+            registry=self.registry,
+            group=group,
+            version=version,
+            metrics=self.metrics_registry,
+            **options,
+        )
+        self._triple_servers.append(server)
+        self.lifecycle.on_deregister(f"triple :{server.port}", server.deregister)
+        self.lifecycle.on_stop(
+            f"triple :{server.port}",
+            lambda: server.stop(grace=grace_seconds),
+            timeout=grace_seconds + 5,
+            first=True,
+        )
+        return server
+
     def expose(
         self,
         interface: str,
@@ -148,22 +201,31 @@ class Platform:
         version: str | None = None,
         port: int | None = None,
     ) -> DubboURL:
-        """Register a Dubbo provider for `interface` at this pod's address (no-op without ZK)."""
-        from paas_sdk.registry import DubboURL
+        """The registration of `interface`, which a started `triple_server()` must serve.
 
-        url = DubboURL.provider(
-            interface,
-            self.advertised_host,
-            port or self.settings.dubbo_port,
-            application=self.context.app_id,
-            methods=methods,
-            group=group,
-            version=version,
+        Only what this process really serves is registered: asking for an interface (or a
+        port) no Triple server of this platform serves raises `ConfigError`, because a Dubbo
+        consumer resolving that registration would fail every call.
+        """
+        del methods  # the served service's descriptor lists them
+        wanted = port or self.settings.triple_port
+        for server in self._triple_servers:
+            for url in server.urls:
+                if (
+                    url.interface == interface
+                    and server.port == wanted
+                    and url.group == group
+                    and url.version == version
+                ):
+                    return url
+        served = [f"{u.interface} on :{s.port}" for s in self._triple_servers for u in s.urls]
+        raise ConfigError(
+            f"no Triple server of this platform serves {interface} on port {wanted}"
+            + (f" (it serves {', '.join(served)})" if served else "")
+            + "; a Dubbo registration is made only for a protocol and port the process serves:"
+            " serve the protobuf service with platform.triple_server()",
+            where=interface,
         )
-        self._exposed.append(url)
-        if self.registry is not None:
-            self.registry.register(url)
-        return url
 
     @property
     def advertised_host(self) -> str:
@@ -197,6 +259,10 @@ class Platform:
     def _start(
         self, *, configure_logging: bool, load_config: bool, install_signal_handlers: bool
     ) -> None:
+        if self.settings.kafka_bootstrap and configure_logging:
+            require("confluent_kafka", "PAAS_KAFKA_BOOTSTRAP")
+        if self.settings.zookeeper:
+            require("kazoo", "PAAS_ZOOKEEPER")
         # logging first, so that what config and the registry say on start is ECS (and shipped)
         if configure_logging:
             self._start_logging()
@@ -223,6 +289,45 @@ class Platform:
             self.lifecycle.install_signal_handlers()
         if pod is not None:
             announce_worker(pod, serving=True)
+        self._report_start(pod)
+
+    def _report_start(self, pod: str | None) -> None:
+        """One summary line, and a warning for each fallback the process started on."""
+        environ = os.environ
+        known = {"PAAS_" + name.upper() for name in PlatformSettings.model_fields}
+        for warning in unknown_variables(known, environ):
+            _log.warning(warning)
+        source = app_id_source(environ)
+        if source == "the program's name":
+            _log.warning(
+                "app id %r is the program's name: set PAAS_APP_ID (or Apollo's APP_ID)",
+                self.context.app_id,
+            )
+        if self.registry is not None and self.advertised_host.startswith("127."):
+            _log.warning(
+                "registering %s in ZooKeeper, which only this machine can reach: set POD_IP",
+                self.advertised_host,
+            )
+        if pod is not None:
+            endpoints = "served by the supervisor"
+        elif self.metrics_server is not None:
+            endpoints = f"port {self.metrics_server.port}"
+        else:
+            endpoints = "off"
+        sinks = "stdout" + (
+            f", Kafka {self.settings.kafka_bootstrap}"
+            if self.logging and self.logging.kafka_handler
+            else ""
+        )
+        _log.info(
+            "paas_sdk started: app %s (from %s), config %s, endpoints %s, registry %s, logs %s",
+            self.context.app_id,
+            source,
+            self._config_source,
+            endpoints,
+            self.settings.zookeeper or "off",
+            sinks if self.logging is not None else "the process's own",
+        )
 
     def _start_logging(self) -> None:
         from paas_sdk.logs import configure_logging
@@ -246,7 +351,10 @@ class Platform:
     def _start_config(self) -> None:
         from paas_sdk.config import open_config
 
+        apollo = os.environ.get("APOLLO_CONFIG_SERVICE") or os.environ.get("APOLLO_META")
+        directory = os.environ.get("PAAS_CONFIG_DIR", "config")
         client = open_config(self.context.app_id, metrics=self.metrics_registry)
+        self._config_source = f"Apollo {apollo}" if apollo else f"files in {directory}"
         client.start()
         self.config = client
         self._add_readiness("config", lambda: client.loaded)
@@ -281,7 +389,9 @@ class Platform:
                 where="PAAS_ZOOKEEPER",
             ) from None
         self.registry = registry
-        self._add_readiness("registry", lambda: not self._exposed or registry.registered)
+        self._add_readiness(
+            "registry", lambda: not any(s.urls for s in self._triple_servers) or registry.registered
+        )
         self.lifecycle.on_deregister("registry", registry.unregister_all)
         self.lifecycle.on_stop("registry", registry.close)
 
