@@ -26,6 +26,7 @@ DETAILS = {
     "Harbor": "harbor",
     "Jenkins": "jenkins",
     "Spinnaker": "spinnaker",
+    "Delivery": "delivery",
 }
 
 
