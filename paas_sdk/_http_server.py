@@ -52,7 +52,8 @@ class Limits:
     max_connections: int = 4096
     workers: int = 16
     header_timeout: float = 10.0
-    idle_timeout: float = 60.0
+    # longer than any usual scrape interval, so Prometheus keeps reusing its connection
+    idle_timeout: float = 120.0
     io_timeout: float = 10.0
     max_head_bytes: int = 64 * 1024
     max_body_bytes: int = 16 * 1024 * 1024
@@ -300,6 +301,8 @@ class HTTPServer:
 
     # -- life -----------------------------------------------------------------------------------
     def serve_forever(self, poll_interval: float = 0.5) -> None:
+        if self._stop.is_set():  # shut down before it ever ran
+            return
         self._stopped.clear()
         self._selector.register(self.socket, selectors.EVENT_READ, None)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)

@@ -14,7 +14,7 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 - ``PAAS_ZOOKEEPER_ALLOW_OPEN_ACL``: ``true`` lets a production environment (``PAAS_ENV`` of
   ``pro``, ``prd``, ``prod`` or ``production``) register without ZooKeeper credentials, in
   world-writable nodes; elsewhere that is only warned about (``false``)
-- ``PAAS_DUBBO_PORT``: the port registered for exposed Dubbo services (``20880``)
+- ``PAAS_TRIPLE_PORT``: the port `triple_server()` serves Dubbo Triple (gRPC) on (``50051``)
 - ``PAAS_KAFKA_BOOTSTRAP``: Kafka bootstrap servers for log shipping (unset: stdout only)
 - ``PAAS_LOG_TOPIC``: the Kafka topic logs go to (``paas-logs``)
 - ``PAAS_LOG_LEVEL``: root log level (``INFO``)
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
     from paas_sdk.logs import LoggingSetup
     from paas_sdk.registry import DubboURL, ZooKeeperRegistry
+    from paas_sdk.rpc import TripleServer
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,7 +83,7 @@ class PlatformSettings(BaseSettings):
     zookeeper_username: str | None = None
     zookeeper_password_file: Path | None = None
     zookeeper_allow_open_acl: bool = False
-    dubbo_port: int = Field(default=20880, ge=1, le=65535)
+    triple_port: int = Field(default=50051, ge=1, le=65535)
     kafka_bootstrap: str | None = None
     log_topic: str = "paas-logs"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -141,7 +142,7 @@ class Platform:
             registry=metrics_registry, readiness_checks=self.lifecycle.readiness_checks()
         )
         self.metrics_server: MetricsServer | None = None
-        self._exposed: list[DubboURL] = []
+        self._triple_servers: list[TripleServer] = []
         self._config_source = "not loaded"
 
     # -- what a service calls ------------------------------------------------------------------
@@ -153,6 +154,44 @@ class Platform:
             raise ConfigError("init() was told not to load configuration", where=model.__name__)
         return TypedSettings(model, self.config, namespaces=list(namespaces) or None)
 
+    def triple_server(
+        self,
+        *,
+        port: int | None = None,
+        group: str | None = None,
+        version: str | None = None,
+        grace_seconds: float = 10.0,
+        **options: Any,
+    ) -> TripleServer:
+        """A Dubbo Triple (gRPC) server for this service, not yet started.
+
+        Add protobuf services to it and `start()` it: it registers in this platform's ZooKeeper
+        (if any) as the app ``PAAS_APP_ID`` at the pod's address, on ``PAAS_TRIPLE_PORT`` unless
+        `port` is given. On shutdown it is deregistered first, keeps answering through the
+        drain, then stops accepting and gives in-flight calls `grace_seconds`.
+        """
+        from paas_sdk.rpc import TripleServer
+
+        server = TripleServer(
+            application=self.context.app_id,
+            port=port or self.settings.triple_port,
+            host=self.advertised_host,
+            registry=self.registry,
+            group=group,
+            version=version,
+            metrics=self.metrics_registry,
+            **options,
+        )
+        self._triple_servers.append(server)
+        self.lifecycle.on_deregister(f"triple :{server.port}", server.deregister)
+        self.lifecycle.on_stop(
+            f"triple :{server.port}",
+            lambda: server.stop(grace=grace_seconds),
+            timeout=grace_seconds + 5,
+            first=True,
+        )
+        return server
+
     def expose(
         self,
         interface: str,
@@ -162,22 +201,31 @@ class Platform:
         version: str | None = None,
         port: int | None = None,
     ) -> DubboURL:
-        """Register a Dubbo provider for `interface` at this pod's address (no-op without ZK)."""
-        from paas_sdk.registry import DubboURL
+        """The registration of `interface`, which a started `triple_server()` must serve.
 
-        url = DubboURL.provider(
-            interface,
-            self.advertised_host,
-            port or self.settings.dubbo_port,
-            application=self.context.app_id,
-            methods=methods,
-            group=group,
-            version=version,
+        Only what this process really serves is registered: asking for an interface (or a
+        port) no Triple server of this platform serves raises `ConfigError`, because a Dubbo
+        consumer resolving that registration would fail every call.
+        """
+        del methods  # the served service's descriptor lists them
+        wanted = port or self.settings.triple_port
+        for server in self._triple_servers:
+            for url in server.urls:
+                if (
+                    url.interface == interface
+                    and server.port == wanted
+                    and url.group == group
+                    and url.version == version
+                ):
+                    return url
+        served = [f"{u.interface} on :{s.port}" for s in self._triple_servers for u in s.urls]
+        raise ConfigError(
+            f"no Triple server of this platform serves {interface} on port {wanted}"
+            + (f" (it serves {', '.join(served)})" if served else "")
+            + "; a Dubbo registration is made only for a protocol and port the process serves:"
+            " serve the protobuf service with platform.triple_server()",
+            where=interface,
         )
-        self._exposed.append(url)
-        if self.registry is not None:
-            self.registry.register(url)
-        return url
 
     @property
     def advertised_host(self) -> str:
@@ -355,7 +403,9 @@ class Platform:
                 where="PAAS_ZOOKEEPER",
             ) from None
         self.registry = registry
-        self._add_readiness("registry", lambda: not self._exposed or registry.registered)
+        self._add_readiness(
+            "registry", lambda: not any(s.urls for s in self._triple_servers) or registry.registered
+        )
         self.lifecycle.on_deregister("registry", registry.unregister_all)
         self.lifecycle.on_stop("registry", registry.close)
 

@@ -3,15 +3,12 @@
     PAAS_APP_ID=order-service APOLLO_META=http://127.0.0.1:8080 PAAS_ZOOKEEPER=127.0.0.1:2181 \\
     PAAS_KAFKA_BOOTSTRAP=127.0.0.1:9092 python -m examples.order_service.asgi_app --port 8080
 
-    # or with several workers, one /metrics for all of them:
-    python -m paas_sdk.integrations.uvicorn --factory examples.order_service.asgi_app:create_app \\
-        --port 8080 --workers 4
-
 `/greeting` answers with the configured greeting (hot-reloaded from Apollo), `/orders/{id}` looks
 an order up and `POST /orders` places one, timed as the Dubbo methods the service also exposes;
 `/metrics`, `/healthz` and `/readyz` come from the SDK on `PAAS_METRICS_PORT` (default 9464).
 The platform starts in the app's lifespan (`paas_sdk.integrations.asgi.lifespan`), inside
-uvicorn, so SIGTERM deregisters, drains, and is then handed on to uvicorn, which stops itself.
+uvicorn, so SIGTERM deregisters, drains while both faces keep serving, and is then handed on to
+uvicorn, which stops itself.
 """
 
 from __future__ import annotations
@@ -29,22 +26,25 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import paas_sdk
-from examples.order_service.settings import DUBBO_INTERFACE, DUBBO_METHODS, OrderSettings
+from examples.order_service.orders import OrderBook, TooManyItemsError
+from examples.order_service.settings import OrderSettings
+from examples.order_service.triple import serve_triple
 from paas_sdk.config import TypedSettings
 from paas_sdk.integrations.asgi import lifespan
-from paas_sdk.metrics import AsgiMetricsMiddleware, RpcMetrics
+from paas_sdk.metrics import AsgiMetricsMiddleware
 
 log = logging.getLogger("order_service")
 
 
-def create_app(platform: paas_sdk.Platform | None = None, *, port: int | None = None) -> Starlette:
-    """The app; served, it starts the platform in its lifespan (tests pass a started one)."""
-    registry = platform.metrics_registry if platform is not None else REGISTRY
-    rpc = RpcMetrics.of(registry)
+def create_app(
+    platform: paas_sdk.Platform | None = None, book: OrderBook | None = None
+) -> Starlette:
+    """The app and the orders it shares; served, it starts the platform and the Triple face in
+    its lifespan (tests pass a started platform)."""
+    orders = book if book is not None else OrderBook()
     bound: dict[str, TypedSettings[OrderSettings]] = {}
     if platform is not None:
         bound["settings"] = platform.typed_settings(OrderSettings)
-    orders: dict[int, dict[str, object]] = {}
 
     @asynccontextmanager
     async def serving(app: Starlette) -> AsyncIterator[None]:
@@ -54,7 +54,7 @@ def create_app(platform: paas_sdk.Platform | None = None, *, port: int | None = 
         async with lifespan(app) as state:
             started = state["platform"]
             bound["settings"] = started.typed_settings(OrderSettings)
-            started.expose(DUBBO_INTERFACE, methods=DUBBO_METHODS, port=port)
+            serve_triple(started, orders)  # the Dubbo face: Java consumers call it through ZK
             yield
 
     def current() -> OrderSettings:
@@ -64,25 +64,23 @@ def create_app(platform: paas_sdk.Platform | None = None, *, port: int | None = 
         return JSONResponse({"greeting": current().greeting})
 
     async def get_order(request: Request) -> JSONResponse:
-        with rpc.server(DUBBO_INTERFACE, "getOrder"):
-            order_id = int(request.path_params["order_id"])
-            order = orders.get(order_id)
+        order_id = int(request.path_params["order_id"])
+        order = orders.get(order_id)
         if order is None:
             return JSONResponse({"error": f"no order {order_id}"}, status_code=404)
-        return JSONResponse(order)
+        return JSONResponse(order.as_json())
 
     async def place_order(request: Request) -> JSONResponse:
-        with rpc.server(DUBBO_INTERFACE, "placeOrder"):
-            body = await request.json()
-            items = list(body.get("items", []))
-            limit = current().orders.max_items
-            if len(items) > limit:
-                log.warning("order rejected", extra={"order.items": len(items), "limit": limit})
-                return JSONResponse({"error": f"at most {limit} items"}, status_code=422)
-            order_id = len(orders) + 1
-            orders[order_id] = {"id": order_id, "items": items}
-        log.info("order placed", extra={"order.id": order_id, "order.items": len(items)})
-        return JSONResponse(orders[order_id], status_code=201)
+        body = await request.json()
+        items = list(body.get("items", []))
+        limit = current().orders.max_items
+        try:
+            order = orders.place(items, limit)
+        except TooManyItemsError as exc:
+            log.warning("order rejected", extra={"order.items": len(items), "limit": limit})
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        log.info("order placed", extra={"order.id": order.id, "order.items": len(items)})
+        return JSONResponse(order.as_json(), status_code=201)
 
     app = Starlette(
         routes=[
@@ -92,6 +90,7 @@ def create_app(platform: paas_sdk.Platform | None = None, *, port: int | None = 
         ],
         lifespan=serving,
     )
+    registry = platform.metrics_registry if platform is not None else REGISTRY
     app.add_middleware(AsgiMetricsMiddleware, registry=registry)
     return app
 
@@ -101,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(port=args.port), host=args.host, port=args.port, log_config=None)
+    log.info("order service listening", extra={"url.port": args.port})
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -190,10 +190,12 @@ def live_order_service_exposition(
 
     import paas_sdk
     from examples.order_service.asgi_app import create_app
-    from examples.order_service.settings import DUBBO_INTERFACE
+    from examples.order_service.orders import OrderBook
+    from examples.order_service.triple import serve_triple
     from paas_sdk.context import ServiceContext
     from paas_sdk.platform import PlatformSettings
     from paas_sdk.testing.apollo import ApolloDouble
+    from paas_sdk.testing.servers import free_port
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -214,8 +216,9 @@ def live_order_service_exposition(
             install_signal_handlers=False,
         )
         try:
-            platform.expose(DUBBO_INTERFACE, port=20880)
-            app = create_app(platform)
+            book = OrderBook()
+            triple = serve_triple(platform, book, port=free_port())
+            app = create_app(platform, book)
             transport = httpx.ASGITransport(app=app)
 
             async def traffic() -> None:
@@ -227,6 +230,15 @@ def live_order_service_exposition(
             import asyncio
 
             asyncio.run(traffic())
+            import grpc
+
+            from examples.order_service.proto import order_pb2, order_pb2_grpc
+
+            with grpc.insecure_channel(triple.address) as channel:  # the Dubbo face, over Triple
+                stub = order_pb2_grpc.OrderServiceStub(channel)
+                stub.GetOrder(order_pb2.GetOrderRequest(id=1), timeout=5)
+                with contextlib.suppress(grpc.RpcError):
+                    stub.GetOrder(order_pb2.GetOrderRequest(id=404), timeout=5)
             port = platform.metrics_server.port  # type: ignore[union-attr]
             yield httpx.get(f"http://127.0.0.1:{port}/metrics").text
         finally:

@@ -132,8 +132,8 @@ def test_init_in_production_with_credentials_from_a_file_registers_closed_nodes(
         zookeeper, "PRO", zookeeper_username="orders", zookeeper_password_file=password
     )
     try:
-        platform.expose(interface)
         assert platform.registry is not None
+        platform.registry.register(provider(interface))
         wait = time.monotonic() + 10
         while not platform.registry.registered and time.monotonic() < wait:
             time.sleep(0.05)
