@@ -59,8 +59,8 @@ async def _work(_: Request) -> PlainTextResponse:
 
 @asynccontextmanager
 async def _asgi_lifespan(app: Starlette) -> AsyncIterator[None]:
-    async with lifespan(app) as platform:
-        _expose(platform)
+    async with lifespan(app) as state:
+        _expose(state["platform"])
         yield
 
 
