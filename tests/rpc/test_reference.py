@@ -32,8 +32,10 @@ from paas_sdk.rpc import (
     TripleCallError,
     TripleServer,
     TripleService,
+    parse_configurators,
     triple_provider_url,
 )
+from paas_sdk.rpc._governance import parse_condition_router, route
 from paas_sdk.testing.servers import free_port
 from tests.rpc.conftest import INTERFACE, ORDER_SERVICE, Orders
 
@@ -297,3 +299,33 @@ def test_weighted_random_follows_weights_and_warm_up() -> None:
     assert "127.0.0.1:2" not in {picker.pick(set()).address for _ in range(2000)}  # type: ignore[union-attr]
     for e in (heavy, light, warming, future):
         e.close()
+
+
+def test_rules_read_as_dubbo_reads_them(caplog: pytest.LogCaptureFixture) -> None:
+    def provider(host: str, port: int, **parameters: Any) -> DubboURL:
+        return triple_provider_url(SERVICE, host, port, application="p", **parameters)
+
+    a, b, c = provider("10.0.1.5", 50051), provider("10.0.1.6", 50052), provider("10.0.2.7", 50051)
+    consumer = DubboURL.consumer(INTERFACE, "10.0.3.1", application="web")
+    routers = parse_condition_router(
+        "conditions:\n"
+        "- host = 10.0.3.* & application = web => host = 10.0.1.*, 10.0.9.9 & port != 50052\n"
+        "- method = placeOrder =>\n",
+        "test",
+    )
+    assert route(routers, "getOrder", consumer, [a, b, c]) == [a]
+    assert route(routers, "placeOrder", consumer, [a, b, c]) == [a]  # then none: not forced
+    other = DubboURL.consumer(INTERFACE, "10.7.0.1", application="web")
+    assert route(routers, "getOrder", other, [a, b, c]) == [a, b, c]
+    overrides = parse_configurators(
+        "configs:\n- addresses: [10.0.1.6]\n  side: provider\n  parameters: {weight: 7}\n"
+        "- addresses: ['0.0.0.0']\n  side: consumer\n  parameters: {timeout: 1}\n",
+        "test",
+    )
+    assert [o.apply(u).get("weight") for o in overrides for u in (a, b)] == [None, "7"]
+    caplog.set_level(logging.WARNING, logger="paas_sdk.rpc")
+    assert parse_configurators("configs: [unclosed", "/dubbo/config/dubbo/x.configurators") == ()
+    assert parse_condition_router("conditions: ['=> = x']", "/dubbo/config/dubbo/x.cr") == ()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("/dubbo/config/dubbo/x.configurators" in m for m in messages)
+    assert any("/dubbo/config/dubbo/x.cr" in m for m in messages)
