@@ -114,7 +114,7 @@ README_SNIPPET = re.compile(r"## For service developers\n\n```python\n(.*?)```",
 def test_the_readme_snippet_runs_as_pasted_in_an_empty_directory(tmp_path: Path) -> None:
     match = README_SNIPPET.search((ROOT / "README.md").read_text())
     assert match is not None
-    snippet = match.group(1) + "\nprint('GREETING', settings.current.greeting)\n"
+    snippet = match.group(1)
     result = subprocess.run(
         [sys.executable, "-c", snippet],
         cwd=tmp_path,
@@ -124,7 +124,7 @@ def test_the_readme_snippet_runs_as_pasted_in_an_empty_directory(tmp_path: Path)
         timeout=60,
         check=True,
     )
-    assert "GREETING hello" in result.stdout
+    assert "hello" in result.stdout.splitlines()
     assert result.stderr == ""
     warnings = [
         orjson.loads(line)["message"]
