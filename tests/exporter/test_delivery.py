@@ -374,3 +374,18 @@ def test_commit_times_jenkins_lacks_come_from_the_git_server(
         labels = key(application=app, environment=env)
         assert counts[labels] == len(values)
         assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+
+
+def test_an_unreadable_git_token_is_refused_at_load(tmp_path: Path) -> None:
+    sims = tuple(type("S", (), {"url": f"http://127.0.0.1:{9 + i}"})() for i in range(3))
+    source = {"name": "gl", "kind": "gitlab", "url": "https://gitlab.example",
+              "auth": {"token_file": str(tmp_path / "missing")}}  # fmt: skip
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(config(sims, git=[source])))
+    done = subprocess.run(
+        [EXPORTER, "--config", str(path), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "delivery.git[0].auth.token_file: cannot read" in done.stderr
