@@ -27,6 +27,7 @@ DETAILS = {
     "Harbor": "harbor",
     "Jenkins": "jenkins",
     "Spinnaker": "spinnaker",
+    "Delivery": "delivery",
 }
 
 

@@ -22,41 +22,40 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import paas_sdk
-from examples.order_service.settings import DUBBO_INTERFACE, DUBBO_METHODS, OrderSettings
-from paas_sdk.metrics import AsgiMetricsMiddleware, RpcMetrics
+from examples.order_service.orders import OrderBook, TooManyItemsError
+from examples.order_service.settings import OrderSettings
+from examples.order_service.triple import serve_triple
+from paas_sdk.metrics import AsgiMetricsMiddleware
 
 log = logging.getLogger("order_service")
 
 
-def create_app(platform: paas_sdk.Platform) -> Starlette:
-    """The app, given a started platform (tests pass their own)."""
+def create_app(platform: paas_sdk.Platform, book: OrderBook | None = None) -> Starlette:
+    """The app, given a started platform (tests pass their own) and the orders it shares."""
     settings = platform.typed_settings(OrderSettings)
-    rpc = RpcMetrics.of(platform.metrics_registry)
-    orders: dict[int, dict[str, object]] = {}
+    orders = book if book is not None else OrderBook()
 
     async def greeting(_: Request) -> JSONResponse:
         return JSONResponse({"greeting": settings.current.greeting})
 
     async def get_order(request: Request) -> JSONResponse:
-        with rpc.server(DUBBO_INTERFACE, "getOrder"):
-            order_id = int(request.path_params["order_id"])
-            order = orders.get(order_id)
+        order_id = int(request.path_params["order_id"])
+        order = orders.get(order_id)
         if order is None:
             return JSONResponse({"error": f"no order {order_id}"}, status_code=404)
-        return JSONResponse(order)
+        return JSONResponse(order.as_json())
 
     async def place_order(request: Request) -> JSONResponse:
-        with rpc.server(DUBBO_INTERFACE, "placeOrder"):
-            body = await request.json()
-            items = list(body.get("items", []))
-            limit = settings.current.orders.max_items
-            if len(items) > limit:
-                log.warning("order rejected", extra={"order.items": len(items), "limit": limit})
-                return JSONResponse({"error": f"at most {limit} items"}, status_code=422)
-            order_id = len(orders) + 1
-            orders[order_id] = {"id": order_id, "items": items}
-        log.info("order placed", extra={"order.id": order_id, "order.items": len(items)})
-        return JSONResponse(orders[order_id], status_code=201)
+        body = await request.json()
+        items = list(body.get("items", []))
+        limit = settings.current.orders.max_items
+        try:
+            order = orders.place(items, limit)
+        except TooManyItemsError as exc:
+            log.warning("order rejected", extra={"order.items": len(items), "limit": limit})
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        log.info("order placed", extra={"order.id": order.id, "order.items": len(items)})
+        return JSONResponse(order.as_json(), status_code=201)
 
     app = Starlette(
         routes=[
@@ -84,13 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
     platform = paas_sdk.init()
+    book = OrderBook()
     server = _PlatformOwnedServer(
-        uvicorn.Config(create_app(platform), host=args.host, port=args.port, log_config=None)
+        uvicorn.Config(create_app(platform, book), host=args.host, port=args.port, log_config=None)
     )
     platform.lifecycle.on_stop(
         "http server", lambda: setattr(server, "should_exit", True), first=True
     )
-    platform.expose(DUBBO_INTERFACE, methods=DUBBO_METHODS, port=args.port)
+    serve_triple(platform, book)  # the Dubbo face: Java consumers call it through ZooKeeper
     log.info("order service listening", extra={"url.port": args.port})
     server.run()
     platform.shutdown("http server stopped")  # a no-op when SIGTERM already started it

@@ -129,15 +129,44 @@ class NameFilter:
         return not (self._exclude is not None and self._exclude.fullmatch(name))
 
 
+# An answer bigger than this is refused: far above what a page of Harbor projects or a Jenkins
+# tree of thousands of jobs weighs, far below the exporter's memory limit.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
 class _Target(_Strict):
+    """`timeout` bounds each call whole (connect to last byte); `poll_timeout` a whole poll
+    (default: three calls' worth, or the interval if longer); `max_response_bytes` each answer."""
+
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
     auth: Credentials = Field(default_factory=Credentials)
     tls: TLS = Field(default_factory=TLS)
     interval: Annotated[float, Field(gt=0, le=86400)] = 30.0
     timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
+    poll_timeout: Annotated[float | None, Field(gt=0, le=86400)] = None
+    max_response_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = DEFAULT_MAX_RESPONSE_BYTES
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     filters: Filters = Field(default_factory=Filters)
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: str) -> str:
+        if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "credentials in the URL are refused (they would show on the landing page and in "
+                "logs); give them in auth.password_file or auth.token_file"
+            )
+        return url
+
+    @property
+    def poll_deadline(self) -> float:
+        return poll_deadline(self.timeout, self.interval, self.poll_timeout)
+
+
+def poll_deadline(timeout: float, interval: float, poll_timeout: float | None = None) -> float:
+    """How long one whole poll may take: `poll_timeout`, else three calls' worth or the interval."""
+    return poll_timeout or max(timeout * 3, interval)
 
 
 class HarborTarget(_Target):
@@ -210,6 +239,10 @@ class DeliveryConfig(_Strict):
     @property
     def kind(self) -> str:
         return "delivery"
+
+    @property
+    def poll_deadline(self) -> float:
+        return poll_deadline(self.timeout, self.interval)
 
     @field_validator("environments")
     @classmethod

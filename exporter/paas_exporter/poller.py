@@ -30,6 +30,9 @@ from paas_exporter.upstream import AnyTarget, Upstream
 from paas_sdk.errors import UpstreamError
 
 log = logging.getLogger("paas_exporter")
+# Why a target is down, as `paas_exporter_target_down_reason` tells it: a fixed set, so that
+# alerts and dashboards can name each one; `internal` is a failure of the exporter itself.
+DOWN_REASONS = ("auth", "timeout", "connect", "http_4xx", "http_5xx", "malformed", "internal")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class TargetSnapshot:
     poll_seconds: float = 0.0
     render_seconds: float = 0.0
     error: str | None = None
+    reason: str | None = None  # one of DOWN_REASONS while the target is down
 
 
 @dataclass
@@ -176,7 +180,7 @@ class Poller:
         requests, errors = upstream.requests, upstream.errors
         try:
             # The whole poll is bounded too: a stream of slow pages must not hold it forever.
-            async with asyncio.timeout(max(target.timeout * 3, target.interval)):
+            async with asyncio.timeout(target.poll_deadline):
                 families = await self._collect(upstream, target)
             render_started = time.perf_counter()
             rendered = tuple(render_target(families, self._const_labels[target.name]))
@@ -200,7 +204,11 @@ class Poller:
         target = state.target
         log.warning("poll of %s target %s failed: %s", target.kind, target.name, reason)
         return TargetSnapshot(
-            up=False, last_success=state.snapshot.last_success, poll_seconds=seconds, error=reason
+            up=False,
+            last_success=state.snapshot.last_success,
+            poll_seconds=seconds,
+            error=reason,
+            reason=_category(error),
         )
 
     def _publish(
@@ -231,6 +239,16 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, BaseExceptionGroup):
         return _reason(error.exceptions[0])
     return f"{error.__class__.__name__}: {error}"
+
+
+def _category(error: BaseException) -> str:
+    if isinstance(error, UpstreamError):
+        return error.reason
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, BaseExceptionGroup):
+        return _category(error.exceptions[0])
+    return "internal"
 
 
 def self_families(states: object) -> list[RenderedFamily]:
@@ -264,6 +282,13 @@ def self_families(states: object) -> list[RenderedFamily]:
         "Failed requests and unusable answers from the target",
         labels,
     )
+    down = MetricFamily(
+        "paas_exporter_target_down_reason",
+        "gauge",
+        "1 for the reason the target's last poll failed, 0 for the others (all 0 while up): "
+        + ", ".join(DOWN_REASONS),
+        (*labels, "reason"),
+    )
     build = MetricFamily(
         "paas_exporter_build_info", "info", "paas-exporter's version", ("version",)
     )
@@ -272,13 +297,15 @@ def self_families(states: object) -> list[RenderedFamily]:
         key = (state.target.name, state.target.kind)
         snapshot = state.snapshot
         up.add(1 if snapshot.up else 0, *key)
+        for reason in DOWN_REASONS:
+            down.add(1 if reason == snapshot.reason else 0, *key, reason)
         if snapshot.last_success is not None:
             success.add(snapshot.last_success, *key)
         if state.polls:
             duration.add(snapshot.poll_seconds, *key)
         requests.add(state.requests, *key)
         errors.add(state.errors, *key)
-    return render_target([up, success, duration, requests, errors, build])
+    return render_target([up, down, success, duration, requests, errors, build])
 
 
 async def _discard(upstream: Upstream | DeliveryUpstreams, timeout: float) -> None:

@@ -1,5 +1,9 @@
 """The HTTP side of a poll: one httpx client per target, bounded concurrency, request counting,
 and the checks that turn a bad answer (status, content type, JSON, shape) into `UpstreamError`.
+
+Every call is bounded whole: `timeout` from connecting to the last byte (httpx's own timeouts
+bound each read, so a server dripping a byte at a time would never trip them), and the answer is
+streamed and dropped past `max_response_bytes` instead of being read into memory first.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Upstream:
         timeout: float | None = None,
     ):
         self.target = target
+        self.timeout = timeout or target.timeout  # the delivery view's own, if given
         self.requests = 0
         self.errors = 0
         self._semaphore = asyncio.Semaphore(target.concurrency)
@@ -45,7 +50,7 @@ class Upstream:
             base_url=target.url.rstrip("/"),
             headers=headers,
             auth=auth,
-            timeout=timeout or target.timeout,
+            timeout=self.timeout,
             verify=_ssl_context(target),
             limits=httpx.Limits(max_connections=target.concurrency),
             transport=transport,
@@ -65,30 +70,64 @@ class Upstream:
         async with self._semaphore:
             self.requests += 1
             try:
-                response = await self.client.get(path, params=params)
-            except httpx.TimeoutException:
+                async with asyncio.timeout(self.timeout):
+                    status, headers, content = await self._fetch(path, params, where)
+            except (TimeoutError, httpx.TimeoutException):
                 self.errors += 1
                 raise UpstreamError(
-                    f"timed out after {self.target.timeout:g} s", where=where
+                    f"no complete answer within timeout ({self.timeout:g} s)",
+                    where=where,
+                    reason="timeout",
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
-                reason = str(error) or error.__class__.__name__
-                raise UpstreamError(f"request failed: {reason}", where=where) from None
-        if response.status_code == 404 and missing_ok:
-            return None, response.headers
-        if response.status_code != 200:
+                detail = str(error) or error.__class__.__name__
+                raise UpstreamError(
+                    f"request failed: {detail}", where=where, reason="connect"
+                ) from None
+            except UpstreamError:
+                self.errors += 1
+                raise
+        if status == 404 and missing_ok:
+            return None, headers
+        if status != 200:
             self.errors += 1
-            raise UpstreamError(f"answered HTTP {response.status_code}", where=where)
-        content_type = response.headers.get("content-type", "")
-        if "json" not in content_type:
-            self.errors += 1
-            raise UpstreamError(f"expected JSON, got content type {content_type!r}", where=where)
+            reason = "auth" if status in (401, 403) else "http_5xx" if status >= 500 else "http_4xx"
+            raise UpstreamError(f"answered HTTP {status}", where=where, reason=reason)
         try:
-            return orjson.loads(response.content), response.headers
+            return orjson.loads(content), headers
         except orjson.JSONDecodeError as error:
             self.errors += 1
             raise UpstreamError(f"malformed JSON: {error}", where=where) from None
+
+    async def _fetch(
+        self, path: str, params: Mapping[str, str | int] | None, where: str
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Status, headers and (for a 200 JSON answer) the body, read up to the size limit."""
+        limit = self.target.max_response_bytes
+        too_large = (
+            f"answer exceeds max_response_bytes ({limit} bytes); raise "
+            f"targets[{self.target.name}].max_response_bytes if it is genuine"
+        )
+        async with self.client.stream("GET", path, params=params) as response:
+            if response.status_code != 200:
+                return response.status_code, response.headers, b""
+            content_type = response.headers.get("content-type", "")
+            if "json" not in content_type:
+                raise UpstreamError(
+                    f"expected JSON, got content type {content_type!r}", where=where
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise UpstreamError(too_large, where=where)
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():  # decoded: a gzip bomb counts inflated
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamError(too_large, where=where)
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
 
     async def get_pages(
         self, path: str, page_size: int, params: Mapping[str, str | int] | None = None

@@ -86,6 +86,24 @@ def test_landing_page_lists_targets_and_their_state(harbor: HarborSimulator) -> 
     assert missing.status_code == 404
 
 
+def test_the_landing_page_shows_hosts_only_and_no_header_names_python(
+    harbor: HarborSimulator,
+) -> None:
+    elsewhere = {
+        "name": "gate",
+        "kind": "spinnaker",
+        "url": "http://127.0.0.1:9/gate/api?token=abc",
+        "timeout": 1,
+    }
+    with running_exporter([harbor_target(harbor), elsewhere]) as exporter:
+        page = httpx.get(exporter.url + "/")
+    assert "(127.0.0.1:9)" in page.text
+    assert "/gate/api" not in page.text
+    assert "token=abc" not in page.text
+    assert page.headers["Server"].startswith("paas-exporter/")
+    assert "Python" not in page.headers["Server"]
+
+
 def test_probe_serves_one_target(harbor: HarborSimulator, jenkins: JenkinsSimulator) -> None:
     with running_exporter([harbor_target(harbor), jenkins_target(jenkins)], probe=True) as exporter:
         probe = httpx.get(exporter.url + "/probe", params={"target": "jenkins"})

@@ -7,17 +7,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from examples.order_service.java_dubbo import JavaProvider, run_java_consumer
 from examples.order_service.proto import order_pb2, order_pb2_grpc
 from paas_sdk.registry import ZooKeeperRegistry
 from paas_sdk.rpc import DubboReference, TripleServer
 from paas_sdk.testing.servers import free_port
-from tests.rpc.conftest import (
-    INTERFACE,
-    ORDER_SERVICE,
-    JavaProvider,
-    Orders,
-    run_java_consumer,
-)
+from tests.rpc.conftest import INTERFACE, ORDER_SERVICE, Orders
 
 
 def _server(registry: ZooKeeperRegistry, metrics: CollectorRegistry, name: str) -> TripleServer:

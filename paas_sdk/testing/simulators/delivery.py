@@ -136,6 +136,7 @@ class DeliveryWorld:
     #: Images pushed by hand (no build): (application, tag, digest, push time).
     manual_images: list[tuple[str, str, str, int]] = field(default_factory=list)
     _serial: int = 0
+    _numbers: dict[str, int] = field(default_factory=dict)
 
     # -- generation -----------------------------------------------------------------------------
     @classmethod
@@ -166,7 +167,7 @@ class DeliveryWorld:
         return world
 
     def _build(self, rnd: random.Random, app: str, start: int, since: int) -> Build:
-        number = sum(1 for b in self.builds if b.application == app) + 1
+        number = self._numbers[app] = self._numbers.get(app, 0) + 1
         count = rnd.choice((0, 1, 1, 2, 3)) if number > 1 else 0
         commits = sorted(
             (
@@ -299,7 +300,7 @@ class DeliveryWorld:
         """New commits built, pushed and deployed; the deploy stage ends a second before
         `now_ms`, which becomes the world's present."""
         self.now_ms = now = now_ms
-        number = sum(1 for b in self.builds if b.application == app) + 1
+        number = self._numbers[app] = self._numbers.get(app, 0) + 1
         start = now - 50 * MINUTE
         shas = [
             Commit(_sha(app, number, "new", c), start - (c + 1) * 7 * MINUTE)
