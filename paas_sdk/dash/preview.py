@@ -63,6 +63,7 @@ class Series:
     legend: str
     times: list[float]
     values: list[float]
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,8 +154,9 @@ _FORMATS: dict[str, Callable[[float], str]] = {
     "bytes": _bytes,
     "decbytes": _bytes,
     "bool": lambda value: "true" if value else "false",
-    "dateTimeAsIso": lambda value: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value)),
-    "dateTimeFromNow": lambda value: _duration(time.time() - value) + " ago",
+    # Grafana's date units read milliseconds since the epoch.
+    "dateTimeAsIso": lambda value: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value / 1000)),
+    "dateTimeFromNow": lambda value: _duration(time.time() - value / 1000) + " ago",
     "none": _number,
     **{unit: _per_second(suffix) for unit, suffix in _PER_SECOND.items()},
 }
@@ -452,8 +454,36 @@ def _draw_panel(
     add = _placed(fig, rect, fig_inches)
     if panel.kind == "stat":
         _draw_stat(fig, panel, rect, fig_inches)
+    elif panel.kind == "table":
+        _draw_table(add(0.1, 0.1, 0.32, 0.08), panel, rect[3] * fig_inches[1])
     else:
         _draw_timeseries(add, panel, window)
+
+
+_TABLE_HIDDEN = frozenset({"__name__", "job", "instance"})
+_TABLE_ROW_INCHES = 0.2
+
+
+def _draw_table(ax: Axes, panel: PanelPreview, height_inches: float) -> None:
+    """One row per series: its labels, then its value in the panel's unit."""
+    ax.set_axis_off()
+    shown = [s for s in panel.series if s.values]
+    columns = sorted({k for s in shown for k in s.labels} - _TABLE_HIDDEN)
+    fits = max(int((height_inches - 0.45) / _TABLE_ROW_INCHES) - 1, 1)
+    rows = [[s.labels.get(c, "") for c in columns] + [format_value(s.values[-1], panel.unit)]
+            for s in shown[:fits]]  # fmt: skip
+    drawn = ax.table(cellText=rows, colLabels=[*columns, "value"], loc="upper left",
+                     cellLoc="left", colLoc="left")  # fmt: skip
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(6.5)
+    for (row, _), cell in drawn.get_celld().items():
+        cell.set_facecolor(_PANEL)
+        cell.set_edgecolor(_BORDER)
+        cell.get_text().set_color(_MUTED if row == 0 else _TEXT)
+        cell.set_height(_TABLE_ROW_INCHES / max(height_inches - 0.4, 0.2))
+    if len(shown) > fits:
+        ax.text(1.0, 0.0, f"+{len(shown) - fits} more rows", transform=ax.transAxes,
+                color=_MUTED, fontsize=6.5, ha="right", va="bottom")  # fmt: skip
 
 
 def _draw_stat(
