@@ -349,12 +349,26 @@ class Platform:
                 logging.getLogger(noisy).setLevel(logging.WARNING)
 
     def _start_config(self) -> None:
-        from paas_sdk.config import open_config
+        from pathlib import Path
+
+        from paas_sdk.config import FileConfigClient, open_config
 
         apollo = os.environ.get("APOLLO_CONFIG_SERVICE") or os.environ.get("APOLLO_META")
         directory = os.environ.get("PAAS_CONFIG_DIR", "config")
-        client = open_config(self.context.app_id, metrics=self.metrics_registry)
-        self._config_source = f"Apollo {apollo}" if apollo else f"files in {directory}"
+        client: ApolloClient | FileConfigClient
+        if not apollo and "PAAS_CONFIG_DIR" not in os.environ and not Path(directory).is_dir():
+            # nothing configured (a first try in an empty directory): the models' defaults, and
+            # config/application.properties is read as soon as it appears
+            _log.warning(
+                "no configuration source: settings take their models' defaults; set "
+                "PAAS_CONFIG_DIR to a directory of .properties/.json/.yaml files, or APOLLO_META"
+            )
+            empty = Path(directory, "application.properties")
+            client = FileConfigClient([empty], metrics=self.metrics_registry, missing_ok=True)
+            self._config_source = "none (the models' defaults)"
+        else:
+            client = open_config(self.context.app_id, metrics=self.metrics_registry)
+            self._config_source = f"Apollo {apollo}" if apollo else f"files in {directory}"
         client.start()
         self.config = client
         self._add_readiness("config", lambda: client.loaded)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from paas_sdk import __version__
+from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
 from paas_sdk.errors import DashboardError, GrafanaError
 
 __all__ = ["main"]
@@ -28,9 +30,11 @@ def _fail(error: Exception, code: int) -> None:
     sys.exit(code)
 
 
-@click.group()
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="paas-dash")
 def main() -> None:
     """Dashboards and alert rules as code: lint, render, sync."""
+    honour_no_color()
 
 
 @main.command()

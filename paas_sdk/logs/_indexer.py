@@ -23,9 +23,15 @@ import orjson
 
 from paas_sdk.errors import LogIndexingError
 from paas_sdk.logs._clients import KafkaSettings, mask
-from paas_sdk.logs._deadletter import STAGE_CONVERTER, STAGE_PUT, DeadLetterWriter
+from paas_sdk.logs._deadletter import (
+    KAFKA_LOGGER,
+    STAGE_CONVERTER,
+    STAGE_PUT,
+    DeadLetterWriter,
+)
 
 __all__ = ["IndexProgress", "LogIndexer"]
+
 
 # Statuses worth another try: Elasticsearch is busy, or a shard is moving.
 _RETRIABLE = frozenset({429, 500, 502, 503, 504})
@@ -127,6 +133,9 @@ class LogIndexer:
             "statistics.interval.ms": 5000,  # consumer lag per partition, for the metrics
             "stats_cb": self._stats,
             "error_cb": self._kafka_error,
+            # librdkafka's own lines go to this logger, not straight to stderr: its errors
+            # reach error_cb and are reported once, clearly
+            "logger": KAFKA_LOGGER,
             **(consumer_config or {}),
         }
         self.dead_letters = DeadLetterWriter(

@@ -8,6 +8,7 @@ one line on stderr, 2 a usage error.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import time
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from paas_sdk import __version__
+from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
 from paas_sdk.errors import LogIndexingError, PaasError
 from paas_sdk.logs._clients import (
     EsSettings,
@@ -116,32 +119,34 @@ def _es(options: dict[str, Any]) -> EsSettings:
     url = options.pop("es_url")
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter(f"expected an http(s) URL, got {mask(url)!r}", param_hint="--es")
-    return EsSettings(
-        url=url,
-        api_key=read_secret(
-            env("PAAS_LOGS_ES_API_KEY"), options.pop("es_api_key_file"), "the API key"
-        ),
-        username=options.pop("es_user"),
-        password=read_secret(
-            env("PAAS_LOGS_ES_PASSWORD"), options.pop("es_password_file"), "the password"
-        ),
-        ca_file=options.pop("es_ca_file"),
-    )
+    with _failures():
+        return EsSettings(
+            url=url,
+            api_key=read_secret(
+                env("PAAS_LOGS_ES_API_KEY"), options.pop("es_api_key_file"), "the API key"
+            ),
+            username=options.pop("es_user"),
+            password=read_secret(
+                env("PAAS_LOGS_ES_PASSWORD"), options.pop("es_password_file"), "the password"
+            ),
+            ca_file=options.pop("es_ca_file"),
+        )
 
 
 def _kafka(options: dict[str, Any]) -> KafkaSettings:
     config_file = options.pop("kafka_config")
-    return KafkaSettings(
-        bootstrap=options.pop("bootstrap"),
-        security_protocol=options.pop("kafka_security_protocol"),
-        sasl_mechanism=options.pop("kafka_sasl_mechanism"),
-        username=options.pop("kafka_user"),
-        password=read_secret(
-            env("PAAS_LOGS_KAFKA_PASSWORD"), options.pop("kafka_password_file"), "the password"
-        ),
-        ca_file=options.pop("kafka_ca_file"),
-        extra=read_properties(config_file) if config_file is not None else {},
-    )
+    with _failures():
+        return KafkaSettings(
+            bootstrap=options.pop("bootstrap"),
+            security_protocol=options.pop("kafka_security_protocol"),
+            sasl_mechanism=options.pop("kafka_sasl_mechanism"),
+            username=options.pop("kafka_user"),
+            password=read_secret(
+                env("PAAS_LOGS_KAFKA_PASSWORD"), options.pop("kafka_password_file"), "the password"
+            ),
+            ca_file=options.pop("kafka_ca_file"),
+            extra=read_properties(config_file) if config_file is not None else {},
+        )
 
 
 @contextmanager
@@ -166,9 +171,16 @@ def _failures(es: EsSettings | None = None, kafka: KafkaSettings | None = None) 
         fail(f"{shown}: cannot reach Elasticsearch: {exc.message}")
 
 
-@click.group()
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="paas-logs")
 def main() -> None:
     """Elasticsearch side of the SDK's log pipeline (Kafka topic -> Elasticsearch)."""
+    honour_no_color()
+    from paas_sdk.logs._deadletter import KAFKA_LOGGER
+
+    # the Kafka clients' own log lines: their errors are reported once, in paas-logs' words
+    KAFKA_LOGGER.addHandler(logging.NullHandler())
+    KAFKA_LOGGER.propagate = False
 
 
 @main.command()

@@ -9,7 +9,9 @@ An endpoint in the environment is used instead of starting a server, for example
 ``PAAS_TEST_ZOOKEEPER=127.0.0.1:2181``, ``PAAS_TEST_KAFKA=127.0.0.1:9092``,
 ``PAAS_TEST_ELASTICSEARCH=http://127.0.0.1:9200``, ``PAAS_TEST_PROMETHEUS=http://127.0.0.1:9090``.
 Tests that need to stop or restart a server (`managed_zookeeper`, `managed_kafka`) always get one
-of their own.
+of their own, and so do tests of clusters (`kafka_cluster`: three KRaft brokers;
+`zookeeper_ensemble`: three ZooKeeper nodes). `kafka_sasl` is a broker with a SASL listener that
+takes the users in `SASL_USERS` by PLAIN and SCRAM-SHA-256.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import pytest
 
 from paas_sdk.testing.servers import (
     ElasticsearchServer,
+    KafkaCluster,
     KafkaServer,
     PrometheusServer,
     ZooKeeperServer,
@@ -33,6 +36,12 @@ from paas_sdk.testing.servers import (
 from paas_sdk.testing.servers._process import ServerProcess
 
 S = TypeVar("S", bound=ServerProcess)
+# Users (name: password) of the SASL listener of the session's own Kafka broker.
+SASL_USERS = {"indexer": "indexer-secret", "admin": "admin-secret"}
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class _ServerPool:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="paas-test-servers-"))
         self.root.chmod(0o755)  # servers that run unprivileged must reach their directories
-        self.servers: list[ServerProcess] = []
+        self.servers: list[_Stoppable] = []
 
     def start(self, factory: Callable[[Path], S], name: str) -> S:
         workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
@@ -104,8 +113,17 @@ def kafka(_server_pool: _ServerPool) -> Endpoint:
     """Kafka bootstrap servers (``host:port``), shared by the session."""
     if external := _external("PAAS_TEST_KAFKA"):
         return Endpoint(external)
-    server = _server_pool.start(KafkaServer, "kafka")
+    server = _server_pool.start(lambda d: KafkaServer(d, sasl_users=SASL_USERS), "kafka")
     return Endpoint(server.bootstrap_servers, server)
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl(kafka: Endpoint, _server_pool: _ServerPool) -> KafkaServer:
+    """A Kafka broker with a SASL_PLAINTEXT listener (`sasl_bootstrap_servers`) taking
+    `SASL_USERS`: the session's own broker, or one started for it when `kafka` is external."""
+    if isinstance(kafka.server, KafkaServer) and kafka.server.sasl_users:
+        return kafka.server
+    return _server_pool.start(lambda d: KafkaServer(d, sasl_users=SASL_USERS), "kafka-sasl")
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +155,15 @@ def managed_kafka(_server_pool: _ServerPool) -> Iterator[KafkaServer]:
     server = _server_pool.start(KafkaServer, "kafka-own")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def kafka_cluster(_server_pool: _ServerPool) -> Iterator[KafkaCluster]:
+    """Three KRaft brokers (each also a controller) of this test's own, replication factor 3."""
+    cluster = KafkaCluster(
+        3, Path(tempfile.mkdtemp(prefix="kafka-cluster-", dir=_server_pool.root))
+    )
+    _server_pool.servers.append(cluster)
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -9,13 +9,14 @@ keeps ports and data, so a test can take a server away and bring it back.
 from paas_sdk.testing.servers._process import ServerProcess, free_port
 from paas_sdk.testing.servers.cache import Cache
 from paas_sdk.testing.servers.elasticsearch import ElasticsearchServer
-from paas_sdk.testing.servers.kafka import KafkaServer
+from paas_sdk.testing.servers.kafka import KafkaCluster, KafkaServer
 from paas_sdk.testing.servers.prometheus import PrometheusServer, promtool
 from paas_sdk.testing.servers.zookeeper import ZooKeeperServer
 
 __all__ = [
     "Cache",
     "ElasticsearchServer",
+    "KafkaCluster",
     "KafkaServer",
     "PrometheusServer",
     "ServerProcess",
