@@ -149,10 +149,12 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 [
                     (
-                        "sum by (service) (rate(rpc_server_duration_seconds_count"
-                        f'{{{S}, status=~"{RPC_SERVER_ERRORS}"}}{RATE}))'
-                        " / sum by (service) "
-                        f"(rate(rpc_server_duration_seconds_count{{{S}}}{RATE}))",
+                        error_ratio(
+                            "rpc_server_duration_seconds_count",
+                            S,
+                            by="service",
+                            errors=f'status=~"{RPC_SERVER_ERRORS}"',
+                        ),
                         "{{service}}",
                     )
                 ],
