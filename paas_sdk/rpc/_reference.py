@@ -2,9 +2,9 @@
 the way Dubbo's consumer does, through a channel any generated grpcio stub accepts.
 
 Dubbo's defaults are kept: `failover` with ``retries=2`` (for calls marked retryable; a call whose
-connection was refused never left, so it moves on whatever its mark), a 3 s timeout (``timeout``
-in Dubbo is 1 s; gRPC has none, the platform's services use 3 s), weighted random with a 10 min
-warm-up. A caller's deadline is inherited from the call being served.
+connection was refused never left, so it moves on whatever its mark) and weighted random with a
+10 min warm-up. The default timeout is 3 s for the whole call, retries included (Dubbo's 1 s is
+per attempt; gRPC has none). A caller's deadline is inherited from the call being served.
 """
 
 from __future__ import annotations
