@@ -75,12 +75,17 @@ def java_classpath() -> str:
     return f"{target / 'classes'}{os.pathsep}{libs}"
 
 
-def java_command(classpath: str, *arguments: str) -> list[str]:
-    """Run DubboOrders; Dubbo advertises 127.0.0.1 only when it sees no usable interface."""
+def java_command(classpath: str, *arguments: str, discovery: str | None = None) -> list[str]:
+    """Run DubboOrders; Dubbo advertises 127.0.0.1 only when it sees no usable interface.
+
+    `discovery` forces Dubbo's migration step (``FORCE_INTERFACE``, ``FORCE_APPLICATION``);
+    by default a Dubbo 3 consumer tries application-level first and falls back.
+    """
     return [
         str(java_home() / "bin" / "java"),
         "-Xmx256m",
         "-XX:TieredStopAtLevel=1",
+        *([f"-Ddubbo.application.migration.step={discovery}"] if discovery else []),
         "-Ddubbo.network.interface.ignored=.*",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
         "-cp",
@@ -103,6 +108,7 @@ def run_java_consumer(
     group: str | None = None,
     version: str | None = None,
     timeout: float = 120,
+    discovery: str | None = None,
 ) -> list[str]:
     result = subprocess.run(
         java_command(
@@ -113,6 +119,7 @@ def run_java_consumer(
             optional(version),
             str(calls),
             str(pause_ms),
+            discovery=discovery,
         ),
         capture_output=True,
         text=True,

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from examples.order_service.java_dubbo import java_command
 from examples.order_service.proto import order_pb2, order_pb2_grpc
 from paas_sdk.registry import ZooKeeperRegistry
-from paas_sdk.rpc import DubboReference, TripleServer
+from paas_sdk.rpc import DubboReference, NoProviderCallError, TripleServer
 from paas_sdk.testing.servers import free_port
 from tests.rpc.conftest import INTERFACE, ORDER_SERVICE, Orders
 
@@ -118,14 +118,7 @@ def test_sigterm_of_one_provider_fails_no_call_of_a_java_consumer(
 def test_an_override_written_as_dubbo_admin_does_takes_a_provider_out_within_a_second(
     zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry
 ) -> None:
-    servers = []
-    for name in ("a", "b"):
-        server = TripleServer(
-            application="py-orders", port=free_port(), host="127.0.0.1", registry=registry,
-            metrics=metrics,
-        )  # fmt: skip
-        server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders(name))
-        servers.append(server.start())
+    servers = _servers_a_and_b(registry, metrics, group=None)
     admin = KazooClient(zookeeper.address)
     admin.start(timeout=10)
     path = f"/dubbo/config/dubbo/{INTERFACE}::.configurators"
@@ -193,9 +186,63 @@ def test_after_the_consumers_session_expires_the_list_is_restored_and_calls_go_o
             server.stop(grace=1)
 
 
+def _servers_a_and_b(
+    registry: ZooKeeperRegistry, metrics: CollectorRegistry, group: str | None
+) -> list[TripleServer]:
+    servers = []
+    for name in ("a", "b"):
+        server = TripleServer(
+            application="py-orders", port=free_port(), host="127.0.0.1", registry=registry,
+            group=group, metrics=metrics,
+        )  # fmt: skip
+        server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders(name))
+        servers.append(server.start())
+    return servers
+
+
 def _wait(check: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(0.005)
+
+
+def test_a_condition_router_written_as_dubbo_admin_does_steers_a_method(
+    zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry
+) -> None:
+    servers = _servers_a_and_b(registry, metrics, group="routed")
+    admin = KazooClient(zookeeper.address)
+    admin.start(timeout=10)
+    path = f"/dubbo/config/dubbo/{INTERFACE}::routed.condition-router"
+    rule = (
+        "configVersion: v3.0\nscope: service\nforce: false\nruntime: true\nenabled: true\n"
+        f"key: {INTERFACE}\nconditions:\n"
+        f"- method = getOrder => port = {servers[1].port}\n"
+        "- method = placeOrder => host = 10.9.9.9\n"  # matches nobody: not forced, so ignored
+    )
+    try:
+        with DubboReference(
+            registry, ORDER_SERVICE, application="py-web", group="routed", metrics=metrics
+        ) as ref:
+            stub = ref.stub(order_pb2_grpc.OrderServiceStub)
+            _wait(lambda: len(ref.providers) == 2)
+            admin.create(path, rule.encode(), makepath=True)
+            get = order_pb2.GetOrderRequest(id=1)
+            _wait(lambda: stub.GetOrder(get).served_by == "b" and ref._routers != (), 1.0)
+            assert Counter(stub.GetOrder(get).served_by for _ in range(50)) == Counter({"b": 50})
+            place = order_pb2.PlaceOrderRequest(items=["tea"])
+            assert {stub.PlaceOrder(place).served_by for _ in range(50)} == {"a", "b"}
+            forced = rule.replace("force: false", "force: true")
+            admin.set(path, forced.encode())
+            _wait(lambda: ref._routers != () and ref._routers[0].force, 1.0)
+            with pytest.raises(NoProviderCallError):
+                stub.PlaceOrder(place, timeout=0.2)
+            admin.delete(path)
+            _wait(lambda: ref._routers == (), 1.0)
+            assert {stub.GetOrder(get).served_by for _ in range(50)} == {"a", "b"}
+    finally:
+        admin.stop()
+        admin.close()
+        for server in servers:
+            server.stop(grace=1)

@@ -32,8 +32,10 @@ from paas_sdk.rpc import (
     TripleCallError,
     TripleServer,
     TripleService,
+    parse_configurators,
     triple_provider_url,
 )
+from paas_sdk.rpc._governance import parse_condition_router, route
 from paas_sdk.testing.servers import free_port
 from tests.rpc.conftest import INTERFACE, ORDER_SERVICE, Orders
 
@@ -297,3 +299,82 @@ def test_weighted_random_follows_weights_and_warm_up() -> None:
     assert "127.0.0.1:2" not in {picker.pick(set()).address for _ in range(2000)}  # type: ignore[union-attr]
     for e in (heavy, light, warming, future):
         e.close()
+
+
+def test_rules_read_as_dubbo_reads_them(caplog: pytest.LogCaptureFixture) -> None:
+    def provider(host: str, port: int, **parameters: Any) -> DubboURL:
+        return triple_provider_url(SERVICE, host, port, application="p", **parameters)
+
+    a, b, c = provider("10.0.1.5", 50051), provider("10.0.1.6", 50052), provider("10.0.2.7", 50051)
+    consumer = DubboURL.consumer(INTERFACE, "10.0.3.1", application="web")
+    routers = parse_condition_router(
+        "conditions:\n"
+        "- host = 10.0.3.* & application = web => host = 10.0.1.*, 10.0.9.9 & port != 50052\n"
+        "- method = placeOrder =>\n",
+        "test",
+    )
+    assert route(routers, "getOrder", consumer, [a, b, c]) == [a]
+    assert route(routers, "placeOrder", consumer, [a, b, c]) == [a]  # then none: not forced
+    other = DubboURL.consumer(INTERFACE, "10.7.0.1", application="web")
+    assert route(routers, "getOrder", other, [a, b, c]) == [a, b, c]
+    overrides = parse_configurators(
+        "configs:\n- addresses: [10.0.1.6]\n  side: provider\n  parameters: {weight: 7}\n"
+        "- addresses: ['0.0.0.0']\n  side: consumer\n  parameters: {timeout: 1}\n",
+        "test",
+    )
+    assert [o.apply(u).get("weight") for o in overrides for u in (a, b)] == [None, "7"]
+    caplog.set_level(logging.WARNING, logger="paas_sdk.rpc")
+    assert parse_configurators("configs: [unclosed", "/dubbo/config/dubbo/x.configurators") == ()
+    assert parse_condition_router("conditions: ['=> = x']", "/dubbo/config/dubbo/x.cr") == ()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("/dubbo/config/dubbo/x.configurators" in m for m in messages)
+    assert any("/dubbo/config/dubbo/x.cr" in m for m in messages)
+
+
+def test_a_call_made_while_serving_one_inherits_its_deadline(
+    registry: ZooKeeperRegistry, metrics: CollectorRegistry
+) -> None:
+    class Slow(Orders):
+        def GetOrder(self, request: Any, context: Any) -> Any:  # noqa: N802
+            time.sleep(1.5)
+            return super().GetOrder(request, context)
+
+    inner_took: list[float] = []
+    inner_codes: list[grpc.StatusCode] = []
+
+    class Front(Orders):
+        def GetOrder(self, request: Any, context: Any) -> Any:  # noqa: N802
+            started = time.monotonic()
+            try:
+                return slow_stub.GetOrder(request)  # no timeout given: the caller's applies
+            except TripleCallError as exc:
+                inner_codes.append(exc.code())
+                context.abort(exc.code(), exc.details())
+            finally:
+                inner_took.append(time.monotonic() - started)
+
+    servers = []
+    for group, servicer in (("slow", Slow("slow")), ("front", Front("front"))):
+        server = TripleServer(
+            application="py-orders", port=free_port(), host="127.0.0.1", registry=registry,
+            group=group, metrics=metrics,
+        )  # fmt: skip
+        server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, servicer)
+        servers.append(server.start())
+    try:
+        with DubboReference(
+            registry, ORDER_SERVICE, application="front", group="slow", metrics=metrics
+        ) as slow, DubboReference(
+            registry, ORDER_SERVICE, application="web", group="front", metrics=metrics
+        ) as front:  # fmt: skip
+            slow_stub = slow.stub(order_pb2_grpc.OrderServiceStub)
+            with pytest.raises(TripleCallError) as error:
+                front.stub(order_pb2_grpc.OrderServiceStub).GetOrder(
+                    order_pb2.GetOrderRequest(id=1), timeout=0.4
+                )
+    finally:
+        for server in servers:
+            server.stop(grace=2)
+    assert error.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert inner_codes == [grpc.StatusCode.DEADLINE_EXCEEDED]
+    assert inner_took[0] < 0.6  # the inner call's own default was 3 s

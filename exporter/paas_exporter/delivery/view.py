@@ -123,7 +123,7 @@ class DeliveryView:
         self._counted: set[str] = set()
         self._uncounted: set[str] = set()
         self._started = time.time()
-        state = load_state(delivery.state_file)
+        state = self._state = load_state(delivery.state_file)
         if state is not None:
             self.ledger.restore_counts(state)
             self._counted_floor = int(state["floor"])
@@ -144,10 +144,13 @@ class DeliveryView:
             if execution is not None:
                 self._classify(execution, found, pending, skipped, again=True)
         facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
-        links = await self._link(up, facts, first, history_start / 1000)
-        # Every request is done: from here on nothing can fail half-way.
-        for fact in facts:
-            self.ledger.record(fact, self._delivered(fact, links.get(fact.id)), self._counts(fact))
+        if first:
+            await self._replay(up, facts, history_start / 1000)
+        else:
+            links = await self._link(up, facts, False, history_start / 1000)
+            # Every request is done: from here on nothing can fail half-way.
+            for fact in facts:
+                self._record(fact, links)
         self.seen.update(skipped)
         self.seen.update((f.id, f.build_ms) for f in facts)
         self.pending = {k: v for k, v in pending.items() if v >= history_start}
@@ -160,6 +163,31 @@ class DeliveryView:
                 "pending": sorted(self.pending),
             })  # fmt: skip
         return self.ledger.families(now)
+
+    def _record(self, fact: DeployFact, links: dict[str, Link]) -> None:
+        self.ledger.record(fact, self._delivered(fact, links.get(fact.id)), self._counts(fact))
+
+    async def _replay(self, up: DeliveryUpstreams, facts: list[DeployFact], since: float) -> None:
+        """The first poll: the whole history, one application at a time, so only one
+        repository's artifacts and one job's builds are held at once. Should a request fail,
+        the ledger goes back to what the state file holds and the next poll starts over."""
+        by_app: dict[str, list[DeployFact]] = {}
+        for fact in facts:
+            by_app.setdefault(fact.application, []).append(fact)
+        try:
+            for app_facts in by_app.values():
+                links = await self._link(up, app_facts, True, since)
+                for fact in app_facts:
+                    self._record(fact, links)
+                self.artifacts = {}
+                self.commit_times = {}
+                self._prune_builds()
+        except BaseException:
+            self.ledger = Ledger(self.config.failure_window, self.config.history)
+            if self._state is not None:
+                self.ledger.restore_counts(self._state)
+            self.builds = {}
+            raise
 
     def _counts(self, fact: DeployFact) -> bool:
         """Whether counters take this execution: not if they took it before a restart."""
@@ -179,6 +207,10 @@ class DeliveryView:
         by reference, one request per new deploy, rather than held for 30 days."""
         self.ledger.prune(now)
         self.artifacts = {}
+        self.commit_times = {}
+        self._prune_builds()
+
+    def _prune_builds(self) -> None:
         lowest: dict[str, int] = {}
         for lane in self.ledger.lanes.values():
             for job, built in lane.last_build.items():
