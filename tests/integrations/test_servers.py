@@ -19,13 +19,20 @@ import httpx
 import pytest
 from kazoo.client import KazooClient
 
-from tests.integrations.conftest import COMMANDS, Load, Served, request_count, serve, wait_ready
+from tests.integrations.conftest import (
+    COMMANDS,
+    MULTI_WORKER,
+    Load,
+    Served,
+    request_count,
+    serve,
+    wait_ready,
+)
 from tests.registry.conftest import leaves, observer, wait_until
 
 __all__ = ["observer"]  # the ZooKeeper watcher fixture, shared with the registry tests
 
 DRAIN = 2.0
-MULTI_WORKER = ["gunicorn-sync", "gunicorn-uvicorn", "uvicorn-workers"]
 
 
 @pytest.mark.parametrize("kind", list(COMMANDS))
@@ -93,7 +100,7 @@ def test_one_metrics_endpoint_per_pod_counts_every_worker_exactly(
     kind: str, tmp_path: Path, servers: list[Served]
 ) -> None:
     directory = tmp_path / "multiprocess"
-    served = serve(kind, tmp_path, None, drain=0, PROMETHEUS_MULTIPROC_DIR=str(directory))
+    served = serve(kind, tmp_path, None, drain=0)
     servers.append(served)
     wait_ready(served)
     before = request_count(httpx.get(served.endpoints + "/metrics", timeout=5).text)
