@@ -64,10 +64,12 @@ from paas_sdk.metrics._multiprocess import (
 )
 
 if TYPE_CHECKING:
+    from google.protobuf.descriptor import ServiceDescriptor
+
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
     from paas_sdk.logs import LoggingSetup
     from paas_sdk.registry import DubboURL, ZooKeeperRegistry
-    from paas_sdk.rpc import TripleServer
+    from paas_sdk.rpc import DubboReference, TripleServer
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -201,6 +203,43 @@ class Platform:
             first=True,
         )
         return server
+
+    def dubbo_reference(
+        self,
+        service: ServiceDescriptor | str,
+        *,
+        group: str | None = None,
+        version: str | None = None,
+        retryable: Iterable[str] | bool = (),
+        **options: Any,
+    ) -> DubboReference:
+        """A started `DubboReference` to a Dubbo interface, found in this platform's ZooKeeper.
+
+        Calls carry this service's name (``PAAS_APP_ID``) and are timed in the platform's
+        metrics; the reference is closed when the platform stops. Needs ``PAAS_ZOOKEEPER``.
+        """
+        from paas_sdk.rpc import DubboReference
+
+        if self.registry is None:
+            raise ConfigError(
+                "calling Dubbo services needs the registry: set PAAS_ZOOKEEPER",
+                where="PAAS_ZOOKEEPER",
+            )
+        reference = DubboReference(
+            self.registry,
+            service,
+            application=self.context.app_id,
+            group=group,
+            version=version,
+            retryable=retryable,
+            metrics=self.metrics_registry,
+            host=self.advertised_host,
+            **options,
+        ).start()
+        self.lifecycle.on_stop(
+            f"dubbo reference {reference.interface}", reference.close, first=True
+        )
+        return reference
 
     def expose(
         self,

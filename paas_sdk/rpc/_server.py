@@ -96,8 +96,13 @@ class _Membership:
         group: str | None,
         version: str | None,
         weight: int | None,
-        application_level: bool,
+        register_mode: str,
     ) -> None:
+        if register_mode not in ("all", "interface", "instance"):
+            raise RpcError(
+                f"register_mode {register_mode!r} is not one of all, interface, instance",
+                where="register_mode",
+            )
         self.registry = registry
         self.application = application
         self.host = host
@@ -105,7 +110,7 @@ class _Membership:
         self.group = group
         self.version = version
         self.weight = weight
-        self.application_level = application_level
+        self.register_mode = register_mode
         self.services: list[TripleService] = []
         self.urls: tuple[DubboURL, ...] = ()
         self._instance: ApplicationInstance | None = None
@@ -135,9 +140,10 @@ class _Membership:
         )
         if self.registry is None:
             return
-        for url in self.urls:
-            self.registry.register(url)
-        if self.application_level:
+        if self.register_mode != "instance":
+            for url in self.urls:
+                self.registry.register(url)
+        if self.register_mode != "interface":
             instance = ApplicationInstance(
                 self.registry, self.application, self.host, self.port, self.urls
             )
@@ -203,7 +209,7 @@ class _TripleServerBase:
         metrics: CollectorRegistry | None = REGISTRY,
         interceptors: Sequence[Any] = (),
         options: Sequence[tuple[str, Any]] = (),
-        application_level: bool = True,
+        register_mode: str = "all",
     ) -> None:
         if not 0 < port < 65536:
             raise RpcError(f"port {port} is out of range", where=type(self).__name__)
@@ -218,7 +224,7 @@ class _TripleServerBase:
             group=group,
             version=version,
             weight=weight,
-            application_level=application_level,
+            register_mode=register_mode,
         )
         self._interfaces: dict[str, str] = {}
         self._started = False
@@ -274,6 +280,8 @@ class TripleServer(_TripleServerBase):
 
     `host` is the address consumers dial (the pod IP; default: this host's address);
     `bind` the listening address; `max_workers` the size of the thread pool serving calls.
+    `register_mode` is Dubbo's ``dubbo.application.register-mode``: ``all`` (interface-level
+    leaves and the application instance, Dubbo 3's default), ``interface`` or ``instance``.
     Metrics and trace context come from an interceptor that runs before any of `interceptors`.
     """
 
