@@ -378,14 +378,19 @@ def parse_config(data: Any, source: str) -> ExporterConfig:
     return config
 
 
-def load_config(path: str | Path) -> ExporterConfig:
-    path = Path(path)
+def read_file(path: Path, what: str) -> bytes:
+    """A file the exporter needs; `ExporterConfigError` naming it and why when unreadable."""
     try:
-        text = path.read_text()
+        return path.read_bytes()
     except OSError as error:
         raise ExporterConfigError(
-            f"cannot read config: {error.strerror}", where=str(path)
+            f"cannot read {what}: {error.strerror}", where=str(path)
         ) from None
+
+
+def load_config(path: str | Path) -> ExporterConfig:
+    path = Path(path)
+    text = read_file(path, "config").decode()
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

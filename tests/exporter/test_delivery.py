@@ -144,6 +144,24 @@ class Expected:
         return "no_build" if d.build is None else None
 
 
+def assert_lead_times(samples: Samples, want: Expected) -> None:
+    counts = series(samples, "delivery_lead_time_seconds_count")
+    sums = series(samples, "delivery_lead_time_seconds_sum")
+    for (app, env), values in want.lead.items():
+        labels = key(application=app, environment=env)
+        assert counts[labels] == len(values)
+        assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+
+
+def check(path: Path) -> subprocess.CompletedProcess[str]:
+    """`paas-exporter --check` as a user runs it."""
+    return subprocess.run(
+        [EXPORTER, "--config", str(path), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
+    )  # fmt: skip
+
+
 def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_path: Path) -> None:
     world = DeliveryWorld.generate(8, 20, now_ms=int(time.time() * 1000) - 60_000)
     install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
@@ -163,12 +181,7 @@ def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_
     got = series(samples, "delivery_unlinked_deployments_total")
     assert got == {key(application=a, environment=e, reason=r): v
                    for (a, e, r), v in want.unlinked.items()}  # fmt: skip
-    counts = series(samples, "delivery_lead_time_seconds_count")
-    sums = series(samples, "delivery_lead_time_seconds_sum")
-    for (app, env), values in want.lead.items():
-        labels = key(application=app, environment=env)
-        assert counts[labels] == len(values)
-        assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+    assert_lead_times(samples, want)
     for window, width in (("1d", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY)):
         since = now - width
         recent = series(samples, "delivery_recent_deployments")
@@ -261,11 +274,7 @@ def test_bad_delivery_config_exits_2_naming_the_field(
     cfg = config(sims, **change)
     path = tmp_path / "exporter.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    done = subprocess.run(
-        [EXPORTER, "--config", str(path), "--check"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
-    )  # fmt: skip
+    done = check(path)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -277,11 +286,7 @@ def test_a_state_file_that_is_not_ours_is_refused(tmp_path: Path) -> None:
     state.write_text('{"hello": 1}')
     path = tmp_path / "exporter.yaml"
     path.write_text(yaml.safe_dump(config(sims, state_file=str(state))))
-    done = subprocess.run(
-        [EXPORTER, "--config", str(path), "--check"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
-    )  # fmt: skip
+    done = check(path)
     assert done.returncode == 2
     assert f"{state}" in done.stderr
     assert "not a paas-exporter delivery state file" in done.stderr
@@ -323,11 +328,8 @@ def test_a_first_poll_cut_short_by_harbor_leaves_nothing_half_counted(
     install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
     harbor = simulators[0]
     harbor.faults.error_status = 503
-    # The application replayed last, so the others were already recorded when it fails.
-    last = max(
-        world.applications,
-        key=lambda a: min(d.deploy_end_ms for d in world.deploys if d.application == a),
-    )
+    # The application replayed last (in name order), so the others are recorded when it fails.
+    last = max(world.applications)
     harbor.faults.path_prefix = f"/api/v2.0/projects/apps/repositories/{last}"
     poller = Poller(parse_config(config(simulators, state_file=str(tmp_path / "s.json")), "t"))
     poller.start()
@@ -368,12 +370,7 @@ def test_commit_times_jenkins_lacks_come_from_the_git_server(
     got = series(samples, "delivery_unlinked_deployments_total")
     assert got == {key(application=a, environment=e, reason=r): v
                    for (a, e, r), v in want.unlinked.items()}  # fmt: skip
-    counts = series(samples, "delivery_lead_time_seconds_count")
-    sums = series(samples, "delivery_lead_time_seconds_sum")
-    for (app, env), values in want.lead.items():
-        labels = key(application=app, environment=env)
-        assert counts[labels] == len(values)
-        assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+    assert_lead_times(samples, want)
 
 
 def test_an_unreadable_git_token_is_refused_at_load(tmp_path: Path) -> None:
@@ -382,10 +379,6 @@ def test_an_unreadable_git_token_is_refused_at_load(tmp_path: Path) -> None:
               "auth": {"token_file": str(tmp_path / "missing")}}  # fmt: skip
     path = tmp_path / "exporter.yaml"
     path.write_text(yaml.safe_dump(config(sims, git=[source])))
-    done = subprocess.run(
-        [EXPORTER, "--config", str(path), "--check"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
-    )  # fmt: skip
+    done = check(path)
     assert done.returncode == 2
     assert "delivery.git[0].auth.token_file: cannot read" in done.stderr
