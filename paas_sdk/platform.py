@@ -18,6 +18,8 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 - ``PAAS_KAFKA_BOOTSTRAP``: Kafka bootstrap servers for log shipping (unset: stdout only)
 - ``PAAS_LOG_TOPIC``: the Kafka topic logs go to (``paas-logs``)
 - ``PAAS_LOG_LEVEL``: root log level (``INFO``)
+- ``PAAS_LOG_FORMAT``: ``json`` (ECS) or ``console`` on stdout; unset: console on a terminal,
+  else ECS JSON (Kafka always gets ECS)
 - ``PAAS_METRICS_PORT``: port of ``/metrics``, ``/healthz``, ``/readyz``; ``-1`` turns it off
   (``9464``)
 - ``PAAS_METRICS_HOST``: the address that port listens on (``0.0.0.0``, all interfaces, as
@@ -32,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -47,6 +50,7 @@ from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError, RegistryAuthError
 from paas_sdk.lifecycle import Lifecycle
+from paas_sdk.logs._servers import capture_uncaught, route_server_logs
 from paas_sdk.metrics import (
     HealthEndpoints,
     MetricsServer,
@@ -89,10 +93,16 @@ class PlatformSettings(BaseSettings):
     kafka_bootstrap: str | None = None
     log_topic: str = "paas-logs"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] | None = None  # unset: console on a terminal
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
     metrics_host: str = "0.0.0.0"
     web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
+
+    @property
+    def console_logs(self) -> bool:
+        """Whether stdout gets the console format: as set, else when stdout is a terminal."""
+        return self.log_format == "console" if self.log_format else sys.stdout.isatty()
 
     @field_validator("zookeeper")
     @classmethod
@@ -379,8 +389,11 @@ class Platform:
             kafka_bootstrap=self.settings.kafka_bootstrap,
             topic=self.settings.log_topic,
             level=self.settings.log_level,
+            console=self.settings.console_logs,
             **options,
         )
+        route_server_logs()  # gunicorn's, uvicorn's and Django's own lines through the same
+        self.lifecycle.on_stop("uncaught exceptions", capture_uncaught(), last=True)
         # httpx logs every request at INFO, the config client's long polls included: a line per
         # poll per process would drown the service's own records in Kafka and Elasticsearch.
         for noisy in ("httpx", "httpcore"):
