@@ -8,6 +8,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from paas_sdk.dash.panels import (
     RECORDS_PER_SECOND,
     base_dashboard,
+    or_none,
     query_variable,
     stat_panel,
     timeseries_panel,
@@ -95,7 +96,11 @@ def dashboard() -> Dashboard:
                 RECORDS_PER_SECOND,
                 [
                     (
-                        f"sum by (job, reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))",
+                        or_none(
+                            f"sum by (job, reason) (rate(paas_log_records_dropped_total{{{S}}}"
+                            f"{RATE}))",
+                            "reason",
+                        ),
                         "{{job}} {{reason}}",
                     )
                 ],

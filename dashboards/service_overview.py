@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
 
-from paas_sdk.dash.panels import RECORDS_PER_SECOND, base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import (
+    RECORDS_PER_SECOND,
+    base_dashboard,
+    error_ratio,
+    or_none,
+    stat_panel,
+    timeseries_panel,
+)
 
 FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
 RATE = "[$__rate_interval]"
 HTTP = "http_server_request_duration_seconds"
+# the gRPC statuses OpenTelemetry counts as server-side errors (alert_rules/services.yaml too)
+RPC_SERVER_ERRORS = "UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"
 
 
 def dashboard() -> Dashboard:
@@ -35,8 +44,7 @@ def dashboard() -> Dashboard:
                 "Error ratio",
                 "Share of the selected instances' HTTP requests answered 5xx.",
                 "percentunit",
-                f'sum(rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
-                f" / sum(rate({HTTP}_count{{{S}}}{RATE}))",
+                error_ratio(f"{HTTP}_count", S),
                 steps=((None, "green"), (0.01, "orange"), (0.05, "red")),
             )
         )
@@ -74,8 +82,7 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 [
                     (
-                        f'sum by (route) (rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
-                        f" / sum by (route) (rate({HTTP}_count{{{S}}}{RATE}))",
+                        error_ratio(f"{HTTP}_count", S, by="route"),
                         "{{route}}",
                     )
                 ],
@@ -103,6 +110,7 @@ def dashboard() -> Dashboard:
                 [(f"sum by (instance) (http_server_requests_in_flight{{{S}}})", "{{instance}}")],
             )
         )
+        .with_row(Row("Dubbo RPC"))
         .with_panel(
             timeseries_panel(
                 "RPC server calls",
@@ -124,10 +132,46 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        "sum by (service, status) "
-                        f"(rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
+                        or_none(
+                            "sum by (service, status) "
+                            f"(rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
+                            "service",
+                        ),
                         "{{service}} {{status}}",
                     )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "RPC server error ratio",
+                "Share of served Dubbo calls failing with a server-side gRPC status, by service.",
+                "percentunit",
+                [
+                    (
+                        error_ratio(
+                            "rpc_server_duration_seconds_count",
+                            S,
+                            by="service",
+                            errors=f'status=~"{RPC_SERVER_ERRORS}"',
+                        ),
+                        "{{service}}",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "RPC latency p99",
+                "99th percentile of Dubbo calls served and made, by service.",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.99, sum by (service, le) "
+                        f"(rate(rpc_{side}_duration_seconds_bucket{{{S}}}{RATE})))",
+                        f"{side} {{{{service}}}}",
+                    )
+                    for side in ("server", "client")
                 ],
             )
         )
@@ -152,8 +196,10 @@ def dashboard() -> Dashboard:
                 RECORDS_PER_SECOND,
                 [
                     (
-                        f"sum by (reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))"
-                        " or vector(0)",
+                        or_none(
+                            f"sum by (reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))",
+                            "reason",
+                        ),
                         "{{reason}}",
                     ),
                 ],
@@ -250,7 +296,9 @@ def dashboard() -> Dashboard:
                 "short",
                 [
                     (
-                        f"max by (interface) (paas_registry_providers{{{S}}})",
+                        or_none(
+                            f"max by (interface) (paas_registry_providers{{{S}}})", "interface"
+                        ),
                         "{{interface}}",
                     )
                 ],

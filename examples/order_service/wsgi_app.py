@@ -1,7 +1,11 @@
 """The order service as a WSGI app (Flask), wired by `paas_sdk.init()`.
 
-    gunicorn -w 2 'examples.order_service.wsgi_app:create_app()'   # with PROMETHEUS_MULTIPROC_DIR
-    python -m examples.order_service.wsgi_app --port 8080           # single process, for trying
+    gunicorn -c python:paas_sdk.integrations.gunicorn -w 2 \\
+        'examples.order_service.wsgi_app:create_app()'
+    python -m examples.order_service.wsgi_app --port 8080        # single process, for trying
+
+Under gunicorn the config module `paas_sdk.integrations.gunicorn` binds one `/metrics` for all
+workers in the arbiter and hands SIGTERM on to gunicorn once each worker's drain is over.
 
 Same routes as the ASGI variant; the metrics middleware wraps `app.wsgi_app`, so the route label
 is Flask's url rule (``/orders/<int:order_id>``), never the raw path.

@@ -5,10 +5,11 @@ replaces the target's previous one; after every poll the whole exposition is rec
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -166,6 +167,7 @@ class Poller:
                     # client also re-reads credentials that may have been rotated meanwhile.
                     await _discard(upstream, state.target.timeout)
                     upstream = None
+                release_freed_memory()
                 elapsed = time.monotonic() - started
                 await asyncio.sleep(max(0.05, state.target.interval - elapsed))
         finally:
@@ -306,6 +308,24 @@ def self_families(states: object) -> list[RenderedFamily]:
         requests.add(state.requests, *key)
         errors.add(state.errors, *key)
     return render_target([up, down, success, duration, requests, errors, build])
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+_trim = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand the heap a poll's answers occupied back to the system (glibc keeps freed memory in
+    the process otherwise, so RSS would stay at the largest poll's peak)."""
+    if _trim is not None:
+        _trim(0)
 
 
 async def _discard(upstream: Upstream | DeliveryUpstreams, timeout: float) -> None:

@@ -5,13 +5,15 @@
 
 The lifespan runs inside the server, after it installed its signal handlers, so the SDK's handler
 goes on top and hands SIGTERM on to the server once the drain is over; when the server has stopped
-serving, the lifespan's end stops the platform (logs flushed last). With a lifespan of your own,
-``async with paas_sdk.integrations.asgi.lifespan(app) as platform:`` inside it.
+serving, the lifespan's end stops the platform (logs flushed last). It yields the lifespan state
+``{"platform": platform}`` (``request.state.platform`` in Starlette and FastAPI); with a lifespan
+of your own, ``async with lifespan(app) as state:`` inside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,28 +27,41 @@ __all__ = ["PlatformLifespan", "lifespan"]
 
 
 @asynccontextmanager
-async def lifespan(app: object = None) -> AsyncIterator[Platform]:
+async def lifespan(app: object = None) -> AsyncIterator[dict[str, Platform]]:
     """Start the platform (or take the running one) for the server's lifetime."""
     platform = await asyncio.to_thread(paas_sdk.init, install_signal_handlers=False)
     if threading.current_thread() is threading.main_thread():
         platform.lifecycle.install_signal_handlers()  # on top of the server's own
     try:
-        yield platform
+        yield {"platform": platform}
     finally:
         # the server stops serving before the lifespan ends: no drain left to do here
         await asyncio.to_thread(platform.shutdown, "server stopped", drain=False)
 
 
 class PlatformLifespan:
-    """ASGI middleware running `lifespan` around `app`'s own lifespan (if it has one)."""
+    """ASGI middleware running `lifespan` around `app`'s own lifespan (if it has one).
 
-    def __init__(self, app: ASGIApp) -> None:
+    `exiting=True` when the lifespan's end is the process's end (the SDK's own runners): the
+    objects are then frozen for the interpreter's teardown, whose last garbage collection over a
+    loaded app otherwise keeps a stopping worker alive for a second on a busy machine.
+    """
+
+    def __init__(self, app: ASGIApp, *, exiting: bool = False) -> None:
         self.app = app
+        self.exiting = exiting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
+        try:
+            await self._lifespan(scope, receive, send)
+        finally:
+            if self.exiting:
+                gc.freeze()
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = lifespan(self.app)
         received: list[str] = []
 

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from paas_sdk import __version__
+from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
 from paas_sdk.errors import LogIndexingError, PaasError
 from paas_sdk.logs._clients import (
     EsSettings,
@@ -169,9 +171,11 @@ def _failures(es: EsSettings | None = None, kafka: KafkaSettings | None = None) 
         fail(f"{shown}: cannot reach Elasticsearch: {exc.message}")
 
 
-@click.group()
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="paas-logs")
 def main() -> None:
     """Elasticsearch side of the SDK's log pipeline (Kafka topic -> Elasticsearch)."""
+    honour_no_color()
     from paas_sdk.logs._deadletter import KAFKA_LOGGER
 
     # the Kafka clients' own log lines: their errors are reported once, in paas-logs' words

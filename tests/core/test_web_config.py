@@ -19,12 +19,13 @@ import httpx
 import pytest
 import trustme
 import yaml
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 import paas_sdk
 from paas_sdk.errors import ConfigError
 from paas_sdk.metrics import HealthEndpoints, MetricsServer, load_web_config
 from paas_sdk.platform import PlatformSettings
+from paas_sdk.testing.servers.prometheus import PrometheusServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -63,7 +64,9 @@ def tls_dir(tmp_path: Path, server_ca: trustme.CA, client_ca: trustme.CA) -> Pat
 
 @contextlib.contextmanager
 def serving(path: Path) -> Iterator[str]:
-    endpoints = HealthEndpoints(registry=CollectorRegistry())
+    registry = CollectorRegistry()
+    Counter("orders_placed", "Orders placed.", registry=registry).inc()
+    endpoints = HealthEndpoints(registry=registry)
     server = MetricsServer(endpoints, host="127.0.0.1", port=0, web_config=load_web_config(path))
     with server:
         yield f"127.0.0.1:{server.port}"
@@ -117,12 +120,17 @@ def test_basic_auth_refuses_missing_and_wrong_credentials_and_accepts_right_ones
         unknown = httpx.get(url, auth=("root", PASSWORD))
         right = httpx.get(url, auth=("prometheus", PASSWORD))
         again = httpx.get(url, auth=("prometheus", PASSWORD))  # answered from the cache
+        with httpx.Client() as client:  # a HEAD refused leaves the connection usable
+            head = client.head(url)
+            after = client.get(url, auth=("prometheus", PASSWORD))
     for refused in (anonymous, wrong, unknown):
         assert refused.status_code == 401
         assert refused.headers["WWW-Authenticate"] == "Basic"
         assert refused.text == "Unauthorized\n"
     assert right.status_code == again.status_code == 200
-    assert "python_info" in right.text or right.text == ""
+    assert (head.status_code, head.content) == (401, b"")
+    assert after.status_code == 200
+    assert "orders_placed_total 1.0" in right.text
 
 
 def peer_certificate(address: str, server_ca: trustme.CA) -> bytes:
@@ -382,3 +390,41 @@ def test_the_metrics_host_defaults_to_all_interfaces_and_the_startup_line_says_s
     assert f"metrics endpoints on 0.0.0.0:{port} (all interfaces), plain HTTP, no auth" in (
         caplog.messages
     )
+
+
+def test_a_real_prometheus_scrapes_through_client_certificates_and_basic_auth(
+    prometheus: PrometheusServer, tls_dir: Path, server_ca: trustme.CA
+) -> None:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    path = web_config(
+        tls_dir,
+        {
+            "tls_server_config": {
+                "cert_file": "server.crt",
+                "key_file": "server.key",
+                "client_auth_type": "RequireAndVerifyClientCert",
+                "client_ca_file": "clients-ca.crt",
+            },
+            "basic_auth_users": {"prometheus": hashed},
+        },
+    )
+    server_ca.cert_pem.write_to_path(str(tls_dir / "server-ca.crt"))
+    (tls_dir / "password").write_text(PASSWORD)
+    with serving(path) as address:
+        prometheus.scrape(
+            "tls-endpoints",
+            [address],
+            scheme="https",
+            tls_config={
+                "ca_file": str(tls_dir / "server-ca.crt"),
+                "cert_file": str(tls_dir / "client.crt"),
+                "key_file": str(tls_dir / "client.key"),
+            },
+            basic_auth={"username": "prometheus", "password_file": str(tls_dir / "password")},
+        )
+        try:
+            prometheus.wait_for_targets_up("tls-endpoints", 1)
+            scraped = prometheus.query('orders_placed_total{job="tls-endpoints"}')
+        finally:
+            prometheus.scrape("tls-endpoints", [])
+    assert float(scraped[0]["value"][1]) == 1.0

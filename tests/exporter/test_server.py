@@ -7,12 +7,14 @@ import subprocess
 
 import httpx
 from paas_exporter.config import parse_config
+from paas_exporter.exposition import Exposition, MetricFamily, render_target
 from paas_exporter.poller import Poller
 from paas_exporter.server import MetricsServer
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 from paas_sdk.testing.servers import promtool
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
+from tests.core.test_http_server import exchange
 from tests.exporter.conftest import (
     harbor_target,
     jenkins_target,
@@ -104,6 +106,25 @@ def test_the_landing_page_shows_hosts_only_and_no_header_names_python(
     assert "Python" not in page.headers["Server"]
 
 
+def test_a_get_carrying_a_body_is_never_read_as_a_second_request(harbor: HarborSimulator) -> None:
+    smuggled = b"GET /probe?target=harbor HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(smuggled),
+        smuggled,
+    )
+    duplicate = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 48\r\n\r\n"
+    )
+    with running_exporter([harbor_target(harbor, interval=60)]) as exporter:
+        port = exporter.server.port
+        answered, closed = exchange(port, raw)
+        refused, refused_closed = exchange(port, duplicate + smuggled)
+    assert answered == [(200, b"ok\n")]
+    assert closed
+    assert [status for status, _ in refused] == [400]
+    assert refused_closed
+
+
 def test_probe_serves_one_target(harbor: HarborSimulator, jenkins: JenkinsSimulator) -> None:
     with running_exporter([harbor_target(harbor), jenkins_target(jenkins)], probe=True) as exporter:
         probe = httpx.get(exporter.url + "/probe", params={"target": "jenkins"})
@@ -142,3 +163,20 @@ def test_readiness_waits_for_the_first_poll_of_every_target(harbor: HarborSimula
     assert before.status_code == 503
     assert "harbor" in before.text
     assert after.status_code == 200
+
+
+def test_every_body_of_an_exposition_holds_the_same_samples() -> None:
+    """Only the gzipped OpenMetrics body is built with the poll; the others on demand."""
+    gauge = MetricFamily("demo_value", "gauge", "A value", ("name",))
+    for index in range(2_000):
+        gauge.add(index, f"n{index}")
+    counter = MetricFamily("demo_events_total", "counter", "Events")
+    counter.add(3)
+    exposition = Exposition.compose([render_target([gauge, counter], ())])
+    openmetrics = gzip.decompress(exposition.openmetrics_gzip)
+    assert openmetrics == exposition.openmetrics
+    assert openmetrics.endswith(b"# EOF\n")
+    assert gzip.decompress(exposition.text_gzip) == exposition.text
+    samples = [line for line in exposition.text.splitlines() if not line.startswith(b"#")]
+    assert samples == [line for line in openmetrics.splitlines() if not line.startswith(b"#")]
+    assert len(samples) == 2_001

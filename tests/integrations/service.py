@@ -25,14 +25,20 @@ import paas_sdk
 from paas_sdk.integrations.asgi import lifespan
 from paas_sdk.integrations.wsgi import instrument
 from paas_sdk.metrics import AsgiMetricsMiddleware
+from paas_sdk.registry import DubboURL
 
 _DELAY = float(os.environ.get("TEST_DELAY", "0.01"))
 
 
 def _expose(platform: paas_sdk.Platform) -> None:
+    """A provider node for this process, so the tests can watch it leave at SIGTERM."""
     interface = os.environ.get("TEST_INTERFACE")
-    if interface:
-        platform.expose(interface, methods=["work"], port=int(os.environ.get("TEST_PORT", "1")))
+    if interface and platform.registry is not None:
+        port = int(os.environ.get("TEST_PORT", "1"))
+        url = DubboURL.provider(
+            interface, "127.0.0.1", port, application=platform.context.app_id, methods=["work"]
+        )
+        platform.registry.register(url)
 
 
 flask_app = Flask(__name__)
@@ -59,8 +65,8 @@ async def _work(_: Request) -> PlainTextResponse:
 
 @asynccontextmanager
 async def _asgi_lifespan(app: Starlette) -> AsyncIterator[None]:
-    async with lifespan(app) as platform:
-        _expose(platform)
+    async with lifespan(app) as state:
+        _expose(state["platform"])
         yield
 
 

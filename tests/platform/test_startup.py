@@ -4,6 +4,7 @@ one clear error for a URL given as a ZooKeeper connect string or a missing extra
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,14 +30,21 @@ except PaasError as error:
 """
 
 
-def run(tmp_path: Path, *blocked: str, **env: str) -> tuple[list[tuple[str, str]], str]:
-    (tmp_path / "config").mkdir(exist_ok=True)
-    (tmp_path / "config" / "application.properties").write_text("a=1\n")
+def run(
+    tmp_path: Path,
+    *blocked: str,
+    config: bool = True,
+    variables: dict[str, str] | None = None,
+    **env: str,
+) -> tuple[list[tuple[str, str]], str]:
+    if config:
+        (tmp_path / "config").mkdir(exist_ok=True)
+        (tmp_path / "config" / "application.properties").write_text("a=1\n")
     environment = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PAAS_METRICS_PORT": "0"}
     result = subprocess.run(
         [sys.executable, "-c", SERVICE, *blocked],
         cwd=tmp_path,
-        env={**environment, **env},
+        env={**environment, **(variables or {}), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -84,7 +92,7 @@ def test_apollo_app_id_is_accepted_and_said_where_it_came_from(tmp_path: Path) -
 def test_a_missing_extra_is_one_error_naming_the_install(
     tmp_path: Path, variable: str, module: str, extra: str
 ) -> None:
-    _, errors = run(tmp_path, module, **{variable: "127.0.0.1:1"})
+    _, errors = run(tmp_path, module, variables={variable: "127.0.0.1:1"})
     assert errors == (
         f"ERROR {variable}: set, but {module} is not installed: pip install 'paas-sdk[{extra}]'"
     )
@@ -98,3 +106,32 @@ def test_a_url_is_not_a_zookeeper_connect_string(monkeypatch: pytest.MonkeyPatch
     assert "host:port[,host:port...][/chroot]" in str(caught.value)
     monkeypatch.setenv("PAAS_ZOOKEEPER", "zookeeper://zk:2181")
     assert PlatformSettings.from_env().zookeeper == "zookeeper://zk:2181"
+
+
+README_SNIPPET = re.compile(r"## For service developers\n\n```python\n(.*?)```", re.DOTALL)
+
+
+def test_the_readme_snippet_runs_as_pasted_in_an_empty_directory(tmp_path: Path) -> None:
+    match = README_SNIPPET.search((ROOT / "README.md").read_text())
+    assert match is not None
+    snippet = match.group(1)
+    result = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PAAS_METRICS_PORT": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "hello" in result.stdout.splitlines()
+    assert result.stderr == ""
+    warnings = [
+        orjson.loads(line)["message"]
+        for line in result.stdout.splitlines()
+        if line.startswith("{") and '"WARNING"' in line
+    ]
+    no_source = [w for w in warnings if w.startswith("no configuration source")]
+    assert len(no_source) == 1
+    assert "PAAS_CONFIG_DIR" in no_source[0]
+    assert "APOLLO_META" in no_source[0]

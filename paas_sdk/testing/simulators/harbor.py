@@ -72,7 +72,11 @@ class HarborState:
     artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def generate_state(projects: int, *, seed: int = 7, repos_per_project: int = 3) -> HarborState:
+def generate_state(
+    projects: int, *, seed: int = 7, repos_per_project: int = 3, repositories: int | None = None
+) -> HarborState:
+    """`projects` projects of 0 to 2 x `repos_per_project` repositories each, or, given
+    `repositories`, exactly that many spread evenly."""
     rnd = random.Random(seed)
     state = HarborState()
     repo_id = 0
@@ -81,6 +85,8 @@ def generate_state(projects: int, *, seed: int = 7, repos_per_project: int = 3) 
         name = f"project-{index:04d}"
         public = index % 3 == 0
         repo_count = rnd.randint(0, 2 * repos_per_project)
+        if repositories is not None:
+            repo_count = repositories // projects + (index < repositories % projects)
         created = EPOCH + timedelta(hours=index)
         state.projects.append(
             {
@@ -207,12 +213,13 @@ class HarborSimulator(SimulatorServer):
         self,
         *,
         projects: int = 20,
+        repositories: int | None = None,
         seed: int = 7,
         credentials: tuple[str, str] | None = ("admin", "Harbor12345"),
         port: int = 0,
     ) -> None:
         super().__init__(port=port, credentials=credentials)
-        self.state = generate_state(projects, seed=seed)
+        self.state = generate_state(projects, seed=seed, repositories=repositories)
         api = "/api/v2.0"
         self.route("GET", f"{api}/health", self._health)
         self.route("GET", f"{api}/systeminfo", self._system_info)

@@ -13,6 +13,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,13 +192,16 @@ def _job(rnd: random.Random, name: str, parent: str, base_url: str, now_ms: int)
 def generate_state(
     jobs: int,
     *,
-    folders: int = 10,
+    folders: int | Sequence[int] = 10,
     depth: int = 3,
     seed: int = 7,
     base_url: str = "/",
     now_ms: int | None = None,
 ) -> JenkinsState:
-    """`folders` children per folder level, `depth` folder levels, jobs spread over leaves."""
+    """`folders` children per folder (or a count per level: `(100, 18)` is 100 top folders of
+    18 each, 1 900 in all), `depth` folder levels, jobs spread over the leaves."""
+    per_level = [folders] * depth if isinstance(folders, int) else list(folders)
+    depth = len(per_level)
     rnd = random.Random(seed)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
 
@@ -212,7 +216,7 @@ def generate_state(
     for level in range(depth):
         next_leaves = []
         for parent in leaves:
-            for index in range(folders):
+            for index in range(per_level[level]):
                 child = folder(f"l{level}-{index:02d}", parent.get("fullName", ""))
                 parent["jobs"].append(child)
                 next_leaves.append(child)
@@ -246,7 +250,7 @@ class JenkinsSimulator(SimulatorServer):
         self,
         *,
         jobs: int = 30,
-        folders: int = 3,
+        folders: int | Sequence[int] = 3,
         depth: int = 2,
         seed: int = 7,
         credentials: tuple[str, str] | None = ("exporter", "api-token"),

@@ -149,6 +149,7 @@ class SpinnakerSimulator(SimulatorServer):
         self.route("GET", "/applications/(?P<app>[^/]+)/pipelineConfigs", self._configs)
         self.route("GET", "/applications/(?P<app>[^/*]+|\\*)/executions/search", self._search)
         self.route("GET", "/executions", self._by_config)
+        self.route("GET", "/pipelines/(?P<id>[^/]+)", self._pipeline)
 
     def _app(self, request: Request) -> str:
         assert request.match is not None
@@ -207,13 +208,25 @@ class SpinnakerSimulator(SimulatorServer):
             chunk = [unexpanded(e) for e in chunk]
         return Response(chunk)
 
+    def _pipeline(self, request: Request) -> Response:
+        """One execution, expanded, by id (Orca `TaskController.getPipeline`); 404 when unknown."""
+        assert request.match is not None
+        ident = request.match["id"]
+        for runs in self.state.executions.values():
+            for execution in runs:
+                if execution["id"] == ident:
+                    return Response(execution)
+        raise HTTPError(404, {"error": "Not Found", "status": 404,
+                              "message": f"Pipeline not found (id: {ident})"})  # fmt: skip
+
     def _by_config(self, request: Request) -> Response:
         ids = {i for i in request.params.get("pipelineConfigIds", "").split(",") if i}
         limit = int(request.params.get("limit", "1"))
+        expand = request.params.get("expand", "true") != "false"  # Gate's default here: true
         found: list[dict[str, Any]] = []
         for config_id in sorted(ids):
             runs = [e for app in self.state.executions.values() for e in app
                     if e["pipelineConfigId"] == config_id]  # fmt: skip
             runs.sort(key=lambda e: e["buildTime"], reverse=True)
-            found.extend(runs[:limit])
+            found.extend(runs[:limit] if expand else [unexpanded(e) for e in runs[:limit]])
         return Response(found)
