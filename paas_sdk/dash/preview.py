@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -624,6 +625,24 @@ def _draw(
         Path(temporary).unlink(missing_ok=True)
 
 
+def _draw_all(
+    boards: dict[str, Dashboard], results: list[DashboardPreview], options: PreviewOptions
+) -> None:
+    """Draw the dashboards, in parallel processes where the platform forks: drawing is
+    matplotlib's CPU work, a second or more per dashboard. The query threads have ended by now
+    (from the CLI, the process forked is single-threaded); a child only draws and writes."""
+    jobs = [(boards[r.uid], r.panels, r.path, options) for r in results]
+    workers = min(len(jobs), os.cpu_count() or 1, 4)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in jobs:
+            _draw(*job)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for done in [pool.submit(_draw, *job) for job in jobs]:
+            done.result()
+
+
 def preview(
     dashboards: list[Dashboard], out: Path, options: PreviewOptions
 ) -> list[DashboardPreview]:
@@ -635,15 +654,19 @@ def preview(
     try:
         prometheus.check()
         out.mkdir(parents=True, exist_ok=True)
-        results = []
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="paas-dash-preview") as pool:
-            for board in dashboards:
-                panels = _query_dashboard(board, prometheus, options, pool)
-                path = out / f"{board.uid}.png"
-                _draw(board, panels, path, options)
-                results.append(DashboardPreview(board.uid, board.title, path, panels))
+            results = [
+                DashboardPreview(
+                    board.uid,
+                    board.title,
+                    out / f"{board.uid}.png",
+                    _query_dashboard(board, prometheus, options, pool),
+                )
+                for board in dashboards
+            ]
     finally:
         prometheus.close()
+    _draw_all(dict(zip((r.uid for r in results), dashboards, strict=True)), results, options)
     summary = {
         r.uid: {"title": r.title, "image": r.path.name,
                 "panels": sum(p.kind != "row" for p in r.panels), "empty": r.empty_panels,

@@ -90,7 +90,7 @@ def test_kill_9_of_one_provider_fails_no_retryable_call(
     assert failed == {}, failed
     assert results["p1"] > 0
     assert results["p2"] > 0
-    assert sum(results.values()) > killed_at + 100  # the stream went on after the kill
+    assert sum(results.values()) > killed_at + 20  # the stream went on after the kill
 
 
 def test_sigterm_of_one_provider_fails_no_call_of_a_java_consumer(
