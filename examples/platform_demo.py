@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 APP_ID = "order-service"
 INTERFACE = "com.example.order.v1.OrderService"  # proto/order.proto's OrderService in Dubbo
+GRPC_SERVICE = "paas.example.order.v1.OrderService"  # the same service's gRPC path
 JAVA_CALLS = 20
 LOG_TOPIC = "paas-logs"
 ORDERS = 300
@@ -358,14 +359,29 @@ class Demo:
         )
 
     def previews(self, prometheus: PrometheusServer, url: str) -> None:
-        # A live service has traffic: keep a trickle of requests going while the panels that read
-        # the last few seconds ("now") are queried.
+        # A live service has traffic: keep a trickle of HTTP requests and Dubbo calls going while
+        # the panels that read the last few seconds ("now") are queried.
+        import grpc
+
+        providers = self.summary.get("registry", {}).get("providers") or []
+        triple = DubboURL.decode(providers[0]) if providers else None
         stop = threading.Event()
 
         def trickle() -> None:
+            channel = grpc.insecure_channel(f"{triple.host}:{triple.port}") if triple else None
+            # Triple serves gRPC: GetOrder with the request already encoded (GetOrderRequest{id: 1}
+            # is field 1, varint 1), so the demo needs no generated stubs on its path.
+            get_order: Any = channel.unary_unary(f"/{GRPC_SERVICE}/GetOrder") if channel else None
+            beat = 0
             while not stop.wait(0.1):
+                beat += 1
                 with contextlib.suppress(httpx.HTTPError):
                     httpx.get(f"{url}/greeting", timeout=5)
+                if get_order is not None and beat % 3 == 0:
+                    with contextlib.suppress(grpc.RpcError):
+                        get_order(b"\x08\x01", timeout=5)
+            if channel is not None:
+                channel.close()
 
         threading.Thread(target=trickle, name="demo-traffic", daemon=True).start()
         self.owns("traffic", stop.set)
