@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import yaml
 from elasticsearch import Elasticsearch
@@ -54,7 +55,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 APP_ID = "order-service"
 INTERFACE = "com.example.order.v1.OrderService"  # proto/order.proto's OrderService in Dubbo
-GRPC_SERVICE = "paas.example.order.v1.OrderService"  # the same service's gRPC path
 JAVA_CALLS = 20
 LOG_TOPIC = "paas-logs"
 ORDERS = 300
@@ -148,7 +148,7 @@ class Demo:
         self.index_logs(kafka.bootstrap_servers, elasticsearch.url)
         self.show_prometheus(prometheus)
         self.dashboards()
-        self.previews(prometheus, service["url"])
+        self.previews(prometheus, service["url"], service["triple"])
 
     def start_workloads(
         self,
@@ -202,7 +202,11 @@ class Demo:
                 DEMO_JENKINS_TOKEN=jenkins.credentials[1],
             ),
         )
-        service = {"url": f"http://127.0.0.1:{port}", "metrics_port": metrics_port}
+        service = {
+            "url": f"http://127.0.0.1:{port}",
+            "metrics_port": metrics_port,
+            "triple": f"127.0.0.1:{triple_port}",
+        }
         exporter = {"url": f"http://127.0.0.1:{exporter_port}", "port": exporter_port}
         with console.status("waiting for the order service and the exporter to be ready ..."):
             for name, url in (
@@ -358,30 +362,20 @@ class Demo:
             f"{len(files)} files in {out}",
         )
 
-    def previews(self, prometheus: PrometheusServer, url: str) -> None:
-        # A live service has traffic: keep a trickle of HTTP requests and Dubbo calls going while
-        # the panels that read the last few seconds ("now") are queried.
-        import grpc
-
-        providers = self.summary.get("registry", {}).get("providers") or []
-        triple = DubboURL.decode(providers[0]) if providers else None
+    def previews(self, prometheus: PrometheusServer, url: str, triple: str) -> None:
+        # A live service has traffic: keep a trickle of requests going while the panels that read
+        # the last few seconds ("now") are queried, HTTP and Triple alike.
         stop = threading.Event()
+        channel = grpc.insecure_channel(triple)
+        get_order: Any = channel.unary_unary("/paas.example.order.v1.OrderService/GetOrder")
+        self.owns("triple channel", channel.close)
 
         def trickle() -> None:
-            channel = grpc.insecure_channel(f"{triple.host}:{triple.port}") if triple else None
-            # Triple serves gRPC: GetOrder with the request already encoded (GetOrderRequest{id: 1}
-            # is field 1, varint 1), so the demo needs no generated stubs on its path.
-            get_order: Any = channel.unary_unary(f"/{GRPC_SERVICE}/GetOrder") if channel else None
-            beat = 0
             while not stop.wait(0.1):
-                beat += 1
                 with contextlib.suppress(httpx.HTTPError):
                     httpx.get(f"{url}/greeting", timeout=5)
-                if get_order is not None and beat % 3 == 0:
-                    with contextlib.suppress(grpc.RpcError):
-                        get_order(b"\x08\x01", timeout=5)
-            if channel is not None:
-                channel.close()
+                with contextlib.suppress(grpc.RpcError):
+                    get_order(b"\x08\x01", timeout=5)  # GetOrderRequest(id=1), encoded
 
         threading.Thread(target=trickle, name="demo-traffic", daemon=True).start()
         self.owns("traffic", stop.set)
