@@ -11,7 +11,7 @@ from paas_sdk.testing.servers.cache import Cache
 from paas_sdk.testing.servers.elasticsearch import ElasticsearchServer
 from paas_sdk.testing.servers.kafka import KafkaCluster, KafkaServer
 from paas_sdk.testing.servers.prometheus import PrometheusServer, promtool
-from paas_sdk.testing.servers.zookeeper import ZooKeeperServer
+from paas_sdk.testing.servers.zookeeper import ZooKeeperEnsemble, ZooKeeperServer
 
 __all__ = [
     "Cache",
@@ -20,6 +20,7 @@ __all__ = [
     "KafkaServer",
     "PrometheusServer",
     "ServerProcess",
+    "ZooKeeperEnsemble",
     "ZooKeeperServer",
     "free_port",
     "promtool",
