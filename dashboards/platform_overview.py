@@ -15,6 +15,9 @@ DETAILS = {
     "Harbor": "harbor",
     "Jenkins": "jenkins",
     "Spinnaker": "spinnaker",
+    "etcd": "etcd",
+    "Kubernetes API server": "kube-apiserver",
+    "CoreDNS": "coredns",
 }
 
 

@@ -1,4 +1,4 @@
-"""`paas-dash`: lint, render and sync dashboards and alert rules (built-in or a user's own)."""
+"""`paas-dash`: lint, render, sync and apply dashboards and alert rules (built-in or your own)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from paas_sdk.errors import DashboardError, GrafanaError
+from paas_sdk.errors import DashboardError, GrafanaError, KubernetesError
 
 __all__ = ["main"]
 
@@ -29,7 +29,7 @@ def _fail(error: Exception, code: int) -> None:
 
 @click.group()
 def main() -> None:
-    """Dashboards and alert rules as code: lint, render, sync."""
+    """Dashboards and alert rules as code: lint, render, sync, apply."""
 
 
 @main.command()
@@ -159,6 +159,116 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
     sys.exit(1 if report.failures else 0)
 
 
+@main.command()
+@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    envvar="KUBECONFIG",
+    help="Kubeconfig file [env KUBECONFIG; default ~/.kube/config].",
+)
+@click.option("--context", help="Kubeconfig context (default: its current context).")
+@click.option("--namespace", default="monitoring", show_default=True)
+@click.option(
+    "--release",
+    default="kube-prometheus-stack",
+    show_default=True,
+    help="`release` label on PrometheusRules (kube-prometheus-stack's selector).",
+)
+@click.option(
+    "--catalog",
+    help="Owner label of what this catalog applies; prune deletes only objects carrying it"
+    " (default: paas-sdk for the built-in catalog, else the --dashboards directory's name,"
+    " or its parent's when it is called dashboards).",
+)
+@click.option("--dry-run", is_flag=True, help="Server dry run with a diff; write nothing.")
+@click.option("--force", is_flag=True, help="Take over fields another field manager owns.")
+@click.option("--prune", is_flag=True, help="Delete this catalog's objects no longer in code.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per API request.")
+@click.option(
+    "--promtool",
+    type=click.Path(path_type=Path),
+    help="promtool to check rule expressions before sending (default: on PATH).",
+)
+def apply(  # noqa: PLR0917 - click passes every option as an argument
+    dashboards: Path | None, rules: Path | None, kubeconfig: Path | None, context: str | None,
+    namespace: str, release: str, catalog: str | None, dry_run: bool, force: bool, prune: bool,
+    timeout: float, promtool: Path | None,
+) -> None:  # fmt: skip
+    """Apply dashboards (sidecar ConfigMaps) and rules (PrometheusRules) by server-side apply."""
+    from paas_sdk.dash.apply import Applier, ApplyOptions, ApplyReport, desired_objects
+    from paas_sdk.dash.catalog import load_dashboards, load_rule_files
+    from paas_sdk.dash.kube import KubeSession
+    from paas_sdk.dash.lint import rule_syntax_problems
+
+    dash_dir, rules_dir = _dirs(dashboards, rules)
+    if catalog is None:
+        catalog = _catalog_name(dash_dir)
+    options = ApplyOptions(namespace, catalog, release, force=force)
+    try:
+        boards = load_dashboards(dash_dir)
+        rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
+        if tool is None:
+            click.secho("warning: promtool not found; rule expressions not checked", fg="yellow")
+        elif problems := rule_syntax_problems(rule_files, tool):
+            raise DashboardError(
+                "rules promtool refuses (nothing was sent):\n  "
+                + "\n  ".join(str(p) for p in problems),
+                where=str(rules_dir),
+            )
+        objects = desired_objects(boards, rule_files, options)
+    except KubernetesError as error:
+        _fail(error, 1)
+    except DashboardError as error:
+        _fail(error, 2)
+    report = ApplyReport()
+    try:
+        with KubeSession(kubeconfig, context, timeout) as session:
+            applier = Applier(session, options)
+            report = applier.plan(objects, prune=prune)
+            if dry_run:
+                _show_apply_plan(report)
+                changes = len(report.planned) - report.count("unchanged")
+                click.echo(f"dry run (server): {changes} changes, nothing written")
+                return
+            applier.apply(report)
+    except KubernetesError as error:
+        for change in report.written:
+            click.echo(f"{change.ref} {change.action}d")
+        _fail(error, 1)
+    for change in report.planned:
+        click.echo(f"{change.ref} {change.action}d" if change.action != "unchanged"
+                   else f"{change.ref} unchanged")  # fmt: skip
+    click.echo(
+        f"apply: {report.count('create')} created, {report.count('configure')} configured, "
+        f"{report.count('unchanged')} unchanged, {report.count('delete')} pruned "
+        f"(namespace {namespace}, catalog {catalog})"
+    )
+
+
+def _catalog_name(dash_dir: Path) -> str:
+    from paas_sdk.dash.catalog import builtin_dashboards_dir
+
+    directory = dash_dir.resolve()
+    if directory == builtin_dashboards_dir().resolve():
+        return "paas-sdk"
+    return directory.parent.name if directory.name == "dashboards" else directory.name
+
+
+def _show_apply_plan(report: object) -> None:
+    from paas_sdk.dash.apply import ApplyReport
+
+    assert isinstance(report, ApplyReport)
+    for change in report.planned:
+        if change.action == "unchanged":
+            click.echo(f"{change.ref} unchanged")
+            continue
+        click.secho(f"would {change.action} {change.ref}", bold=True)
+        _show_diff(change.diff)
+
+
 def _show_written(report: object) -> None:
     from paas_sdk.dash.sync import SyncReport
 
@@ -178,14 +288,19 @@ def _show_plan(report: object) -> None:
     assert isinstance(report, SyncReport)
     for change in report.planned:
         click.secho(f"would {change.action} {change.uid} {change.title!r}", bold=True)
-        for line in change.diff:
-            if line.startswith(("+++", "---")):
-                click.secho(line, bold=True)
-            elif line.startswith("+"):
-                click.secho(line, fg="green")
-            elif line.startswith("-"):
-                click.secho(line, fg="red")
-            elif line.startswith(("@@", "~")):
-                click.secho(line, fg="cyan")
-            else:
-                click.echo(line)
+        _show_diff(change.diff)
+
+
+def _show_diff(diff: list[str]) -> None:
+    """A unified diff, coloured as git does."""
+    for line in diff:
+        if line.startswith(("+++", "---")):
+            click.secho(line, bold=True)
+        elif line.startswith("+"):
+            click.secho(line, fg="green")
+        elif line.startswith("-"):
+            click.secho(line, fg="red")
+        elif line.startswith(("@@", "~")):
+            click.secho(line, fg="cyan")
+        else:
+            click.echo(line)

@@ -19,7 +19,7 @@ import yaml
 from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, RuleFile
 from paas_sdk.dash.references import dashboard_expressions
 
-__all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems"]
+__all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems", "rule_syntax_problems"]
 
 _TEMPLATED_DATASOURCE = "${datasource}"
 # Gauges whose names end in _total by contract (Harbor's built-in exporter names).
@@ -134,7 +134,8 @@ def lint_rules(rule_files: Iterable[RuleFile]) -> list[Problem]:
                     )
                 continue
             where = f"{rule_file.path.name}: {alert}"
-            if not re.fullmatch(r"[A-Z][A-Za-z0-9]+", alert):
+            # CamelCase, or a lowercase component prefix as etcd's own mixin names its alerts
+            if not re.fullmatch(r"[A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]+", alert):
                 problems.append(Problem(where, "alert names are CamelCase"))
             if alert in seen and seen[alert] != str(rule.get("expr")):
                 problems.append(Problem(where, f"alert name also used in {seen[alert]}", "warning"))
@@ -201,3 +202,26 @@ def promql_problems(dashboards: Iterable[Dashboard], promtool: Path | str) -> li
         for index in sorted(int(i) for i in failed - ok):
             problems.append(Problem(items[index][0], f"query does not parse: {items[index][1]}"))
     return problems
+
+
+def rule_syntax_problems(rule_files: Iterable[RuleFile], promtool: Path | str) -> list[Problem]:
+    """What `promtool check rules` refuses in rule files: expressions that do not parse, bad
+    templates, durations; the check prometheus-operator's admission webhook makes."""
+    paths = [str(f.path) for f in rule_files]
+    if not paths:
+        return []
+    result = subprocess.run(
+        [str(promtool), "check", "rules", *paths],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode == 0:
+        return []
+    problems = []
+    for line in (result.stdout + result.stderr).splitlines():
+        for path in paths:
+            if line.startswith(path + ":") or line.lstrip().startswith(path + ":"):
+                problems.append(Problem(path, line.strip().removeprefix(path + ":").strip()))
+    return problems or [Problem(", ".join(paths), (result.stderr or result.stdout).strip())]

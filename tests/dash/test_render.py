@@ -27,7 +27,10 @@ def test_render_writes_dashboard_json_per_folder(tmp_path: Path) -> None:
     )
     assert files == [
         "dashboards/paas-delivery/paas-harbor.json", "dashboards/paas-delivery/paas-jenkins.json",
-        "dashboards/paas-delivery/paas-spinnaker.json", "dashboards/paas/paas-log-pipeline.json",
+        "dashboards/paas-delivery/paas-spinnaker.json",
+        "dashboards/paas-platform/paas-coredns.json", "dashboards/paas-platform/paas-etcd.json",
+        "dashboards/paas-platform/paas-kube-apiserver.json",
+        "dashboards/paas/paas-log-pipeline.json",
         "dashboards/paas/paas-platform-overview.json", "dashboards/paas/paas-service-overview.json",
     ]  # fmt: skip
     model = json.loads((tmp_path / "dashboards/paas/paas-service-overview.json").read_text())
@@ -44,7 +47,7 @@ def test_render_writes_file_provisioning_for_each_folder(tmp_path: Path) -> None
     config = yaml.safe_load((tmp_path / "provisioning/dashboards/paas.yaml").read_text())
     assert config["apiVersion"] == 1
     providers = {p["folderUid"]: p for p in config["providers"]}
-    assert set(providers) == {"paas", "paas-delivery"}
+    assert set(providers) == {"paas", "paas-delivery", "paas-platform"}
     assert providers["paas-delivery"]["folder"] == "PaaS delivery"
     assert providers["paas-delivery"]["type"] == "file"
     assert providers["paas-delivery"]["options"]["path"] == "/etc/dash/paas-delivery"
@@ -53,14 +56,18 @@ def test_render_writes_file_provisioning_for_each_folder(tmp_path: Path) -> None
 def test_render_writes_one_sidecar_configmap_per_dashboard(tmp_path: Path) -> None:
     _render(tmp_path, "--namespace", "grafana")
     maps = sorted((tmp_path / "configmaps").glob("*.yaml"))
-    assert len(maps) == 6
+    assert len(maps) == 9
     for path in maps:
         assert path.stat().st_size < CONFIGMAP_LIMIT
         configmap = yaml.safe_load(path.read_text())
         assert configmap["kind"] == "ConfigMap"
         assert configmap["metadata"]["namespace"] == "grafana"
         assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
-        assert configmap["metadata"]["annotations"]["grafana_folder"] in ("PaaS", "PaaS delivery")
+        assert configmap["metadata"]["annotations"]["grafana_folder"] in (
+            "PaaS",
+            "PaaS delivery",
+            "PaaS platform",
+        )
         ((name, text),) = configmap["data"].items()
         assert json.loads(text)["uid"] == name.removesuffix(".json") == path.stem
 

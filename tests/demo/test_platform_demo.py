@@ -38,7 +38,10 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
         "logs shipped and indexed",
         "Prometheus scraping",
         "dashboards rendered",
+        "applied to Kubernetes",
     }
+    assert "paas-sdk-kube-apiserver" in summary["kubernetes"]["prometheusrules"]
+    assert "grafana-dashboard-paas-etcd" in summary["kubernetes"]["configmaps"]
     assert summary["config"]["after"] == "bonjour"
     assert summary["logs"]["order_placed"] == summary["traffic"]["placed"] > 0
     assert summary["registry"]["providers"][0].startswith("dubbo://127.0.0.1:")

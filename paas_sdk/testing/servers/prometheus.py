@@ -36,6 +36,7 @@ class PrometheusServer(ServerProcess):
         self.port = port or free_port()
         self.scrape_interval = scrape_interval
         self._jobs: dict[str, list[str]] = {}
+        self._job_options: dict[str, dict[str, Any]] = {}
 
     @property
     def url(self) -> str:
@@ -48,7 +49,11 @@ class PrometheusServer(ServerProcess):
                 "evaluation_interval": self.scrape_interval,
             },
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": targets}]}
+                {
+                    "job_name": job,
+                    "static_configs": [{"targets": targets}],
+                    **self._job_options.get(job, {}),
+                }
                 for job, targets in sorted(self._jobs.items())
             ],
         }
@@ -76,9 +81,16 @@ class PrometheusServer(ServerProcess):
         return False
 
     # -- driving it from a test ----------------------------------------------------------------
-    def scrape(self, job: str, targets: Iterable[str]) -> None:
-        """Scrape `targets` (``host:port``) as `job`; takes effect with a live reload."""
+    def scrape(
+        self, job: str, targets: Iterable[str], *, tls: dict[str, str] | None = None
+    ) -> None:
+        """Scrape `targets` (``host:port``) as `job`; takes effect with a live reload.
+
+        With `tls` (a Prometheus `tls_config`: `ca_file`, `cert_file`, `key_file`) the targets
+        are scraped over HTTPS, as the Kubernetes API server is.
+        """
         self._jobs[job] = list(targets)
+        self._job_options[job] = {"scheme": "https", "tls_config": tls} if tls else {}
         self._write_config()
         if self.running:
             httpx.post(f"{self.url}/-/reload", timeout=10).raise_for_status()

@@ -1,0 +1,152 @@
+"""CoreDNS: queries, answers by code, latency, the cache, and forwarding to upstream resolvers."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
+from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+
+FOLDER = "paas-platform"
+S = 'job=~"$job", instance=~"$instance"'
+RATE = "[$__rate_interval]"
+
+
+def dashboard() -> Dashboard:
+    return (
+        base_dashboard(
+            "PaaS / CoreDNS",
+            "coredns",
+            selector_metric="coredns_build_info",
+            description="CoreDNS: queries, answers, latency, cache and forwarding.",
+            tags=["paas", "platform", "dns"],
+        )
+        .with_panel(
+            stat_panel(
+                "Queries",
+                "DNS queries answered per second.",
+                "reqps",
+                f"sum(rate(coredns_dns_requests_total{{{S}}}{RATE}))",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "SERVFAIL share",
+                "Share of answers that are SERVFAIL (CoreDNSErrorsHigh at 1 % and 3 %).",
+                "percentunit",
+                f'(sum(rate(coredns_dns_responses_total{{{S}, rcode="SERVFAIL"}}{RATE}))'
+                f" or vector(0)) / sum(rate(coredns_dns_responses_total{{{S}}}{RATE}))",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Cache hit share",
+                "Share of queries answered from the cache.",
+                "percentunit",
+                f"sum(rate(coredns_cache_hits_total{{{S}}}{RATE}))"
+                f" / (sum(rate(coredns_cache_hits_total{{{S}}}{RATE}))"
+                f" + sum(rate(coredns_cache_misses_total{{{S}}}{RATE})))",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Instances",
+                "CoreDNS processes Prometheus scrapes successfully.",
+                "short",
+                f"sum(up{{{S}}})",
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Queries by type",
+                "DNS queries per second by record type.",
+                "reqps",
+                [
+                    (
+                        f"sum by (type) (rate(coredns_dns_requests_total{{{S}}}{RATE}))",
+                        "{{type}}",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Answers by code",
+                "DNS answers per second by response code.",
+                "reqps",
+                [
+                    (
+                        f"sum by (rcode) (rate(coredns_dns_responses_total{{{S}}}{RATE}))",
+                        "{{rcode}}",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Latency p99",
+                "99th percentile of answering a query, per server block and zone"
+                " (CoreDNSLatencyHigh at 4 s).",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.99, sum by (server, zone, le) (rate("
+                        f"coredns_dns_request_duration_seconds_bucket{{{S}}}{RATE})))",
+                        "{{server}} {{zone}}",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Cache entries",
+                "Entries in the cache, successful and denial answers.",
+                "short",
+                [(f"sum by (type) (coredns_cache_entries{{{S}}})", "{{type}}")],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Forwarded queries",
+                "Queries forwarded per second to each upstream.",
+                "reqps",
+                [
+                    (
+                        f"sum by (to) (rate(coredns_forward_requests_total{{{S}}}{RATE}))",
+                        "{{to}}",
+                    )
+                ],
+                width=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Forward answers by code",
+                "Upstream answers per second by response code, per upstream"
+                " (CoreDNSForwardErrorsHigh on SERVFAIL).",
+                "reqps",
+                [
+                    (
+                        f"sum by (to, rcode) (rate(coredns_forward_responses_total{{{S}}}{RATE}))",
+                        "{{to}} {{rcode}}",
+                    )
+                ],
+                width=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Forward latency p99",
+                "99th percentile of upstream round trips, per upstream"
+                " (CoreDNSForwardLatencyHigh at 4 s).",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.99, sum by (to, le) (rate("
+                        f"coredns_forward_request_duration_seconds_bucket{{{S}}}{RATE})))",
+                        "{{to}}",
+                    )
+                ],
+                width=8,
+            )
+        )
+    )
