@@ -47,6 +47,7 @@ def dashboard():
 
 
 def write_dashboards(directory: Path, count: int) -> None:
+    (directory / "catalog.yaml").write_text("owner: bench\n")
     (directory / "folders.yaml").write_text("bench-a: Bench A\nbench-b: Bench B\n")
     for n in range(count):
         folder = "bench-a" if n % 2 else "bench-b"

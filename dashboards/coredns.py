@@ -26,6 +26,7 @@ def dashboard() -> Dashboard:
                 "DNS queries answered per second.",
                 "reqps",
                 f"sum(rate(coredns_dns_requests_total{{{S}}}{RATE}))",
+                steps=((None, "green"),),
             )
         )
         .with_panel(
@@ -35,6 +36,7 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 f'(sum(rate(coredns_dns_responses_total{{{S}, rcode="SERVFAIL"}}{RATE}))'
                 f" or vector(0)) / sum(rate(coredns_dns_responses_total{{{S}}}{RATE}))",
+                steps=((None, "green"), (0.01, "orange"), (0.03, "red")),
             )
         )
         .with_panel(
@@ -45,6 +47,7 @@ def dashboard() -> Dashboard:
                 f"sum(rate(coredns_cache_hits_total{{{S}}}{RATE}))"
                 f" / (sum(rate(coredns_cache_hits_total{{{S}}}{RATE}))"
                 f" + sum(rate(coredns_cache_misses_total{{{S}}}{RATE})))",
+                steps=((None, "orange"), (0.5, "green")),
             )
         )
         .with_panel(
@@ -53,6 +56,7 @@ def dashboard() -> Dashboard:
                 "CoreDNS processes Prometheus scrapes successfully.",
                 "short",
                 f"sum(up{{{S}}})",
+                steps=((None, "red"), (1, "green")),
             )
         )
         .with_panel(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import GOOD_WHEN_ZERO, base_dashboard, stat_panel, timeseries_panel
 
 FOLDER = "paas-platform"
 S = 'job=~"$job", instance=~"$instance"'
@@ -30,6 +30,7 @@ def dashboard() -> Dashboard:
                 "Members Prometheus scrapes successfully.",
                 "short",
                 f"sum(up{{{S}}})",
+                steps=((None, "red"), (1, "green")),
             )
         )
         .with_panel(
@@ -38,6 +39,7 @@ def dashboard() -> Dashboard:
                 "Members that report no leader; anything above 0 stalls writes (etcdNoLeader).",
                 "short",
                 f"count(etcd_server_has_leader{{{S}}} == 0) or vector(0)",
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_panel(
@@ -46,6 +48,7 @@ def dashboard() -> Dashboard:
                 "Elections seen over the range, highest of any member.",
                 "short",
                 f"max(increase(etcd_server_leader_changes_seen_total{{{S}}}[$__range]))",
+                steps=((None, "green"), (4, "orange")),
             )
         )
         .with_panel(
@@ -56,6 +59,7 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 f"max(etcd_mvcc_db_total_size_in_bytes{{{S}}}"
                 f" / etcd_server_quota_backend_bytes{{{S}}})",
+                steps=((None, "green"), (0.8, "orange"), (0.95, "red")),
             )
         )
         .with_panel(

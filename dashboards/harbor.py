@@ -21,7 +21,12 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             stat_panel(
-                "Healthy", "1 when Harbor reports healthy.", "short", f"min(harbor_health{{{S}}})"
+                "Healthy",
+                "Harbor's own health check: every component healthy.",
+                "none",
+                f"min(harbor_health{{{S}}})",
+                steps=((None, "red"), (1, "green")),
+                states={0: ("Unhealthy", "red"), 1: ("Healthy", "green")},
             )
         )
         .with_panel(
@@ -30,6 +35,7 @@ def dashboard() -> Dashboard:
                 "Projects, public and private.",
                 "short",
                 f"sum(harbor_project_total{{{S}}})",
+                steps=((None, "blue"),),
             )
         )
         .with_panel(
@@ -38,6 +44,7 @@ def dashboard() -> Dashboard:
                 "Free share of the registry storage.",
                 "percentunit",
                 f"sum(harbor_storage_free_bytes{{{S}}}) / sum(harbor_storage_total_bytes{{{S}}})",
+                steps=((None, "red"), (0.1, "orange"), (0.2, "green")),
             )
         )
         .with_panel(
@@ -46,13 +53,14 @@ def dashboard() -> Dashboard:
                 "Time since garbage collection last ran.",
                 "s",
                 f"time() - max(harbor_gc_last_run_timestamp_seconds{{{S}}})",
+                steps=((None, "green"), (7 * 86400, "orange"), (14 * 86400, "red")),
             )
         )
         .with_panel(
             timeseries_panel(
                 "Components",
                 "1 per healthy Harbor component.",
-                "short",
+                "none",
                 [(f"harbor_up{{{S}}}", "{{component}}")],
                 width=8,
             )
@@ -61,7 +69,7 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Scanners",
                 "1 per healthy vulnerability scanner.",
-                "short",
+                "none",
                 [(f"harbor_scanner_healthy{{{S}}}", "{{scanner}}")],
                 width=8,
             )
@@ -102,7 +110,7 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Pulls (top 10)",
                 "Repository pulls per second (only when repository_pulls is enabled).",
-                "short",
+                "reqps",
                 [
                     (
                         f"topk(10, rate(harbor_repository_pull_total{{{S}}}[$__rate_interval]))",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
 
-from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import GOOD_WHEN_ZERO, base_dashboard, stat_panel, timeseries_panel
 
 FOLDER = "paas-delivery"
 S = 'job=~"$job", instance=~"$instance"'
@@ -28,6 +28,7 @@ def dashboard() -> Dashboard:
                 "Jobs whose last completed build failed.",
                 "short",
                 f'count(jenkins_job_last_build_result{{{S}, result="FAILURE"}} == 1) or vector(0)',
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_panel(
@@ -36,6 +37,7 @@ def dashboard() -> Dashboard:
                 "Jobs with a build running.",
                 "short",
                 f"sum(jenkins_job_building{{{S}}})",
+                steps=((None, "blue"),),
             )
         )
         .with_panel(
@@ -44,6 +46,7 @@ def dashboard() -> Dashboard:
                 "Queue items Jenkins marks stuck.",
                 "short",
                 f"sum(jenkins_queue_stuck{{{S}}})",
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_panel(
@@ -52,6 +55,7 @@ def dashboard() -> Dashboard:
                 "Build nodes offline.",
                 "short",
                 f"sum(jenkins_nodes_offline{{{S}}})",
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_row(Row("Jobs"))

@@ -29,6 +29,7 @@ def dashboard() -> Dashboard:
                 "Requests served per second by the selected API servers.",
                 "reqps",
                 f"sum(rate(apiserver_request_total{{{S}}}{RATE}))",
+                steps=((None, "green"),),
             )
         )
         .with_panel(
@@ -39,6 +40,7 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 f'(sum(rate(apiserver_request_total{{{S}, code=~"5.."}}{RATE})) or vector(0))'
                 f" / sum(rate(apiserver_request_total{{{S}}}{RATE}))",
+                steps=((None, "green"), (0.01, "orange"), (0.05, "red")),
             )
         )
         .with_panel(
@@ -47,6 +49,7 @@ def dashboard() -> Dashboard:
                 "Requests being served now, reads and mutations.",
                 "short",
                 f"sum(apiserver_current_inflight_requests{{{S}}})",
+                steps=((None, "green"), (400, "orange"), (600, "red")),
             )
         )
         .with_panel(
@@ -57,6 +60,7 @@ def dashboard() -> Dashboard:
                 "s",
                 "histogram_quantile(0.01, sum by (le) (rate("
                 f"apiserver_client_certificate_expiration_seconds_bucket{{{S}}}{RATE})))",
+                steps=((None, "red"), (86400, "orange"), (604800, "green")),
             )
         )
         .with_panel(

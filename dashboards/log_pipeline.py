@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import RECORDS_PER_SECOND, base_dashboard, stat_panel, timeseries_panel
 
 FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
@@ -27,14 +27,16 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 f"sum(increase(paas_log_records_delivered_total{{{S}}}[$__range]))"
                 f" / sum(increase(paas_log_records_emitted_total{{{S}}}[$__range]))",
+                steps=((None, "red"), (0.99, "orange"), (0.999, "green")),
             )
         )
         .with_panel(
             stat_panel(
-                "Dropped (5m)",
-                "Records dropped per second by all services, from the recording rule.",
-                "short",
-                'sum(job:paas_log_records_dropped:rate5m{job=~"$job"})',
+                "Dropped",
+                "Records dropped per second before reaching Kafka.",
+                RECORDS_PER_SECOND,
+                f"sum(rate(paas_log_records_dropped_total{{{S}}}{RATE})) or vector(0)",
+                steps=((None, "green"), (0.001, "red")),
             )
         )
         .with_panel(
@@ -43,6 +45,7 @@ def dashboard() -> Dashboard:
                 "Records handed to the Kafka producer and not yet acknowledged.",
                 "short",
                 f"sum(paas_log_records_in_flight{{{S}}})",
+                steps=((None, "green"), (1000, "orange"), (10000, "red")),
             )
         )
         .with_panel(
@@ -51,13 +54,14 @@ def dashboard() -> Dashboard:
                 "Records cut to the size limit over the range.",
                 "short",
                 f"sum(increase(paas_log_records_truncated_total{{{S}}}[$__range]))",
+                steps=((None, "green"), (1, "orange")),
             )
         )
         .with_panel(
             timeseries_panel(
                 "Emitted by service",
                 "Log records emitted per second, per job.",
-                "short",
+                RECORDS_PER_SECOND,
                 [(f"sum by (job) (rate(paas_log_records_emitted_total{{{S}}}{RATE}))", "{{job}}")],
             )
         )
@@ -65,7 +69,7 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Delivered by service",
                 "Log records acknowledged by Kafka per second, per job.",
-                "short",
+                RECORDS_PER_SECOND,
                 [
                     (
                         f"sum by (job) (rate(paas_log_records_delivered_total{{{S}}}{RATE}))",
@@ -78,7 +82,7 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Dropped by reason",
                 "Records dropped before reaching Kafka per second, per job and reason.",
-                "short",
+                RECORDS_PER_SECOND,
                 [
                     (
                         f"sum by (job, reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))",
@@ -91,7 +95,7 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Failed deliveries",
                 "Records Kafka refused or that timed out per second, per job.",
-                "short",
+                RECORDS_PER_SECOND,
                 [(f"sum by (job) (rate(paas_log_records_failed_total{{{S}}}{RATE}))", "{{job}}")],
             )
         )

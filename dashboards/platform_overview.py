@@ -5,10 +5,21 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard, DashboardLink
 from grafana_foundation_sdk.models.dashboard import DashboardLinkType
 
-from paas_sdk.dash.panels import base_dashboard, managed_uid, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import (
+    GOOD_WHEN_ZERO,
+    base_dashboard,
+    managed_uid,
+    query_variable,
+    stat_panel,
+    timeseries_panel,
+)
 
 FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
+# The exporter's scrape job(s): its own variable, the services' `job` lists only SDK services.
+E = 'job=~"$exporter"'
+RATE = "[$__rate_interval]"
+HTTP = "http_server_request_duration_seconds"
 DETAILS = {
     "Service overview": "service-overview",
     "Log pipeline": "log-pipeline",
@@ -28,7 +39,7 @@ def dashboard() -> Dashboard:
         selector_metric="paas_service_info",
         description="Services and delivery systems at a glance; links lead to each detail.",
         tags=["paas", "overview"],
-    )
+    ).with_variable(query_variable("exporter", "label_values(paas_exporter_build_info, job)"))
     for title, slug in DETAILS.items():
         board = board.link(
             DashboardLink(title)
@@ -44,6 +55,7 @@ def dashboard() -> Dashboard:
                 "Services reporting paas_service_info.",
                 "short",
                 f"count(count by (job) (paas_service_info{{{S}}}))",
+                steps=((None, "red"), (1, "green")),
             )
         )
         .with_panel(
@@ -51,15 +63,18 @@ def dashboard() -> Dashboard:
                 "Exporter targets down",
                 "Harbor, Jenkins and Spinnaker targets the exporter cannot poll.",
                 "short",
-                "count(paas_exporter_target_up == 0) or vector(0)",
+                f"count(paas_exporter_target_up{{{E}}} == 0) or vector(0)",
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_panel(
             stat_panel(
                 "Harbor healthy",
-                "1 when every Harbor reports healthy.",
-                "short",
-                "min(harbor_health)",
+                "Every Harbor reports healthy.",
+                "none",
+                f"min(harbor_health{{{E}}})",
+                steps=((None, "red"), (1, "green")),
+                states={0: ("Unhealthy", "red"), 1: ("Healthy", "green")},
             )
         )
         .with_panel(
@@ -67,17 +82,25 @@ def dashboard() -> Dashboard:
                 "Failing CI/CD",
                 "Failing Jenkins jobs plus failing Spinnaker pipelines.",
                 "short",
-                '(count(jenkins_job_last_build_result{result="FAILURE"} == 1) or vector(0))'
-                ' + (count(spinnaker_pipeline_last_execution_status{status="TERMINAL"} == 1)'
-                " or vector(0))",
+                f'(count(jenkins_job_last_build_result{{{E}, result="FAILURE"}} == 1) or vector(0))'
+                f' + (count(spinnaker_pipeline_last_execution_status{{{E}, status="TERMINAL"}}'
+                " == 1) or vector(0))",
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Error ratio by service",
-                "Share of HTTP requests answered 5xx, per service (recording rule).",
+                "Share of HTTP requests answered 5xx, per service.",
                 "percentunit",
-                [('job:http_server_request_errors:ratio_rate5m{job=~"$job"}', "{{job}}")],
+                [
+                    (
+                        f'sum by (job) (rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
+                        f" / sum by (job) (rate({HTTP}_count{{{S}}}{RATE}))",
+                        "{{job}}",
+                    )
+                ],
+                steps=((None, "green"), (0.01, "orange"), (0.05, "red")),
             )
         )
         .with_panel(
@@ -92,8 +115,8 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Exporter targets",
                 "1 when the exporter's last poll of the target succeeded.",
-                "short",
-                [("paas_exporter_target_up", "{{kind}} {{target}}")],
+                "none",
+                [(f"paas_exporter_target_up{{{E}}}", "{{kind}} {{target}}")],
                 width=8,
             )
         )
@@ -102,30 +125,43 @@ def dashboard() -> Dashboard:
                 "Exporter data age",
                 "Time since the exporter last polled each target successfully.",
                 "s",
-                [("time() - paas_exporter_last_success_timestamp_seconds", "{{target}}")],
+                [(f"time() - paas_exporter_last_success_timestamp_seconds{{{E}}}", "{{target}}")],
                 width=8,
             )
         )
         .with_panel(
             timeseries_panel(
                 "Exporter upstream calls",
-                "Upstream requests and errors per second, and poll duration, per target.",
-                "short",
+                "Upstream requests and errors per second, per target.",
+                "reqps",
                 [
                     (
-                        "sum by (target) (rate(paas_exporter_upstream_requests_total"
-                        "[$__rate_interval]))",
+                        f"sum by (target) (rate(paas_exporter_upstream_requests_total{{{E}}}"
+                        f"{RATE}))",
                         "{{target}} requests",
                     ),
                     (
-                        "sum by (target) (rate(paas_exporter_upstream_errors_total"
-                        "[$__rate_interval]))",
+                        f"sum by (target) (rate(paas_exporter_upstream_errors_total{{{E}}}{RATE}))",
                         "{{target}} errors",
                     ),
-                    ("paas_exporter_poll_duration_seconds", "{{target}} poll s"),
-                    ("count by (version) (paas_exporter_build_info)", "exporter {{version}}"),
                 ],
                 width=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Exporter poll duration",
+                "How long the exporter's last poll of each target took.",
+                "s",
+                [(f"paas_exporter_poll_duration_seconds{{{E}}}", "{{target}}")],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Exporter versions",
+                "Exporter instances per version.",
+                "short",
+                [(f"count by (version) (paas_exporter_build_info{{{E}}})", "{{version}}")],
             )
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
 
-from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import RECORDS_PER_SECOND, base_dashboard, stat_panel, timeseries_panel
 
 FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
@@ -27,30 +27,35 @@ def dashboard() -> Dashboard:
                 "Running instances reporting paas_service_info.",
                 "short",
                 f"count(paas_service_info{{{S}}})",
+                steps=((None, "red"), (1, "green")),
             )
         )
         .with_panel(
             stat_panel(
-                "Error ratio (5m)",
-                "Share of HTTP requests answered 5xx, from the recording rule.",
+                "Error ratio",
+                "Share of the selected instances' HTTP requests answered 5xx.",
                 "percentunit",
-                'sum(job:http_server_request_errors:ratio_rate5m{job=~"$job"})',
+                f'sum(rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
+                f" / sum(rate({HTTP}_count{{{S}}}{RATE}))",
+                steps=((None, "green"), (0.01, "orange"), (0.05, "red")),
             )
         )
         .with_panel(
             stat_panel(
-                "p99 latency (5m)",
-                "99th percentile HTTP latency, from the recording rule.",
+                "p99 latency",
+                "99th percentile HTTP latency of the selected instances.",
                 "s",
-                'max(job:http_server_request_duration_seconds:99quantile{job=~"$job"})',
+                f"histogram_quantile(0.99, sum by (le) (rate({HTTP}_bucket{{{S}}}{RATE})))",
+                steps=((None, "green"), (0.5, "orange"), (1, "red")),
             )
         )
         .with_panel(
             stat_panel(
-                "Requests/s (5m)",
-                "HTTP requests per second, from the recording rule.",
+                "Requests",
+                "HTTP requests per second served by the selected instances.",
                 "reqps",
-                'sum(job:http_server_requests:rate5m{job=~"$job"})',
+                f"sum(rate({HTTP}_count{{{S}}}{RATE}))",
+                steps=((None, "blue"),),
             )
         )
         .with_row(Row("Requests"))
@@ -131,7 +136,7 @@ def dashboard() -> Dashboard:
             timeseries_panel(
                 "Log records",
                 "Records emitted, delivered to Kafka and failed per second.",
-                "short",
+                RECORDS_PER_SECOND,
                 [
                     (f"sum(rate(paas_log_records_emitted_total{{{S}}}{RATE}))", "emitted"),
                     (f"sum(rate(paas_log_records_delivered_total{{{S}}}{RATE}))", "delivered"),
@@ -143,15 +148,26 @@ def dashboard() -> Dashboard:
         .with_panel(
             timeseries_panel(
                 "Dropped log records",
-                "Records dropped before Kafka per second, by reason, and records in flight.",
-                "short",
+                "Records dropped before Kafka per second, by reason.",
+                RECORDS_PER_SECOND,
                 [
                     (
-                        f"sum by (reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))",
-                        "dropped {{reason}}",
+                        f"sum by (reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))"
+                        " or vector(0)",
+                        "{{reason}}",
                     ),
-                    (f"sum(paas_log_records_in_flight{{{S}}})", "in flight"),
                 ],
+                width=6,
+                steps=((None, "green"), (0.001, "red")),
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Log records in flight",
+                "Records handed to the Kafka producer and not yet acknowledged.",
+                "short",
+                [(f"sum(paas_log_records_in_flight{{{S}}})", "in flight")],
+                width=6,
             )
         )
         .with_row(Row("Config sync"))

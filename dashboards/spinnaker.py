@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import GOOD_WHEN_ZERO, base_dashboard, stat_panel, timeseries_panel
 
 FOLDER = "paas-delivery"
 S = 'job=~"$job", instance=~"$instance"'
@@ -26,6 +26,7 @@ def dashboard() -> Dashboard:
                 "Pipelines whose last execution ended TERMINAL.",
                 "short",
                 f'count({P}_last_execution_status{{{S}, status="TERMINAL"}} == 1) or vector(0)',
+                steps=GOOD_WHEN_ZERO,
             )
         )
         .with_panel(
@@ -34,6 +35,7 @@ def dashboard() -> Dashboard:
                 "Executions running now.",
                 "short",
                 f"sum({P}_running_executions{{{S}}})",
+                steps=((None, "blue"),),
             )
         )
         .with_panel(
@@ -42,6 +44,7 @@ def dashboard() -> Dashboard:
                 "Age of the oldest running execution.",
                 "s",
                 f"max({P}_oldest_running_execution_age_seconds{{{S}}})",
+                steps=((None, "green"), (1800, "orange"), (3600, "red")),
             )
         )
         .with_panel(
@@ -50,6 +53,7 @@ def dashboard() -> Dashboard:
                 "Time since any pipeline last started.",
                 "s",
                 f"time() - max({P}_last_execution_start_timestamp_seconds{{{S}}})",
+                steps=((None, "blue"),),
             )
         )
         .with_panel(

@@ -15,6 +15,9 @@ and never carries a secret::
      │    ├── InvalidDubboURLError a URL or a value that Dubbo cannot carry
      │    ├── RegistryConnectionError  ZooKeeper could not be reached in time
      │    └── RegistryAuthError    digest credentials or ACLs were refused
+     ├── RpcError                  a Triple (gRPC) service cannot be served or called
+     │    ├── NoProviderError      no provider of the interface could be reached in time
+     │    └── TripleCallError      (paas_sdk.rpc) a failed call, also a `grpc.RpcError`
      ├── LogShippingError          the Kafka log handler cannot be set up
      ├── LogIndexingError          `paas-logs` cannot set up or feed Elasticsearch
      ├── ExporterError             paas-exporter
@@ -47,10 +50,12 @@ __all__ = [
     "LogIndexingError",
     "LogShippingError",
     "NamespaceNotFoundError",
+    "NoProviderError",
     "PaasError",
     "RegistryAuthError",
     "RegistryConnectionError",
     "RegistryError",
+    "RpcError",
     "UpstreamError",
 ]
 
@@ -106,6 +111,14 @@ class RegistryConnectionError(RegistryError):
 
 class RegistryAuthError(RegistryError):
     """ZooKeeper refused the digest credentials or the ACLs."""
+
+
+class RpcError(PaasError):
+    """A Triple (gRPC) service could not be served or called."""
+
+
+class NoProviderError(RpcError):
+    """No provider of the interface (group, version) could be reached within the wait."""
 
 
 class LogShippingError(PaasError):

@@ -15,6 +15,10 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 - ``PAAS_LOG_LEVEL``: root log level (``INFO``)
 - ``PAAS_METRICS_PORT``: port of ``/metrics``, ``/healthz``, ``/readyz``; ``-1`` turns it off
   (``9464``)
+- ``PAAS_METRICS_HOST``: the address that port listens on (``0.0.0.0``, all interfaces, as
+  Prometheus exporters do; ``127.0.0.1`` keeps it to the pod)
+- ``PAAS_WEB_CONFIG_FILE``: a Prometheus exporter-toolkit web config adding TLS and basic auth to
+  those endpoints (unset: plain HTTP)
 - ``PAAS_DRAIN_SECONDS``: how long to keep serving after deregistering on SIGTERM (``10``)
 """
 
@@ -30,6 +34,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paas_sdk._http_server import describe_listening
+from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError
 from paas_sdk.lifecycle import Lifecycle
@@ -63,6 +69,8 @@ class PlatformSettings(BaseSettings):
     log_topic: str = "paas-logs"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
+    metrics_host: str = "0.0.0.0"
+    web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("log_level", mode="before")
@@ -181,8 +189,18 @@ class Platform:
         if self.settings.zookeeper:
             self._start_registry(self.settings.zookeeper)
         if self.settings.metrics_port >= 0:
-            server = MetricsServer(self.endpoints, port=self.settings.metrics_port)
+            web_config = load_web_config(self.settings.web_config_file)
+            server = MetricsServer(
+                self.endpoints,
+                host=self.settings.metrics_host,
+                port=self.settings.metrics_port,
+                web_config=web_config,
+            )
             server.start()
+            _log.info(
+                "metrics endpoints on %s",
+                describe_listening(self.settings.metrics_host, server.port, web_config),
+            )
             self.metrics_server = server
             self.lifecycle.on_stop("metrics endpoints", server.close)
         if self.logging is not None:

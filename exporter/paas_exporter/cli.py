@@ -15,7 +15,9 @@ from paas_exporter import __version__
 from paas_exporter.config import load_config
 from paas_exporter.poller import Poller
 from paas_exporter.server import MetricsServer
-from paas_sdk.errors import ExporterConfigError, PaasError
+from paas_sdk._http_server import describe_listening
+from paas_sdk._web_config import load_web_config
+from paas_sdk.errors import ConfigError, ExporterConfigError, PaasError
 
 
 def _configure_logging(level: str, *, to_stderr: bool) -> None:
@@ -53,7 +55,16 @@ def _configure_logging(level: str, *, to_stderr: bool) -> None:
 )
 @click.option("--host", default=None, help="Listen address (overrides listen.host).")
 @click.option("--port", type=int, default=None, help="Listen port (overrides listen.port).")
-@click.option("--check", is_flag=True, help="Validate the config and exit.")
+@click.option(
+    "--web.config.file",
+    "web_config_file",
+    type=click.Path(path_type=Path),
+    envvar="PAAS_WEB_CONFIG_FILE",
+    default=None,
+    help="Prometheus exporter-toolkit web config: TLS and basic auth, re-read when it or its "
+    "certificates change (env PAAS_WEB_CONFIG_FILE).",
+)
+@click.option("--check", is_flag=True, help="Validate the config (and web config) and exit.")
 @click.option("--once", is_flag=True, help="Poll every target once, print /metrics text, exit.")
 @click.option(
     "--log-level",
@@ -66,6 +77,7 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     config_path: Path,
     host: str | None,
     port: int | None,
+    web_config_file: Path | None,
     check: bool,
     once: bool,
     log_level: str,
@@ -74,26 +86,32 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     _configure_logging(log_level, to_stderr=once)
     try:
         config = load_config(config_path)
-    except ExporterConfigError as error:
+        web_config = load_web_config(web_config_file)
+        poller = Poller(config)  # reads the delivery view's state file, if any
+    except (ExporterConfigError, ConfigError) as error:
         click.echo(f"paas-exporter: {error}", err=True)
         sys.exit(2)
     if check:
         click.echo(f"{config_path}: ok, {len(config.targets)} target(s)")
         return
-    poller = Poller(config)
     poller.start()
     if once:
-        complete = poller.wait_for_polls(1, timeout=max(t.timeout * 3 for t in config.targets) + 5)
+        complete = poller.wait_for_polls(
+            1, timeout=max(t.poll_deadline for t in config.targets) + 5
+        )
         poller.close()
         sys.stdout.buffer.write(poller.exposition.text)
         up = all(s.snapshot.up for s in poller.targets.values())
         sys.exit(0 if complete and up else 1)
-    server = MetricsServer(poller, host or config.listen.host, port or config.listen.port)
+    host = host or config.listen.host
+    server = MetricsServer(poller, host, port or config.listen.port, web_config=web_config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
     logging.getLogger("paas_exporter").info(
-        "serving %d target(s) on port %d", len(config.targets), server.port
+        "serving %d target(s) on %s",
+        len(config.targets),
+        describe_listening(host, server.port, web_config),
     )
     try:
         stop.wait()

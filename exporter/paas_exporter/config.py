@@ -129,15 +129,44 @@ class NameFilter:
         return not (self._exclude is not None and self._exclude.fullmatch(name))
 
 
+# An answer bigger than this is refused: far above what a page of Harbor projects or a Jenkins
+# tree of thousands of jobs weighs, far below the exporter's memory limit.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
 class _Target(_Strict):
+    """`timeout` bounds each call whole (connect to last byte); `poll_timeout` a whole poll
+    (default: three calls' worth, or the interval if longer); `max_response_bytes` each answer."""
+
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
     auth: Credentials = Field(default_factory=Credentials)
     tls: TLS = Field(default_factory=TLS)
     interval: Annotated[float, Field(gt=0, le=86400)] = 30.0
     timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
+    poll_timeout: Annotated[float | None, Field(gt=0, le=86400)] = None
+    max_response_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = DEFAULT_MAX_RESPONSE_BYTES
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     filters: Filters = Field(default_factory=Filters)
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: str) -> str:
+        if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "credentials in the URL are refused (they would show on the landing page and in "
+                "logs); give them in auth.password_file or auth.token_file"
+            )
+        return url
+
+    @property
+    def poll_deadline(self) -> float:
+        return poll_deadline(self.timeout, self.interval, self.poll_timeout)
+
+
+def poll_deadline(timeout: float, interval: float, poll_timeout: float | None = None) -> float:
+    """How long one whole poll may take: `poll_timeout`, else three calls' worth or the interval."""
+    return poll_timeout or max(timeout * 3, interval)
 
 
 class HarborTarget(_Target):
@@ -158,7 +187,95 @@ class SpinnakerTarget(_Target):
     search_page_size: Annotated[int, Field(ge=1, le=1000)] = 200
 
 
+AnyTarget = HarborTarget | JenkinsTarget | SpinnakerTarget
 Target = Annotated[HarborTarget | JenkinsTarget | SpinnakerTarget, Field(discriminator="kind")]
+
+DAY = 86400.0
+#: The tutorial's `<tag>_<yyyymmdd_HHMM>`: the build's start, UTC, to the minute.
+DEFAULT_TAG_PATTERN = r"^(?P<version>.+)_(?P<built>\d{8}_\d{4})$"
+
+
+class GitSource(_Target):
+    """A GitLab or Gitee server asked for commit times Jenkins does not know."""
+
+    kind: Literal["gitlab", "gitee"]
+    #: Hosts of the remote URLs Jenkins' Git plugin reports that this server answers for
+    #: (default: the host of `url`).
+    hosts: list[str] = Field(default_factory=list)
+
+
+class DeliveryConfig(_Strict):
+    """The delivery view: Spinnaker deploys linked to Harbor images, Jenkins builds and commits."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)] = "delivery"
+    spinnaker: str
+    harbor: str
+    jenkins: str
+    interval: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    history: Annotated[float, Field(ge=DAY, le=90 * DAY)] = 30 * DAY
+    applications: Filters = Field(default_factory=Filters)
+    #: Environment name -> regular expressions for the Spinnaker accounts deploying to it.
+    environments: Annotated[dict[str, list[str]], Field(min_length=1)]
+    #: Registry host as image references name it (default: the Harbor target's host).
+    registry: str | None = None
+    tag_pattern: str = DEFAULT_TAG_PATTERN
+    #: Jenkins job full name for a Harbor repository: {project}, {repository}, {application}.
+    jenkins_job: str = "{project}/{repository}"
+    failure_window: Annotated[float, Field(gt=0, le=30 * DAY)] = 2 * 3600.0
+    deploy_stages: list[str] = Field(default_factory=lambda: ["deployManifest", "deploy"])
+    rollback_stages: list[str] = Field(
+        default_factory=lambda: ["undoRolloutManifest", "rollbackCluster"]
+    )
+    verification_stages: list[str] = Field(
+        default_factory=lambda: ["kayentaCanary", "runJobManifest"]
+    )
+    git: list[GitSource] = Field(default_factory=list)
+    #: Where counted executions and counter values survive restarts (none: a restart counts
+    #: only what completes after it, the rolling gauges still cover the whole history).
+    state_file: Path | None = None
+    search_page_size: Annotated[int, Field(ge=10, le=1000)] = 200
+
+    @property
+    def kind(self) -> str:
+        return "delivery"
+
+    @property
+    def poll_deadline(self) -> float:
+        return poll_deadline(self.timeout, self.interval)
+
+    @field_validator("environments")
+    @classmethod
+    def _accounts(cls, environments: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, patterns in environments.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"environment names are letters, digits, '.', '_', '-': {name!r}")
+            if not patterns:
+                raise ValueError(f"environment {name!r} needs at least one account pattern")
+            Filters(include=patterns)
+        return environments
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _tag_pattern(cls, pattern: str) -> str:
+        try:
+            groups = re.compile(pattern).groupindex
+        except re.error as error:
+            raise ValueError(f"a regular expression, got {pattern!r} ({error})") from None
+        if "built" not in groups and "number" not in groups:
+            raise ValueError("needs a named group `built` (yyyymmdd_HHMM) or `number`")
+        return pattern
+
+    @field_validator("jenkins_job")
+    @classmethod
+    def _job_template(cls, template: str) -> str:
+        try:
+            template.format(project="p", repository="r", application="a")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"placeholders are {{project}}, {{repository}}, {{application}}: {error}"
+            ) from None
+        return template
 
 
 class Listen(_Strict):
@@ -170,6 +287,7 @@ class ExporterConfig(_Strict):
     listen: Listen = Field(default_factory=Listen)
     probe: bool = False
     targets: Annotated[list[Target], Field(min_length=1)]
+    delivery: DeliveryConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExporterConfig:
@@ -178,7 +296,18 @@ class ExporterConfig(_Strict):
             if target.name in seen:
                 raise ValueError(f"target names must be unique, {target.name!r} repeats")
             seen.add(target.name)
+        if self.delivery is not None:
+            kinds = {t.name: t.kind for t in self.targets}
+            for kind in ("spinnaker", "harbor", "jenkins"):
+                name = getattr(self.delivery, kind)
+                if kinds.get(name) != kind:
+                    raise ValueError(f"delivery.{kind}: no {kind} target named {name!r}")
+            if self.delivery.name in seen:
+                raise ValueError(f"delivery.name {self.delivery.name!r} is also a target's name")
         return self
+
+    def target(self, name: str) -> AnyTarget:
+        return next(t for t in self.targets if t.name == name)
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:
@@ -186,7 +315,7 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     for part in location:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("harbor", "jenkins", "spinnaker") and path.endswith("]"):
+        elif part in ("harbor", "jenkins", "spinnaker", "gitlab", "gitee") and path.endswith("]"):
             continue  # pydantic's discriminated-union branch name, not a field
         else:
             path += f".{part}" if path else str(part)

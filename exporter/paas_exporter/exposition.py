@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["gauge", "counter", "info"]
+Kind = Literal["gauge", "counter", "info", "histogram"]
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -38,6 +38,44 @@ class MetricFamily:
         if len(label_values) != len(self.label_names):
             raise ValueError(f"{self.name} takes labels {self.label_names}, got {label_values}")
         self.samples.append((label_values, value))
+
+
+class HistogramFamily(MetricFamily):
+    """A histogram: per label set, the count in each cumulative bucket, the sum and the count."""
+
+    __slots__ = ("bounds", "series")
+
+    def __init__(
+        self, name: str, help: str, label_names: Sequence[str], bounds: Sequence[float]
+    ) -> None:
+        super().__init__(name, "histogram", help, label_names)
+        self.bounds = tuple(bounds)
+        self.series: list[tuple[tuple[str, ...], Sequence[float], float]] = []
+
+    def add_histogram(self, buckets: Sequence[float], total: float, *label_values: str) -> None:
+        """`buckets`: non-cumulative counts per bound plus one for +Inf; `total`: the sum."""
+        if len(label_values) != len(self.label_names) or len(buckets) != len(self.bounds) + 1:
+            raise ValueError(f"{self.name}: wrong labels or bucket count")
+        self.series.append((label_values, buckets, total))
+        self.samples.append((label_values, sum(buckets)))  # so empty families are skipped
+
+    def render(self, const_labels: Sequence[tuple[str, str]]) -> bytes:
+        prefix = "".join(f'{k}="{escape_label_value(v)}",' for k, v in const_labels)
+        les = [format_value(float(b)) for b in self.bounds] + ["+Inf"]
+        out: list[str] = []
+        for values, buckets, total in self.series:
+            labels = prefix + "".join(
+                f'{k}="{escape_label_value(v)}",'
+                for k, v in zip(self.label_names, values, strict=True)
+            )
+            running = 0.0
+            for le, count in zip(les, buckets, strict=True):
+                running += count
+                out.append(f'{self.name}_bucket{{{labels}le="{le}"}} {format_value(running)}\n')
+            plain = f"{{{labels[:-1]}}}" if labels else ""
+            out.append(f"{self.name}_sum{plain} {format_value(total)}\n")
+            out.append(f"{self.name}_count{plain} {format_value(running)}\n")
+        return "".join(out).encode()
 
 
 def escape_label_value(value: str) -> str:
@@ -115,7 +153,14 @@ def render_target(
     families: Iterable[MetricFamily], const_labels: Sequence[tuple[str, str]] = ()
 ) -> list[RenderedFamily]:
     return [
-        RenderedFamily(f.name, f.kind, f.help, render_family(f, const_labels))
+        RenderedFamily(
+            f.name,
+            f.kind,
+            f.help,
+            f.render(const_labels)
+            if isinstance(f, HistogramFamily)
+            else render_family(f, const_labels),
+        )
         for f in families
         if f.samples
     ]

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 import httpx
 
 from paas_exporter import __version__
-from paas_exporter.config import ExporterConfig, HarborTarget, JenkinsTarget, SpinnakerTarget
+from paas_exporter.config import (
+    DeliveryConfig,
+    ExporterConfig,
+    HarborTarget,
+    JenkinsTarget,
+    SpinnakerTarget,
+)
+from paas_exporter.delivery import DeliveryUpstreams, DeliveryView
 from paas_exporter.exposition import Exposition, MetricFamily, RenderedFamily, render_target
 from paas_exporter.harbor import collect_harbor
 from paas_exporter.jenkins import collect_jenkins
@@ -39,7 +46,7 @@ class TargetSnapshot:
 
 @dataclass
 class TargetState:
-    target: AnyTarget
+    target: AnyTarget | DeliveryConfig
     snapshot: TargetSnapshot = field(default_factory=TargetSnapshot)
     polls: int = 0
     requests: int = 0
@@ -69,9 +76,14 @@ class Poller:
         self.targets = {t.name: TargetState(t) for t in config.targets}
         kinds = [t.kind for t in config.targets]
         # A kind's own label (harbor=..., jenkins=...) only when several targets share the kind.
-        self._const_labels = {
+        self._const_labels: dict[str, tuple[tuple[str, str], ...]] = {
             t.name: ((t.kind, t.name),) if kinds.count(t.kind) > 1 else () for t in config.targets
         }
+        # The delivery view polls like a target of its own, with its own clients and counts.
+        self.delivery = DeliveryView(config) if config.delivery is not None else None
+        if config.delivery is not None:
+            self.targets[config.delivery.name] = TargetState(config.delivery)
+            self._const_labels[config.delivery.name] = ()
         self._transports = transport_for or {}
         self.exposition = Exposition.compose([self_families(self.targets.values())])
         self.polled = threading.Condition()
@@ -107,6 +119,11 @@ class Poller:
                 lambda: all(s.polls >= count for s in self.targets.values()), timeout
             )
 
+    def wait_for_polls_of(self, name: str, count: int, timeout: float = 30.0) -> bool:
+        """Block until the target (or view) `name` has been polled `count` times."""
+        with self.polled:
+            return self.polled.wait_for(lambda: self.targets[name].polls >= count, timeout)
+
     async def _run_all(self) -> None:
         assert self._stopping is not None
         tasks = [asyncio.create_task(self._run(state)) for state in self.targets.values()]
@@ -115,16 +132,28 @@ class Poller:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _connect(self, target: AnyTarget | DeliveryConfig) -> Upstream | DeliveryUpstreams:
+        if isinstance(target, DeliveryConfig):
+            return DeliveryUpstreams(self.config, self._transports)
+        return Upstream(target, transport=self._transports.get(target.name))
+
+    async def _collect(
+        self, upstream: Upstream | DeliveryUpstreams, target: AnyTarget | DeliveryConfig
+    ) -> list[MetricFamily]:
+        if isinstance(upstream, DeliveryUpstreams):
+            assert self.delivery is not None
+            return await self.delivery.collect(upstream, time.time())
+        assert not isinstance(target, DeliveryConfig)
+        return await collect(upstream, target, time.time())
+
     async def _run(self, state: TargetState) -> None:
-        upstream: Upstream | None = None
+        upstream: Upstream | DeliveryUpstreams | None = None
         try:
             while True:
                 started = time.monotonic()
                 if upstream is None:
                     try:  # a secret file or a client certificate may be unreadable right now
-                        upstream = Upstream(
-                            state.target, transport=self._transports.get(state.target.name)
-                        )
+                        upstream = self._connect(state.target)
                     except Exception as error:  # reported as this target being down
                         self._publish(state, self._failed(state, error, 0.0), 0, 1)
                 if upstream is not None and not await self.poll(state, upstream):
@@ -140,15 +169,15 @@ class Poller:
                 await upstream.close()
 
     # -- one poll -------------------------------------------------------------------------------
-    async def poll(self, state: TargetState, upstream: Upstream) -> bool:
+    async def poll(self, state: TargetState, upstream: Upstream | DeliveryUpstreams) -> bool:
         """Poll `state`'s target once and publish the outcome; True if the poll succeeded."""
         target = state.target
         started = time.perf_counter()
         requests, errors = upstream.requests, upstream.errors
         try:
             # The whole poll is bounded too: a stream of slow pages must not hold it forever.
-            async with asyncio.timeout(max(target.timeout * 3, target.interval)):
-                families = await collect(upstream, target, time.time())
+            async with asyncio.timeout(target.poll_deadline):
+                families = await self._collect(upstream, target)
             render_started = time.perf_counter()
             rendered = tuple(render_target(families, self._const_labels[target.name]))
             snapshot = TargetSnapshot(
@@ -252,7 +281,7 @@ def self_families(states: object) -> list[RenderedFamily]:
     return render_target([up, success, duration, requests, errors, build])
 
 
-async def _discard(upstream: Upstream, timeout: float) -> None:
+async def _discard(upstream: Upstream | DeliveryUpstreams, timeout: float) -> None:
     """Close `upstream`'s client, waiting at most `timeout` seconds."""
     try:
         async with asyncio.timeout(timeout):

@@ -14,19 +14,31 @@ from urllib.parse import parse_qs, urlsplit
 from paas_exporter import __version__
 from paas_exporter.exposition import Exposition
 from paas_exporter.poller import Poller
-from paas_sdk._http_server import http_server
+from paas_sdk._http_server import Limits, http_server
+from paas_sdk._web_config import WebConfig
 
 
 class MetricsServer:
     """Serves a `Poller`'s expositions on `host:port` from a thread named `paas-exporter-http`."""
 
-    def __init__(self, poller: Poller, host: str = "0.0.0.0", port: int = 9877) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        host: str = "0.0.0.0",
+        port: int = 9877,
+        *,
+        web_config: WebConfig | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.poller = poller
         self._http = http_server(
             host,
             port,
             lambda request, _method: self.handle(request),
             server_version=f"paas-exporter/{__version__}",
+            web_config=web_config,
+            limits=limits or Limits(),
+            thread_name="paas-exporter-http",
         )
         self._thread: threading.Thread | None = None
 
@@ -116,7 +128,8 @@ class MetricsServer:
             )
             rows.append(
                 f"<li>{html.escape(state.target.kind)} <b>{html.escape(name)}</b> "
-                f"({html.escape(state.target.url)}): {html.escape(status)}{probe}</li>"
+                f"({html.escape(_host(state.target))}): "
+                f"{html.escape(status)}{probe}</li>"
             )
         return (
             "<!doctype html><html><head><title>paas-exporter</title></head><body>"
@@ -125,3 +138,9 @@ class MetricsServer:
             '<a href="/metrics">/metrics</a> serves the last poll.</p>'
             f"<ul>{''.join(rows)}</ul></body></html>"
         )
+
+
+def _host(target: object) -> str:
+    """Where a target lives, without its path (a delivery view lives nowhere of its own)."""
+    url = getattr(target, "url", None)
+    return urlsplit(url).netloc if url else "linking the others"

@@ -1,5 +1,9 @@
 """The HTTP side of a poll: one httpx client per target, bounded concurrency, request counting,
 and the checks that turn a bad answer (status, content type, JSON, shape) into `UpstreamError`.
+
+Every call is bounded whole: `timeout` from connecting to the last byte (httpx's own timeouts
+bound each read, so a server dripping a byte at a time would never trip them), and the answer is
+streamed and dropped past `max_response_bytes` instead of being read into memory first.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from paas_exporter.config import HarborTarget, JenkinsTarget, SpinnakerTarget
+from paas_exporter.config import GitSource, HarborTarget, JenkinsTarget, SpinnakerTarget
 from paas_sdk.errors import UpstreamError
 
 AnyTarget = HarborTarget | JenkinsTarget | SpinnakerTarget
@@ -23,8 +27,15 @@ _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 class Upstream:
     """GETs JSON from one target; counts requests and failed requests for the self-metrics."""
 
-    def __init__(self, target: AnyTarget, *, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        target: AnyTarget | GitSource,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | None = None,
+    ):
         self.target = target
+        self.timeout = timeout or target.timeout  # the delivery view's own, if given
         self.requests = 0
         self.errors = 0
         self._semaphore = asyncio.Semaphore(target.concurrency)
@@ -39,7 +50,7 @@ class Upstream:
             base_url=target.url.rstrip("/"),
             headers=headers,
             auth=auth,
-            timeout=target.timeout,
+            timeout=self.timeout,
             verify=_ssl_context(target),
             limits=httpx.Limits(max_connections=target.concurrency),
             transport=transport,
@@ -59,30 +70,59 @@ class Upstream:
         async with self._semaphore:
             self.requests += 1
             try:
-                response = await self.client.get(path, params=params)
-            except httpx.TimeoutException:
+                async with asyncio.timeout(self.timeout):
+                    status, headers, content = await self._fetch(path, params, where)
+            except (TimeoutError, httpx.TimeoutException):
                 self.errors += 1
                 raise UpstreamError(
-                    f"timed out after {self.target.timeout:g} s", where=where
+                    f"no complete answer within timeout ({self.timeout:g} s)", where=where
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
                 reason = str(error) or error.__class__.__name__
                 raise UpstreamError(f"request failed: {reason}", where=where) from None
-        if response.status_code == 404 and missing_ok:
-            return None, response.headers
-        if response.status_code != 200:
+            except UpstreamError:
+                self.errors += 1
+                raise
+        if status == 404 and missing_ok:
+            return None, headers
+        if status != 200:
             self.errors += 1
-            raise UpstreamError(f"answered HTTP {response.status_code}", where=where)
-        content_type = response.headers.get("content-type", "")
-        if "json" not in content_type:
-            self.errors += 1
-            raise UpstreamError(f"expected JSON, got content type {content_type!r}", where=where)
+            raise UpstreamError(f"answered HTTP {status}", where=where)
         try:
-            return orjson.loads(response.content), response.headers
+            return orjson.loads(content), headers
         except orjson.JSONDecodeError as error:
             self.errors += 1
             raise UpstreamError(f"malformed JSON: {error}", where=where) from None
+
+    async def _fetch(
+        self, path: str, params: Mapping[str, str | int] | None, where: str
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Status, headers and (for a 200 JSON answer) the body, read up to the size limit."""
+        limit = self.target.max_response_bytes
+        too_large = (
+            f"answer exceeds max_response_bytes ({limit} bytes); raise "
+            f"targets[{self.target.name}].max_response_bytes if it is genuine"
+        )
+        async with self.client.stream("GET", path, params=params) as response:
+            if response.status_code != 200:
+                return response.status_code, response.headers, b""
+            content_type = response.headers.get("content-type", "")
+            if "json" not in content_type:
+                raise UpstreamError(
+                    f"expected JSON, got content type {content_type!r}", where=where
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise UpstreamError(too_large, where=where)
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():  # decoded: a gzip bomb counts inflated
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamError(too_large, where=where)
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
 
     async def get_pages(
         self, path: str, page_size: int, params: Mapping[str, str | int] | None = None
@@ -108,7 +148,7 @@ class Upstream:
         return items
 
 
-def _ssl_context(target: AnyTarget) -> ssl.SSLContext | bool:
+def _ssl_context(target: AnyTarget | GitSource) -> ssl.SSLContext | bool:
     tls = target.tls
     if not tls.verify:
         return False

@@ -7,7 +7,7 @@
 
 `open_config()` reads the environment: `APOLLO_CONFIG_SERVICE` (a config-service URL) or
 `APOLLO_META` (comma-separated meta servers), `APOLLO_NAMESPACES` (default `application`),
-`APOLLO_CLUSTER` (default the service context's cluster), `IDC`, `APOLLO_LABEL`,
+`APOLLO_CLUSTER` (default `PAAS_CLUSTER`, else `IDC`, else `default`), `IDC`, `APOLLO_LABEL`,
 `APOLLO_ACCESS_KEY_SECRET`, `APOLLO_CACHE_DIR` (default `/opt/data`). With neither Apollo
 variable set it reads the files in `PAAS_CONFIG_DIR` (default `./config`).
 """
@@ -70,7 +70,8 @@ def open_config(
             namespaces,
             meta_servers=meta,
             config_service=config_service,
-            cluster=env.get("APOLLO_CLUSTER") or context.cluster,
+            # An explicit cluster, else the data centre picks it (Java's ConfigUtil.initCluster).
+            cluster=env.get("APOLLO_CLUSTER") or env.get("PAAS_CLUSTER") or None,
             data_centre=env.get("IDC") or None,
             label=env.get("APOLLO_LABEL") or None,
             ip=context.pod_ip,

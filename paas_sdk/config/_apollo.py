@@ -42,6 +42,9 @@ log = logging.getLogger("paas_sdk.config")
 DEFAULT_CLUSTER = "default"
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 120.0
+# RemoteConfigRepository: a load the long poll asked for is tried again after onErrorRetryInterval.
+NOTIFIED_LOAD_ATTEMPTS = 2
+NOTIFIED_LOAD_RETRY = 1.0
 _SERVICE_LIST_TTL = 300.0
 
 
@@ -64,6 +67,12 @@ class ApolloClient(ConfigStore):
     Give either `meta_servers` (tried in order, the first that answers lists the config
     services) or `config_service` (skips discovery). `start()` loads every namespace before it
     returns, from the config service or, failing that, from the cache.
+
+    Namespaces keep the names they are configured with (`extra.properties` stays
+    `extra.properties` for `get`, `properties`, listeners) while the wire carries the name the
+    server uses (`extra`), as the Java client maps ids back. Without a `cluster`, the data centre
+    (`IDC`) picks it, else `default` (Java: `ConfigUtil.initCluster`); the cache files are named
+    with that cluster.
     """
 
     def __init__(
@@ -73,7 +82,7 @@ class ApolloClient(ConfigStore):
         *,
         meta_servers: Sequence[str] = (),
         config_service: str | None = None,
-        cluster: str = DEFAULT_CLUSTER,
+        cluster: str | None = None,
         data_centre: str | None = None,
         label: str | None = None,
         ip: str | None = None,
@@ -89,16 +98,21 @@ class ApolloClient(ConfigStore):
     ) -> None:
         if not meta_servers and not config_service:
             raise ConfigError("give meta_servers or config_service", where="ApolloClient")
-        super().__init__([_apollo_name(ns) for ns in namespaces], metrics)
+        super().__init__(namespaces, metrics)
         self.app_id = app_id
-        self.cluster = cluster
+        self.cluster = cluster or data_centre or DEFAULT_CLUSTER
+        # configured name -> the name on the wire, and back (the server answers in its names)
+        self._wire = {ns: _apollo_name(ns) for ns in self.namespaces}
+        self._configured: dict[str, list[str]] = {}
+        for configured, wire in self._wire.items():
+            self._configured.setdefault(wire.lower(), []).append(configured)
         self.data_centre = data_centre
         self.label = label
         self.ip = ip
         self.meta_servers = tuple(m.rstrip("/") for m in meta_servers)
         self.config_service = config_service.rstrip("/") if config_service else None
         self._secret = SecretStr(secret) if isinstance(secret, str) else secret
-        self._cache = ConfigCache(Path(cache_dir), app_id, cluster) if cache_dir else None
+        self._cache = ConfigCache(Path(cache_dir), app_id, self.cluster) if cache_dir else None
         self.startup_timeout = startup_timeout
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._poll_timeout = httpx.Timeout(
@@ -143,11 +157,11 @@ class ApolloClient(ConfigStore):
                 raise
             except ConfigError as error:
                 self._sync_failed(namespace)
-                cached = cache.read(namespace) if cache else None
+                cached = cache.read(self._wire[namespace]) if cache else None
                 if cache is None or cached is None:
                     self.close()
                     raise
-                where = str(cache.path(namespace))
+                where = str(cache.path(self._wire[namespace]))
                 self._install(make_snapshot(namespace, cached, ConfigSource.CACHE, where=where))
                 degraded.append(f"{namespace} ({error})")
         if degraded:
@@ -295,7 +309,7 @@ class ApolloClient(ConfigStore):
     def _fetch(self, namespace: str, *, deadline: float | None = None) -> bool:
         """Fetch one namespace with its releaseKey; True when it changed (False on 304)."""
         with self._fetch_lock:
-            path = f"/configs/{self.app_id}/{self.cluster}/{namespace}"
+            path = f"/configs/{self.app_id}/{self.cluster}/{self._wire[namespace]}"
             params = self._params(
                 releaseKey=self._release_keys.get(namespace, "-1"),
                 ip=self.ip,
@@ -328,10 +342,12 @@ class ApolloClient(ConfigStore):
             self._release_keys[namespace] = release_key
             if self._cache is not None:
                 try:
-                    self._cache.write(namespace, configurations)
+                    self._cache.write(self._wire[namespace], configurations)
                 except OSError as error:
                     log.warning(
-                        "config cache %s not written: %s", self._cache.path(namespace), error
+                        "config cache %s not written: %s",
+                        self._cache.path(self._wire[namespace]),
+                        error,
                     )
             self._install(snapshot)
             return True
@@ -364,10 +380,11 @@ class ApolloClient(ConfigStore):
             raise ConfigFormatError(f"unreadable /configs answer: {error}", where=where) from None
 
     # -- background ------------------------------------------------------------------------
-    def _long_poll(self) -> list[str]:
-        """One held `/notifications/v2`; the namespaces whose ids moved."""
+    def _long_poll(self) -> dict[str, int]:
+        """One held `/notifications/v2`: the namespaces whose ids moved, with their new ids
+        (recorded by the caller only once the fetch they trigger has succeeded)."""
         notifications = [
-            {"namespaceName": ns, "notificationId": self._notification_ids[ns]}
+            {"namespaceName": self._wire[ns], "notificationId": self._notification_ids[ns]}
             for ns in self.namespaces
         ]
         params = self._params(
@@ -379,7 +396,7 @@ class ApolloClient(ConfigStore):
         )
         response = self._get(self._poll_http, "/notifications/v2", params, self._poll_timeout)
         if response.status_code == 304:
-            return []
+            return {}
         if response.status_code == 401:
             raise ConfigAuthError(
                 "long poll rejected (401): check the access-key secret",
@@ -389,17 +406,17 @@ class ApolloClient(ConfigStore):
             raise ConfigSourceError(
                 f"HTTP {response.status_code}", where=f"{self.app_id}/notifications/v2"
             )
-        changed = []
+        changed: dict[str, int] = {}
         try:
             for item in response.json():
-                namespace = str(item["namespaceName"])
-                if namespace not in self._notification_ids:
-                    continue
-                self._notification_ids[namespace] = int(item["notificationId"])
+                ident = int(item["notificationId"])
+                # The held answer carries only the changed key: merge, never replace.
                 details = (item.get("messages") or {}).get("details") or {}
-                for key, ident in details.items():
-                    self._messages[str(key)] = max(int(ident), self._messages.get(str(key), -1))
-                changed.append(namespace)
+                for key, message in details.items():
+                    self._messages[str(key)] = max(int(message), self._messages.get(str(key), -1))
+                wire = _apollo_name(str(item["namespaceName"])).lower()
+                for namespace in self._configured.get(wire, ()):
+                    changed[namespace] = ident
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigSourceError(
                 f"unreadable notifications: {error}", where=f"{self.app_id}/notifications/v2"
@@ -411,8 +428,9 @@ class ApolloClient(ConfigStore):
         failing = False
         while not self._stop.is_set():
             try:
-                for namespace in self._long_poll():
-                    self._refresh(namespace)
+                for namespace, ident in self._long_poll().items():
+                    self._notified_load(namespace)
+                    self._notification_ids[namespace] = ident
             except ConfigError as error:
                 if self._stop.is_set():
                     return
@@ -427,6 +445,17 @@ class ApolloClient(ConfigStore):
             if failing:
                 log.info("config long poll recovered")
             failing, backoff = False, BACKOFF_INITIAL
+
+    def _notified_load(self, namespace: str) -> None:
+        """The fetch a notification asked for, tried again after 1 s before giving up; when it
+        still fails the id stays behind, so the next long poll answers at once and asks again."""
+        for attempt in range(NOTIFIED_LOAD_ATTEMPTS):
+            try:
+                self._refresh(namespace)
+                return
+            except ConfigSourceError:
+                if attempt + 1 == NOTIFIED_LOAD_ATTEMPTS or self._stop.wait(NOTIFIED_LOAD_RETRY):
+                    raise
 
     def _refresh(self, namespace: str) -> None:
         """Re-fetch one namespace; a bad answer keeps the last good values."""

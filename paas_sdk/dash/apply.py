@@ -6,9 +6,9 @@ missing CRD, a forbidden namespace, a schema error or a field another manager ow
 before anything is written; only then are the objects that differ applied for real. An object the
 dry run leaves as it is gets no write at all, so applying twice changes nothing.
 
-Ownership is by label, as with sync: what we apply carries `app.kubernetes.io/managed-by:
-paas-dash` and `paas-sdk.dev/catalog: <catalog>`; an existing object without our catalog's label
-is never overwritten, and `prune` deletes only objects that carry it.
+Ownership is the catalog's owner (`catalog.yaml`), as with sync: what we apply carries the labels
+`app.kubernetes.io/managed-by: paas-dash` and `paas-sdk.dev/owner: <owner>`; an existing object
+without our owner's label is never overwritten, and `prune` deletes only objects that carry it.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import yaml
 from paas_sdk.dash.catalog import Dashboard, RuleFile
 from paas_sdk.dash.kube import KubeSession, RequestRefusedError
 from paas_sdk.dash.render import dashboard_configmap, prometheus_rule
-from paas_sdk.errors import DashboardError, KubernetesError
+from paas_sdk.errors import KubernetesError
 
 __all__ = [
-    "CATALOG_LABEL",
     "FIELD_MANAGER",
     "MANAGED_BY_LABEL",
+    "OWNER_LABEL",
     "Applier",
     "ApplyOptions",
     "ApplyReport",
@@ -40,8 +40,7 @@ __all__ = [
 
 FIELD_MANAGER = "paas-dash"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-CATALOG_LABEL = "paas-sdk.dev/catalog"
-_LABEL_VALUE = re.compile(r"(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+OWNER_LABEL = "paas-sdk.dev/owner"
 # fields the server sets on every object; they are bookkeeping, not content
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -69,14 +68,14 @@ KINDS = {k.kind: k for k in (CONFIGMAP, PROMETHEUS_RULE)}
 @dataclass(frozen=True)
 class ApplyOptions:
     namespace: str = "monitoring"
-    catalog: str = "paas-sdk"
+    owner: str = "paas-sdk"
     release: str = "kube-prometheus-stack"
     field_manager: str = FIELD_MANAGER
     force: bool = False
 
     @property
     def labels(self) -> dict[str, str]:
-        return {MANAGED_BY_LABEL: FIELD_MANAGER, CATALOG_LABEL: self.catalog}
+        return {MANAGED_BY_LABEL: FIELD_MANAGER, OWNER_LABEL: self.owner}
 
 
 @dataclass
@@ -106,19 +105,14 @@ class ApplyReport:
 def desired_objects(
     dashboards: list[Dashboard], rule_files: list[RuleFile], options: ApplyOptions
 ) -> list[dict[str, Any]]:
-    """The catalog as API objects: a ConfigMap per dashboard, a PrometheusRule per rule file."""
-    if not _LABEL_VALUE.fullmatch(options.catalog):
-        raise DashboardError(
-            f"catalog name {options.catalog!r} is not a valid label value"
-            " (63 characters at most: letters, digits, '-', '_', '.')",
-            where="--catalog",
-        )
+    """The catalog as API objects: a ConfigMap per dashboard, a PrometheusRule per rule file
+    (named after its owner and file, so two catalogs' `alerts.yaml` do not collide)."""
     objects = [dashboard_configmap(b, options.namespace, options.labels) for b in dashboards]
     for rule_file in rule_files:
         stem = re.sub(r"[^a-z0-9-]+", "-", rule_file.path.stem.lower()).strip("-")
         objects.append(
             prometheus_rule(
-                f"{options.catalog.lower().replace('_', '-').replace('.', '-')}-{stem}",
+                f"{options.owner.replace('_', '-').replace('.', '-')}-{stem}",
                 options.namespace,
                 options.release,
                 rule_file.groups,
@@ -220,11 +214,11 @@ class Applier:
         current = self._get(path)
         if current is not None:
             labels = (current.get("metadata") or {}).get("labels") or {}
-            if labels.get(CATALOG_LABEL) != self.options.catalog:
-                owner = labels.get(CATALOG_LABEL)
+            if labels.get(OWNER_LABEL) != self.options.owner:
+                owner = labels.get(OWNER_LABEL)
                 whose = f"catalog {owner!r}" if owner else "no paas-dash catalog"
                 raise KubernetesError(
-                    f"{ref} exists and belongs to {whose}, not {self.options.catalog!r};"
+                    f"{ref} exists and belongs to {whose}, not {self.options.owner!r};"
                     " not overwritten (rename the dashboard uid or rule file, or delete it)",
                     where=f"{self.session.server} namespace {self.options.namespace}",
                 )

@@ -1,18 +1,24 @@
 """Finding and building dashboards and rule files: the built-in ones or a user's own directory.
 
-A dashboard directory holds `folders.yaml` (folder uid -> title) and one Python module per
-dashboard. A module defines `FOLDER` (a folder uid from folders.yaml) and `dashboard()`, which
-returns a grafana-foundation-sdk `Dashboard` builder (or a plain dict). Modules whose name starts
-with `_` are shared code, not dashboards.
+A dashboard directory (a catalog) holds `catalog.yaml` (`owner: <name>`, the catalog's identity),
+`folders.yaml` (folder uid -> title) and one Python module per dashboard. A module defines
+`FOLDER` (a folder uid from folders.yaml) and `dashboard()`, which returns a
+grafana-foundation-sdk `Dashboard` builder (or a plain dict). Modules whose name starts with `_`
+are shared code, not dashboards.
+
+Every dashboard of a catalog carries the tag `paas-owner:<owner>`: in a Grafana several teams
+share, `paas-dash sync --prune` deletes only dashboards with its own catalog's tag, and refuses
+to overwrite a dashboard another catalog owns.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,20 +30,41 @@ from paas_sdk.errors import DashboardError
 __all__ = [
     "MANAGED_PREFIX",
     "MANAGED_TAG",
+    "OWNER_TAG_PREFIX",
     "Dashboard",
     "Folder",
     "RuleFile",
     "builtin_alert_rules_dir",
     "builtin_dashboards_dir",
+    "fill_settings",
     "load_dashboards",
     "load_folders",
+    "load_owner",
     "load_rule_files",
+    "owner_of",
+    "owner_tag",
+    "rule_settings",
 ]
 
 # The marks of a dashboard paas-dash manages (uid prefix and tag): `sync --prune` deletes only
 # dashboards carrying both.
 MANAGED_PREFIX = "paas-"
 MANAGED_TAG = "paas-managed"
+# The mark of the catalog a dashboard comes from: `paas-owner:<owner of catalog.yaml>`.
+OWNER_TAG_PREFIX = "paas-owner:"
+_OWNER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def owner_tag(owner: str) -> str:
+    return OWNER_TAG_PREFIX + owner
+
+
+def owner_of(tags: Iterable[Any]) -> str | None:
+    """The owner named by a dashboard's tags, or None when it carries no owner tag."""
+    for tag in tags:
+        if isinstance(tag, str) and tag.startswith(OWNER_TAG_PREFIX):
+            return tag[len(OWNER_TAG_PREFIX) :]
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,7 @@ class Dashboard:
     folder: Folder
     model: dict[str, Any]
     source: Path
+    owner: str | None = None
 
     @property
     def slug(self) -> str:
@@ -103,6 +131,25 @@ def load_folders(directory: Path) -> dict[str, Folder]:
     ):
         raise DashboardError("expected a mapping of folder uid to folder title", where=str(path))
     return {uid: Folder(uid, title) for uid, title in data.items()}
+
+
+def load_owner(directory: Path) -> str | None:
+    """The owner `catalog.yaml` declares, or None when the directory has no catalog.yaml."""
+    path = directory / "catalog.yaml"
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise DashboardError(f"not valid YAML: {error}", where=str(path)) from None
+    owner = data.get("owner") if isinstance(data, dict) else None
+    if not isinstance(owner, str) or not _OWNER_RE.match(owner):
+        raise DashboardError(
+            "needs `owner: <name>` (lower case letters, digits, '.', '_', '-'; up to 63): "
+            "the tag that tells this catalog's dashboards from everybody else's",
+            where=str(path),
+        )
+    return owner
 
 
 def _build_model(module_path: Path) -> tuple[str, Any]:
@@ -170,6 +217,7 @@ def load_dashboards(directory: Path) -> list[Dashboard]:
     if not directory.is_dir():
         raise DashboardError("dashboard directory does not exist", where=str(directory))
     folders = load_folders(directory)
+    owner = load_owner(directory)
     out: dict[str, Dashboard] = {}
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
@@ -185,6 +233,9 @@ def load_dashboards(directory: Path) -> list[Dashboard]:
         model.pop("id", None)
         model.pop("version", None)
         _number_panels(model)
+        if owner is not None:
+            tags = [t for t in model.get("tags") or [] if owner_of([t]) is None]
+            model["tags"] = [*tags, owner_tag(owner)]
         uid = model.get("uid")
         if not isinstance(uid, str) or not uid:
             raise DashboardError("dashboard has no uid", where=str(path))
@@ -192,20 +243,69 @@ def load_dashboards(directory: Path) -> list[Dashboard]:
             raise DashboardError(
                 f"uid {uid!r} is also used by {out[uid].source.name}", where=str(path)
             )
-        out[uid] = Dashboard(uid, str(model.get("title", "")), folders[folder_uid], model, path)
+        out[uid] = Dashboard(
+            uid, str(model.get("title", "")), folders[folder_uid], model, path, owner
+        )
     if not out:
         raise DashboardError("no dashboard modules (*.py) found", where=str(directory))
     return [out[uid] for uid in sorted(out)]
 
 
-def load_rule_files(directory: Path) -> list[RuleFile]:
-    """Every rule file of `directory` (`*.yaml` except the `*_test.yaml` promtool tests)."""
+# The settings of the rule files, as a mixin's `_config`: `${name}` in a rule file (or its promtool
+# test) is replaced by the value. Selectors keep the alerts to the services and exporters of this
+# platform (an OpenTelemetry service exposing the same histogram is not one of them).
+RULE_SETTINGS: dict[str, str] = {
+    # Label matchers of the services' scrape jobs (narrow it: `namespace="shop"`, say); the alerts
+    # also require the SDK's paas_service_info from the same job.
+    "service_selector": 'job!=""',
+    # Label matchers of paas-exporter's scrape job.
+    "exporter_selector": 'job="paas-exporter"',
+    # The error-ratio alert stays silent below this many requests per second: 1 failure in 3
+    # requests is no incident.
+    "error_ratio_min_requests_per_second": "0.5",
+    # Label matchers of the platform components' scrape jobs, as their upstream mixins default
+    # them (etcd's mixin) or kube-prometheus-stack names the jobs (the API server, CoreDNS).
+    "etcd_selector": 'job=~".*etcd.*"',
+    "kube_apiserver_selector": 'job="apiserver"',
+    "coredns_selector": 'job="coredns"',
+    # Where runbook.md (shipped beside the rules, copied by `paas-dash render`) is served.
+    "runbook_url_base": "https://example.invalid/paas-sdk/alert_rules/runbook.md",
+}
+_SETTING_RE = re.compile(r"\$\{(\w+)\}")
+
+
+def rule_settings(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The default rule settings with `overrides`; an unknown name is an error."""
+    unknown = sorted(set(overrides or {}) - set(RULE_SETTINGS))
+    if unknown:
+        raise DashboardError(
+            f"unknown rule setting {unknown[0]!r} (known: {', '.join(sorted(RULE_SETTINGS))})"
+        )
+    return {**RULE_SETTINGS, **(overrides or {})}
+
+
+def fill_settings(text: str, settings: dict[str, str], where: Path) -> str:
+    """`text` with every `${name}` replaced by its setting; an unknown name names the file."""
+
+    def value(match: re.Match[str]) -> str:
+        if match[1] not in settings:
+            raise DashboardError(f"unknown setting ${{{match[1]}}}", where=str(where))
+        return settings[match[1]]
+
+    return _SETTING_RE.sub(value, text)
+
+
+def load_rule_files(directory: Path, settings: dict[str, str] | None = None) -> list[RuleFile]:
+    """Every rule file of `directory` (`*.yaml` except the `*_test.yaml` promtool tests), with
+    its `${name}` settings filled in (the defaults of RULE_SETTINGS unless given)."""
+    settings = settings or rule_settings()
     files = []
     for path in sorted(directory.glob("*.y*ml")):
         if path.stem.endswith("_test"):
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = fill_settings(path.read_text(encoding="utf-8"), settings, path)
+            data = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise DashboardError(f"not valid YAML: {error}", where=str(path)) from None
         if not isinstance(data, dict) or not isinstance(data.get("groups"), list):

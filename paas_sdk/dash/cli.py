@@ -79,21 +79,30 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
 @click.option("--namespace", default="monitoring", show_default=True)
 @click.option("--provisioning-path", default="/var/lib/grafana/dashboards", show_default=True,
               help="Where Grafana finds the JSON files (file provisioning).")  # fmt: skip
+@click.option("--runbook-url-base", help="Where runbook.md is served: every alert's runbook_url "
+              "is this plus the alert's anchor.")  # fmt: skip
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="A rule setting (service_selector, ...); repeatable.")  # fmt: skip
 def render(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, out: Path, release: str, namespace: str,
-    provisioning_path: str,
+    provisioning_path: str, runbook_url_base: str | None, overrides: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps and a PrometheusRule."""
-    from paas_sdk.dash.catalog import load_dashboards, load_rule_files
+    """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps, a PrometheusRule, and the
+    rule files with their promtool tests and runbook (settings filled in) under OUT/rules."""
+    from paas_sdk.dash.catalog import load_dashboards, load_rule_files, rule_settings
     from paas_sdk.dash.render import RenderOptions
     from paas_sdk.dash.render import render as render_files
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
     try:
+        settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
-        rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
         written = render_files(
-            boards, rule_files, out, RenderOptions(release, namespace, provisioning_path)
+            boards,
+            rule_files,
+            out,
+            RenderOptions(release, namespace, provisioning_path, settings=settings),
         )
     except DashboardError as error:
         _fail(error, 2)
@@ -102,6 +111,18 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
             DashboardError(f"cannot write: {error.strerror}", where=str(error.filename or out)), 1
         )
     click.echo(f"render: {len(written)} files written under {out}")
+
+
+def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise DashboardError(f"--set {item!r}: expected NAME=VALUE")
+        settings[name.strip()] = value
+    if runbook_url_base:
+        settings["runbook_url_base"] = runbook_url_base.rstrip("/")
+    return settings
 
 
 @main.command()
@@ -114,14 +135,23 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
 @click.option(
     "--prune",
     is_flag=True,
-    help="Delete managed dashboards (in this code's folders) no longer in code.",
+    help="Delete this catalog's dashboards (tagged with its owner) no longer in code.",
+)
+@click.option(
+    "--overwrite-drift",
+    is_flag=True,
+    help="Replace edits made in Grafana since the last sync (default: show them, write nothing).",
 )
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per Grafana request.")
 def sync(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, url: str | None, token: str | None, dry_run: bool, prune: bool,
-    timeout: float,
+    overwrite_drift: bool, timeout: float,
 ) -> None:  # fmt: skip
-    """Push dashboards to Grafana: only those that changed, always into their folder."""
+    """Push dashboards to Grafana: only those that changed, always into their folder.
+
+    A dashboard edited in Grafana since the last sync, owned by another catalog, or provisioned
+    from files is not written: sync shows why and exits 1.
+    """
     from paas_sdk.dash.catalog import load_dashboards
     from paas_sdk.dash.sync import GrafanaTarget, Syncer, SyncReport
 
@@ -138,25 +168,31 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
         _fail(error, 2)
     report = SyncReport()
     try:
-        syncer = Syncer(GrafanaTarget.of(url, token, timeout))
+        syncer = Syncer(GrafanaTarget.of(url, token, timeout), overwrite_drift=overwrite_drift)
         report = syncer.plan(boards, prune=prune)
         if dry_run:
             _show_plan(report)
-            click.echo(f"dry run: {len(report.planned)} changes, nothing written")
+            click.echo(
+                f"dry run: {len(report.planned)} changes, {len(report.refused)} refused, "
+                "nothing written"
+            )
             return
         syncer.apply(report)
     except GrafanaError as error:
         _show_written(report)
         click.echo(f"written before the error: {report.writes}", err=True)
         _fail(error, 1)
+    except DashboardError as error:
+        _fail(error, 2)
     _show_written(report)
-    for _, reason in report.failures:
+    for change, reason in report.not_written:
         click.secho(f"not written: {reason}", fg="red", err=True)
+        _show_diff(change.diff if change.diff and change.diff[0].startswith("!") else [])
     click.echo(
         f"sync: {report.writes} written, {len(report.unchanged)} unchanged, "
-        f"{len(report.failures)} failed"
+        f"{len(report.not_written)} failed"
     )
-    sys.exit(1 if report.failures else 0)
+    sys.exit(1 if report.not_written else 0)
 
 
 @main.command()
@@ -176,12 +212,6 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
     show_default=True,
     help="`release` label on PrometheusRules (kube-prometheus-stack's selector).",
 )
-@click.option(
-    "--catalog",
-    help="Owner label of what this catalog applies; prune deletes only objects carrying it"
-    " (default: paas-sdk for the built-in catalog, else the --dashboards directory's name,"
-    " or its parent's when it is called dashboards).",
-)
 @click.option("--dry-run", is_flag=True, help="Server dry run with a diff; write nothing.")
 @click.option("--force", is_flag=True, help="Take over fields another field manager owns.")
 @click.option("--prune", is_flag=True, help="Delete this catalog's objects no longer in code.")
@@ -191,24 +221,42 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
     type=click.Path(path_type=Path),
     help="promtool to check rule expressions before sending (default: on PATH).",
 )
+@click.option("--runbook-url-base", help="Where runbook.md is served: every alert's runbook_url "
+              "is this plus the alert's anchor.")  # fmt: skip
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="A rule setting (service_selector, ...); repeatable.")  # fmt: skip
 def apply(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, kubeconfig: Path | None, context: str | None,
-    namespace: str, release: str, catalog: str | None, dry_run: bool, force: bool, prune: bool,
-    timeout: float, promtool: Path | None,
+    namespace: str, release: str, dry_run: bool, force: bool, prune: bool, timeout: float,
+    promtool: Path | None, runbook_url_base: str | None, overrides: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Apply dashboards (sidecar ConfigMaps) and rules (PrometheusRules) by server-side apply."""
+    """Apply dashboards (sidecar ConfigMaps) and rules (PrometheusRules) by server-side apply.
+
+    Objects carry the catalog's owner (catalog.yaml) as a label: an object another catalog owns
+    is never overwritten, and --prune deletes only this catalog's."""
     from paas_sdk.dash.apply import Applier, ApplyOptions, ApplyReport, desired_objects
-    from paas_sdk.dash.catalog import load_dashboards, load_rule_files
+    from paas_sdk.dash.catalog import (
+        load_dashboards,
+        load_owner,
+        load_rule_files,
+        rule_settings,
+    )
     from paas_sdk.dash.kube import KubeSession
     from paas_sdk.dash.lint import rule_syntax_problems
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
-    if catalog is None:
-        catalog = _catalog_name(dash_dir)
-    options = ApplyOptions(namespace, catalog, release, force=force)
     try:
+        owner = load_owner(dash_dir)
+        if owner is None:
+            raise DashboardError(
+                "apply needs the catalog's owner: add catalog.yaml with `owner: <team>` (the"
+                " label that tells this catalog's objects from other teams')",
+                where=str(dash_dir),
+            )
+        options = ApplyOptions(namespace, owner, release, force=force)
+        settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
-        rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
         tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
         if tool is None:
             click.secho("warning: promtool not found; rule expressions not checked", fg="yellow")
@@ -244,17 +292,8 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
     click.echo(
         f"apply: {report.count('create')} created, {report.count('configure')} configured, "
         f"{report.count('unchanged')} unchanged, {report.count('delete')} pruned "
-        f"(namespace {namespace}, catalog {catalog})"
+        f"(namespace {namespace}, owner {options.owner})"
     )
-
-
-def _catalog_name(dash_dir: Path) -> str:
-    from paas_sdk.dash.catalog import builtin_dashboards_dir
-
-    directory = dash_dir.resolve()
-    if directory == builtin_dashboards_dir().resolve():
-        return "paas-sdk"
-    return directory.parent.name if directory.name == "dashboards" else directory.name
 
 
 def _show_apply_plan(report: object) -> None:
@@ -289,10 +328,12 @@ def _show_plan(report: object) -> None:
     for change in report.planned:
         click.secho(f"would {change.action} {change.uid} {change.title!r}", bold=True)
         _show_diff(change.diff)
+    for change, reason in report.refused:
+        click.secho(f"would not write: {reason}", fg="yellow", bold=True)
+        _show_diff(change.diff)
 
 
 def _show_diff(diff: list[str]) -> None:
-    """A unified diff, coloured as git does."""
     for line in diff:
         if line.startswith(("+++", "---")):
             click.secho(line, bold=True)
@@ -302,5 +343,7 @@ def _show_diff(diff: list[str]) -> None:
             click.secho(line, fg="red")
         elif line.startswith(("@@", "~")):
             click.secho(line, fg="cyan")
+        elif line.startswith("!"):
+            click.secho(line, fg="yellow")
         else:
             click.echo(line)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, RuleFile
+from paas_sdk.dash.promql import selectors
 from paas_sdk.dash.references import dashboard_expressions
 
 __all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems", "rule_syntax_problems"]
@@ -67,19 +68,63 @@ def _variables(board: Dashboard) -> Iterator[Problem]:
             yield Problem(where, f"variable `{name}` must use the `$datasource` variable")
 
 
+_COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+_COUNTER_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+JOB_MATCHER = 'job=~"$job"'
+_JOB_SCOPED = re.compile(r"(?<![\w])job\s*(=~|!~|!=|=)")
+
+
+def counter_problems(where: str, expr: str) -> Iterator[Problem]:
+    """A counter (or a histogram's counter series) read raw: its value only ever grows, so it
+    means something only through rate(), irate() or increase() over a range."""
+    for selector in selectors(expr):
+        name = selector.metric or ""
+        if (
+            name.endswith(_COUNTER_SUFFIXES)
+            and name not in GAUGES_NAMED_TOTAL
+            and ":" not in name
+            and not (selector.range and selector.function in _COUNTER_FUNCTIONS)
+        ):
+            yield Problem(where, f"counter {name} used outside rate()/irate()/increase()")
+
+
 def _expr_problems(where: str, expr: str) -> Iterator[Problem]:
-    for match in re.finditer(r"\b(rate|irate)\s*\(", expr):
-        window = re.match(r"[^\[]*\[([^\]]*)\]", expr[match.end() :])
-        if window and window[1] != "$__rate_interval":
-            yield Problem(where, f"{match[1]}() should use [$__rate_interval], not [{window[1]}]")
-    for match in re.finditer(r"(?<![\w:])([a-zA-Z_:][\w:]*_total)\b(\s*\{[^}]*\})?\s*(\[)?", expr):
-        if match[3] is None and match[1] not in GAUGES_NAMED_TOTAL:
-            yield Problem(where, f"counter {match[1]} used outside rate()/irate()/increase()")
-    for selector in re.finditer(r"(?<![\w:])([a-zA-Z_][\w]*)\s*\{([^}]*)\}", expr):
-        if selector[1] in ("by", "without"):
-            continue
-        if ":" not in selector[1] and 'job=~"$job"' not in selector[2].replace(" ", ""):
-            yield Problem(where, f'selector {selector[1]}{{...}} lacks job=~"$job"', "warning")
+    for selector in selectors(expr):
+        if selector.function in ("rate", "irate") and selector.range not in (
+            None,
+            "$__rate_interval",
+        ):
+            yield Problem(
+                where,
+                f"{selector.function}() should use [$__rate_interval], not [{selector.range}]",
+            )
+        if not _JOB_SCOPED.search(selector.matchers):
+            # `$job`, or a fixed job selector from the settings (the exporter's, say).
+            name = selector.metric or "{...}"
+            yield Problem(where, f"selector {name} lacks {JOB_MATCHER}", "warning")
+    yield from counter_problems(where, expr)
+
+
+def _panel_problems(name: str, panel: dict[str, Any]) -> Iterator[Problem]:
+    if not panel.get("title"):
+        yield Problem(name, "panel has no title")
+    if not panel.get("description"):
+        yield Problem(name, "panel has no description")
+    defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+    unit = defaults.get("unit")
+    if unit not in _UNITS:
+        yield Problem(name, f"unit {unit!r} is missing or unknown")
+    if panel.get("type") == "stat" and not (defaults.get("thresholds") or {}).get("steps"):
+        yield Problem(name, "stat panel has no thresholds to colour its value")
+    if (panel.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
+        yield Problem(name, "panel must use the `$datasource` variable")
+    targets = panel.get("targets") or []
+    if not targets:
+        yield Problem(name, "panel has no query")
+    for target in targets:
+        if (target.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
+            yield Problem(name, "query must use the `$datasource` variable")
+        yield from _expr_problems(name, str(target.get("expr") or ""))
 
 
 def lint_dashboards(dashboards: Iterable[Dashboard]) -> list[Problem]:
@@ -96,23 +141,9 @@ def lint_dashboards(dashboards: Iterable[Dashboard]) -> list[Problem]:
             problems.append(Problem(where, "dashboard has no title"))
         problems.extend(_variables(board))
         for panel in _panels(board.model):
-            name = f"{where}: panel {panel.get('title') or panel.get('id')!r}"
-            if not panel.get("title"):
-                problems.append(Problem(name, "panel has no title"))
-            if not panel.get("description"):
-                problems.append(Problem(name, "panel has no description"))
-            unit = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit")
-            if unit not in _UNITS:
-                problems.append(Problem(name, f"unit {unit!r} is missing or unknown"))
-            if (panel.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
-                problems.append(Problem(name, "panel must use the `$datasource` variable"))
-            targets = panel.get("targets") or []
-            if not targets:
-                problems.append(Problem(name, "panel has no query"))
-            for target in targets:
-                if (target.get("datasource") or {}).get("uid") != _TEMPLATED_DATASOURCE:
-                    problems.append(Problem(name, "query must use the `$datasource` variable"))
-                problems.extend(_expr_problems(name, str(target.get("expr") or "")))
+            problems.extend(
+                _panel_problems(f"{where}: panel {panel.get('title') or panel.get('id')!r}", panel)
+            )
     return problems
 
 
@@ -121,6 +152,10 @@ def lint_rules(rule_files: Iterable[RuleFile]) -> list[Problem]:
     seen: dict[str, str] = {}
     for rule_file in rule_files:
         for rule in rule_file.rules():
+            name = rule.get("alert") or rule.get("record")
+            problems.extend(
+                counter_problems(f"{rule_file.path.name}: {name}", str(rule.get("expr", "")))
+            )
             alert = rule.get("alert")
             if not alert:
                 record = str(rule.get("record", ""))

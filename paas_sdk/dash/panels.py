@@ -8,12 +8,19 @@ the templated datasource on every panel, and a uid with the managed prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus, stat, timeseries
+from grafana_foundation_sdk.builders.common import GraphThresholdsStyleConfig
+from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode
 from grafana_foundation_sdk.models.dashboard import (
     DashboardLinkType,
     DataSourceRef,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
     VariableRefresh,
     VariableSort,
 )
@@ -22,16 +29,32 @@ from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG
 
 __all__ = [
     "DATASOURCE",
+    "GOOD_WHEN_ZERO",
     "MANAGED_PREFIX",
     "MANAGED_TAG",
+    "RECORDS_PER_SECOND",
     "base_dashboard",
     "managed_uid",
+    "query_variable",
     "stat_panel",
     "timeseries_panel",
 ]
 
 _UID_MAX = 40
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
+# Threshold steps: (from value, colour), the first from minus infinity (None).
+Steps = Sequence[tuple[float | None, str]]
+GOOD_WHEN_ZERO: Steps = ((None, "green"), (1, "red"))
+# Grafana's per-second unit for things that are neither requests nor operations (log records).
+RECORDS_PER_SECOND = "cps"
+
+
+def _thresholds(steps: Steps) -> dash.ThresholdsConfig:
+    return (
+        dash.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=v, color=c) for v, c in steps])
+    )
 
 
 def managed_uid(slug: str) -> str:
@@ -43,7 +66,7 @@ def managed_uid(slug: str) -> str:
     return uid
 
 
-def _query_variable(name: str, query: str) -> dash.QueryVariable:
+def query_variable(name: str, query: str) -> dash.QueryVariable:
     return (
         dash.QueryVariable(name)
         .label(name)
@@ -84,9 +107,9 @@ def base_dashboard(
         .with_variable(
             dash.DatasourceVariable("datasource").label("Data source").type("prometheus")
         )
-        .with_variable(_query_variable("job", f"label_values({selector_metric}, job)"))
+        .with_variable(query_variable("job", f"label_values({selector_metric}, job)"))
         .with_variable(
-            _query_variable("instance", f'label_values({selector_metric}{{job=~"$job"}}, instance)')
+            query_variable("instance", f'label_values({selector_metric}{{job=~"$job"}}, instance)')
         )
     )
 
@@ -109,8 +132,11 @@ def timeseries_panel(
     *,
     width: int = 12,
     height: int = 8,
+    steps: Steps | None = None,
 ) -> timeseries.Panel:
-    """A time series panel: `queries` are (PromQL, legend) pairs."""
+    """A time series panel: `queries` are (PromQL, legend) pairs, all in one `unit` (mixing
+    units in a panel makes one of them unreadable: split the panel). `steps` draws thresholds
+    as dashed lines."""
     panel = (
         timeseries.Panel()
         .title(title)
@@ -120,6 +146,10 @@ def timeseries_panel(
         .span(width)
         .height(height)
     )
+    if steps is not None:
+        panel = panel.thresholds(_thresholds(steps)).thresholds_style(
+            GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.DASHED)
+        )
     if unit not in ("short", "none"):
         panel = panel.min(0)
     for index, (expr, legend) in enumerate(queries):
@@ -128,10 +158,22 @@ def timeseries_panel(
 
 
 def stat_panel(
-    title: str, description: str, unit: str, expr: str, *, legend: str = "", width: int = 6
+    title: str,
+    description: str,
+    unit: str,
+    expr: str,
+    *,
+    steps: Steps,
+    states: Mapping[int, tuple[str, str]] | None = None,
+    legend: str = "",
+    width: int = 6,
 ) -> stat.Panel:
-    """A single-value panel for one PromQL expression."""
-    return (
+    """A single-value panel for one PromQL expression, coloured by its threshold `steps`.
+
+    A value that is a state (healthy or not) gets `states`: value -> (text, colour), so a 0
+    reads "Unhealthy" in red instead of a green 0.
+    """
+    panel = (
         stat.Panel()
         .title(title)
         .description(description)
@@ -139,5 +181,13 @@ def stat_panel(
         .datasource(DATASOURCE)
         .span(width)
         .height(4)
+        .thresholds(_thresholds(steps))
         .with_target(_target(expr, legend).instant())
     )
+    if states:
+        options = {
+            str(value): ValueMappingResult(text=text, color=color, index=index)
+            for index, (value, (text, color)) in enumerate(sorted(states.items()))
+        }
+        panel = panel.mappings([ValueMap(options=options)])
+    return panel

@@ -1,8 +1,7 @@
 """No dead panels: the metric names dashboards and alerts reference, checked against exposed ones.
 
 `metric_names(expr)` reads the metric names out of a PromQL expression (Grafana variables
-included) without a full parser: strings, label matchers, grouping clauses, ranges and function
-calls are removed first, and what remains that looks like an identifier is a metric name.
+included) with the selector scanner of `promql`.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paas_sdk.dash.catalog import Dashboard, RuleFile
+from paas_sdk.dash.promql import selectors
 
 __all__ = [
     "SDK_METRICS",
@@ -60,32 +60,12 @@ SDK_METRICS: frozenset[str] = frozenset(
     }
 )
 
-_KEYWORDS = frozenset(
-    {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-     "bool", "offset", "inf", "nan", "atan2"}
-)  # fmt: skip
 _HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum", "_created")
 
 
 def metric_names(expr: str) -> set[str]:
     """The metric names an expression selects."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)
-    text = re.sub(r"\$\{[^}]*\}|\$\w+", "1", text)  # Grafana variables
-    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
-    text = re.sub(r"\[[^\]]*\]", " ", text)  # ranges and subqueries
-    text = re.sub(
-        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text
-    )  # grouping labels are not metrics
-    text = re.sub(r"#.*", " ", text)
-    names = set()
-    for match in re.finditer(r"(?<![\w.:])[a-zA-Z_:][\w:]*", text):
-        name = match.group(0)
-        rest = text[match.end() :].lstrip()
-        if rest.startswith("(") or name.lower() in _KEYWORDS:
-            continue
-        names.add(name)
-    names.discard("__name__")
-    return names
+    return {s.metric for s in selectors(expr) if s.metric and s.metric != "__name__"}
 
 
 def dashboard_expressions(dashboards: Iterable[Dashboard]) -> Iterator[tuple[str, str]]:

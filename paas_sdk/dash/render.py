@@ -1,5 +1,6 @@
 """Rendering dashboards and rules to files: dashboard JSON, Grafana file provisioning, one
-ConfigMap per dashboard for the Grafana sidecar, and a PrometheusRule for prometheus-operator."""
+ConfigMap per dashboard for the Grafana sidecar, a PrometheusRule for prometheus-operator, and the
+plain rule files with their promtool tests and runbook, settings filled in."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from paas_sdk.dash.catalog import Dashboard, RuleFile
+from paas_sdk.dash.catalog import Dashboard, RuleFile, fill_settings, rule_settings
 from paas_sdk.errors import DashboardError
 
 __all__ = [
@@ -32,6 +33,8 @@ class RenderOptions:
     namespace: str = "monitoring"
     provisioning_path: str = "/var/lib/grafana/dashboards"
     rule_name: str = "paas-sdk-rules"
+    # The rule settings (RULE_SETTINGS with overrides): selectors, guards, the runbook URL base.
+    settings: dict[str, str] | None = None
 
 
 def _write(path: Path, text: str) -> None:
@@ -133,9 +136,29 @@ def render(
     _write(path, _dump(provisioning))
     written.append(path)
     if rule_files:
+        written += _rule_directory(rule_files, out / "rules", rule_settings(options.settings))
         groups = [g for f in rule_files for g in f.groups]
         rule = prometheus_rule(options.rule_name, options.namespace, options.release, groups)
         path = out / "prometheusrule.yaml"
         _write(path, _dump(rule))
         written.append(path)
+    return written
+
+
+def _rule_directory(rule_files: list[RuleFile], out: Path, settings: dict[str, str]) -> list[Path]:
+    """The plain rule files promtool reads, their `*_test.yaml` and the runbook shipped beside
+    them, with the settings filled in: `promtool test rules out/rules/*_test.yaml` works."""
+    written = []
+    extras: dict[str, Path] = {}
+    for rule_file in rule_files:
+        path = out / rule_file.path.name
+        _write(path, _dump({"groups": rule_file.groups}))
+        written.append(path)
+        directory = rule_file.path.parent
+        for extra in (directory / f"{rule_file.path.stem}_test.yaml", directory / "runbook.md"):
+            if extra.is_file():
+                extras.setdefault(extra.name, extra)
+    for name, extra in sorted(extras.items()):
+        _write(out / name, fill_settings(extra.read_text(encoding="utf-8"), settings, extra))
+        written.append(out / name)
     return written

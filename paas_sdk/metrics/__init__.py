@@ -5,12 +5,15 @@
     register_service_info(ServiceContext.from_env(), registry)
     endpoints = HealthEndpoints(registry=registry, readiness_checks={"config": lambda: cfg.loaded})
     MetricsServer(endpoints, port=9464).start()          # or endpoints.mount_asgi(app)
+    MetricsServer(endpoints, web_config=load_web_config("web.yml"))  # TLS, basic auth
 
 Metric names are fixed platform-wide; docs/metrics.md lists every family the SDK exposes.
 For gunicorn, set `PROMETHEUS_MULTIPROC_DIR` before start and call `mark_worker_exited` from the
 `child_exit` hook.
 """
 
+from paas_sdk._http_server import Limits
+from paas_sdk._web_config import WebConfig, load_web_config
 from paas_sdk.metrics._endpoints import HealthEndpoints, MetricsServer, Response
 from paas_sdk.metrics._http import (
     UNMATCHED_ROUTE,
@@ -29,13 +32,16 @@ __all__ = [
     "AsgiMetricsMiddleware",
     "HealthEndpoints",
     "HttpMetrics",
+    "Limits",
     "MetricsServer",
     "Response",
     "RpcMetrics",
     "RpcTimer",
+    "WebConfig",
     "WsgiMetricsMiddleware",
     "child_exit",
     "flask_route",
+    "load_web_config",
     "mark_worker_exited",
     "register_runtime_collectors",
     "register_service_info",

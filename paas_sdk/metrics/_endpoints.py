@@ -4,25 +4,34 @@
 for it. `/healthz` answers 200 while the process can serve at all. `/readyz` runs the readiness
 checks (name -> callable returning bool) and answers 200 when all pass, 503 otherwise, naming each
 failed check; a check that raises or takes too long counts as failed, never as a server error.
+Whoever can reach the port learns a check's state and an exception's type, never its message
+(which may hold a connection string with a password): that goes to the service's log.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from paas_sdk._http_server import HTTPServer, Limits, http_server
 from paas_sdk.errors import PaasError
 from paas_sdk.metrics._http import ASGIApp, Receive, Scope, Send, StartResponse, WSGIApp
 
+if TYPE_CHECKING:
+    from paas_sdk._web_config import WebConfig
+
 __all__ = ["HealthEndpoints", "MetricsServer", "Response"]
+
+_log = logging.getLogger("paas_sdk.metrics")
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 _PATHS = ("/metrics", "/healthz", "/readyz")
@@ -59,6 +68,7 @@ class HealthEndpoints:
         self.check_timeout = check_timeout
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self._last_outcomes: dict[str, str] = {}
 
     def add_readiness_check(self, name: str, check: Callable[[], bool]) -> None:
         """Add (or replace) a readiness check, for parts started after the endpoints."""
@@ -89,7 +99,7 @@ class HealthEndpoints:
         return (200 if ready else 503), [("Content-Type", _JSON)], body + b"\n"
 
     def run_checks(self) -> dict[str, str]:
-        """Each check's outcome: "ok", "failed", "timeout" or "error: <Exception>: <message>"."""
+        """Each check's outcome: "ok", "failed", "timeout" or "error: <exception type>"."""
         if not self.readiness_checks:
             return {}
         executor = self._checks_executor()
@@ -100,10 +110,20 @@ class HealthEndpoints:
             if not future.done():
                 results[name] = "timeout"
             elif (error := future.exception()) is not None:
-                results[name] = f"error: {type(error).__name__}: {error}"
+                results[name] = f"error: {type(error).__name__}"
+                self._log_change(name, f"{type(error).__name__}: {error}")
+                continue
             else:
                 results[name] = "ok" if future.result() else "failed"
+            self._log_change(name, results[name])
         return results
+
+    def _log_change(self, name: str, outcome: str) -> None:
+        """Log a check's outcome when it differs from the last one (probes come every few s)."""
+        if self._last_outcomes.get(name, "ok") != outcome:
+            level = logging.INFO if outcome == "ok" else logging.WARNING
+            _log.log(level, "readiness check %s: %s", name, outcome)
+        self._last_outcomes[name] = outcome
 
     def _checks_executor(self) -> ThreadPoolExecutor:
         with self._executor_lock:
@@ -132,8 +152,9 @@ class HealthEndpoints:
                 return self.metrics(accept)
             except Exception as error:
                 # a broken collector must not cost the scrape a traceback on the service's stderr;
-                # the scraper records the failure as the target being down
-                message = f"cannot collect metrics: {type(error).__name__}: {error}\n"
+                # the scraper records the failure as the target being down, the log says why
+                _log.error("cannot collect metrics: %s: %s", type(error).__name__, error)
+                message = f"cannot collect metrics: {type(error).__name__}\n"
                 return 500, [("Content-Type", _TEXT)], message.encode()
         if path == "/healthz":
             return self.liveness()
@@ -212,15 +233,26 @@ class HealthEndpoints:
 class MetricsServer:
     """The endpoints on their own port, in a thread named ``paas-metrics``.
 
-    `port=0` picks a free port (read it back from `.port`). Use it as a context manager or call
-    `start()` and `close()`.
+    `port=0` picks a free port (read it back from `.port`). `web_config` adds TLS and basic auth
+    (`paas_sdk.metrics.load_web_config`); `limits` bounds what clients may cost. Use it as a
+    context manager or call `start()` and `close()`.
     """
 
-    def __init__(self, endpoints: HealthEndpoints, *, host: str = "0.0.0.0", port: int = 9464):
+    def __init__(
+        self,
+        endpoints: HealthEndpoints,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 9464,
+        web_config: WebConfig | None = None,
+        limits: Limits | None = None,
+    ):
         self.endpoints = endpoints
         self.host = host
         self.requested_port = port
-        self._server: ThreadingHTTPServer | None = None
+        self.web_config = web_config
+        self.limits = limits or Limits()
+        self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -234,43 +266,16 @@ class MetricsServer:
         """Listen and serve in the background; raises `PaasError` if the port cannot be bound."""
         if self._server is not None:
             return self
-        endpoints = self.endpoints
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                path = self.path.split("?", 1)[0]
-                response = endpoints.answer(self.command, path, self.headers.get("Accept", ""))
-                if response is None:
-                    response = 404, [("Content-Type", _TEXT)], b"not found\n"
-                status, headers, body = response
-                self.send_response(status)
-                for key, value in headers:
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                # probes and scrapes every few seconds would drown the service's own logs
-                return
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def process_request(self, request: Any, client_address: Any) -> None:
-                thread = threading.Thread(
-                    target=self.process_request_thread,
-                    args=(request, client_address),
-                    name="paas-metrics-request",
-                    daemon=True,
-                )
-                thread.start()
-
         try:
-            self._server = Server((self.host, self.requested_port), Handler)
+            self._server = http_server(
+                self.host,
+                self.requested_port,
+                self._serve,
+                methods=("GET", "HEAD", "POST", "PUT", "DELETE"),
+                limits=self.limits,
+                web_config=self.web_config,
+                thread_name="paas-metrics",
+            )
         except OSError as error:
             raise PaasError(
                 f"cannot serve the metrics endpoints: {error.strerror or error}",
@@ -284,6 +289,20 @@ class MetricsServer:
         )
         self._thread.start()
         return self
+
+    def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        path = request.path.split("?", 1)[0]
+        response = self.endpoints.answer(method, path, request.headers.get("Accept", ""))
+        if response is None:
+            response = 404, [("Content-Type", _TEXT)], b"not found\n"
+        status, headers, body = response
+        request.send_response(status)
+        for key, value in headers:
+            request.send_header(key, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if method != "HEAD":
+            request.wfile.write(body)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop serving and wait (at most `timeout` seconds) for the thread to end."""

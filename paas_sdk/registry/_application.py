@@ -98,6 +98,8 @@ class ApplicationInstance:
             ),
             "dubbo.metadata.revision": self.revision,
             "dubbo.metadata.storage-type": "remote",
+            # consumers in application mode read warm-up from the instance, as from a URL
+            "timestamp": str(self.registration_time_ms),
         }
         return {
             "name": self.application,
@@ -107,7 +109,7 @@ class ApplicationInstance:
             "sslPort": None,
             "payload": {
                 "@class": _PAYLOAD_CLASS,
-                "id": None,
+                "id": self.address,
                 "name": self.application,
                 "metadata": dict(sorted(metadata.items())),
             },

@@ -31,7 +31,8 @@ DUBBO_PROTOCOL_VERSION = "2.0.2"
 DUBBO_RELEASE = "3.3.5"
 ANY = "*"
 
-_FORBIDDEN_IN_VALUE = ("&", "=")
+# `&`/`=` delimit parameters; Dubbo's `URLStrParser` also splits on `;` and cuts the URL at `#`
+_FORBIDDEN_IN_VALUE = ("&", "=", ";", "#")
 _KEY = re.compile(r"[A-Za-z0-9_.\-:*]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _HOST = re.compile(r"[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]")
@@ -65,7 +66,7 @@ def _check_value(key: str, value: str, where: str) -> None:
 def _check_interface(interface: str, where: str) -> None:
     if not interface:
         raise InvalidDubboURLError("the interface name is empty", where=where)
-    for char in ("&", "=", "?", "/", " "):
+    for char in ("&", "=", "?", "/", " ", ";", "#"):
         if char in interface:
             raise InvalidDubboURLError(
                 f"interface name {interface!r} contains {char!r}, which Dubbo cannot carry",
@@ -97,7 +98,7 @@ class DubboURL:
             raise InvalidDubboURLError(f"bad host {self.host!r}", where=where)
         if not 0 <= self.port <= 65535:
             raise InvalidDubboURLError(f"port {self.port} is out of range", where=where)
-        if "?" in self.path or "&" in self.path or "=" in self.path:
+        if any(char in self.path for char in ("?", "&", "=", ";", "#")):
             raise InvalidDubboURLError(f"path {self.path!r} cannot be carried", where=where)
         seen: dict[str, str] = {}
         for key, value in self.params:
@@ -136,15 +137,19 @@ class DubboURL:
         group: str | None = None,
         version: str | None = None,
         protocol: str = "dubbo",
-        serialization: str = "hessian2",
+        serialization: str | None = "hessian2",
         weight: int | None = None,
         timestamp_ms: int | None = None,
         pid: int | None = None,
         release: str = DUBBO_RELEASE,
         dynamic: bool = True,
         parameters: Mapping[str, str | int | bool | None] | None = None,
+        path: str | None = None,
     ) -> DubboURL:
-        """A provider URL with every parameter Java consumers and Dubbo Admin read."""
+        """A provider URL with every parameter Java consumers and Dubbo Admin read.
+
+        `path` defaults to the interface; a Triple IDL provider's path is its gRPC service name.
+        """
         _check_interface(interface, f"{protocol}://{host}:{port}")
         values: dict[str, str | int | bool | None] = {
             "application": application,
@@ -153,7 +158,8 @@ class DubboURL:
             "dynamic": "true" if dynamic else "false",
             "generic": "false",
             "interface": interface,
-            "methods": ",".join(sorted(set(methods))) or None,
+            # Java's ServiceConfig writes `*` when it cannot list the methods
+            "methods": ",".join(sorted(set(methods))) or ANY,
             "pid": os.getpid() if pid is None else pid,
             "release": release,
             "serialization": serialization,
@@ -164,7 +170,7 @@ class DubboURL:
             "weight": weight,
         }
         values.update(parameters or {})
-        return cls.build(protocol, host, port, interface, values)
+        return cls.build(protocol, host, port, path or interface, values)
 
     @classmethod
     def consumer(
@@ -189,7 +195,7 @@ class DubboURL:
             "check": "false",
             "dubbo": DUBBO_PROTOCOL_VERSION,
             "interface": interface,
-            "methods": ",".join(sorted(set(methods))) or None,
+            "methods": ",".join(sorted(set(methods))) or ANY,
             "pid": os.getpid() if pid is None else pid,
             "release": release,
             "side": "consumer",

@@ -145,6 +145,8 @@ class ZooKeeperRegistry:
         self._ops = threading.Lock()  # serialises writes so unregister never races a restore
         self._wanted: dict[str, _Node] = {}
         self._present: set[str] = set()
+        # unregistrations that did not reach ZooKeeper, retried until they do (FailbackRegistry)
+        self._failed_drops: set[str] = set()
         self._subscriptions: list[Subscription] = []
         self._connected = False
         self._session_id: int | None = None
@@ -254,6 +256,7 @@ class ZooKeeperRegistry:
         self._lock = threading.Lock()
         self._ops = threading.Lock()
         self._present = set()
+        self._failed_drops = set()
         self._tasks = queue.SimpleQueue()
         self._events = queue.SimpleQueue()
 
@@ -281,7 +284,7 @@ class ZooKeeperRegistry:
         if self._client is None:
             return
         with contextlib.suppress(RegistryError):
-            self.unregister_all(timeout=timeout)
+            self.unregister_all(timeout=timeout, dynamic_only=True)
         for subscription in list(self._subscriptions):
             subscription._closed = True
         self._subscriptions.clear()
@@ -331,6 +334,7 @@ class ZooKeeperRegistry:
     def _keep(self, path: str, node: _Node) -> None:
         with self._lock:
             self._wanted[path] = node
+            self._failed_drops.discard(path)
         if self._connected:
             try:
                 with self._ops:
@@ -352,33 +356,65 @@ class ZooKeeperRegistry:
         with self._lock:
             self._wanted.pop(path, None)
             self._present.discard(path)
-        if self._connected and self._client is not None:
-            from kazoo.exceptions import NoNodeError
+            if self._client is not None:  # not started (here): nothing of ours is in ZooKeeper
+                self._failed_drops.add(path)
+        if self._connected:
+            with self._ops:
+                self._delete([path], self.operation_timeout)
 
-            with self._ops, contextlib.suppress(NoNodeError):
-                self._client.delete(path)
+    def _delete(self, paths: Sequence[str], timeout: float) -> list[str]:
+        """Delete `paths` (pipelined); those that fail stay queued for the next connection.
 
-    def unregister_all(self, timeout: float = 5.0) -> int:
-        """Remove every registration (graceful shutdown's first step); returns how many."""
-        with self._lock:
-            wanted = dict(self._wanted)
-            self._wanted.clear()
-            self._present.clear()
-        client = self._client
-        if not wanted or client is None or not self._connected:
-            return len(wanted)
+        Returns the paths that could not be deleted. Call with `_ops` held.
+        """
         from kazoo.exceptions import NoNodeError
 
-        with self._ops:
-            pending = [(path, client.delete_async(path)) for path in wanted]
+        client = self._client
+        failed = list(paths)
+        if client is not None and self._connected:
+            pending = [(path, client.delete_async(path)) for path in paths]
             deadline = time.monotonic() + timeout
+            failed = []
             for path, result in pending:
                 try:
                     result.get(timeout=max(0.01, deadline - time.monotonic()))
                 except NoNodeError:
                     pass
                 except Exception as exc:
-                    raise RegistryError(f"could not unregister: {exc!r}", where=path) from None
+                    if _is_auth_error(exc):
+                        self._raise(exc, path)
+                    log.warning("unregistering %s failed, retried on reconnect: %r", path, exc)
+                    failed.append(path)
+        with self._lock:
+            self._failed_drops.difference_update(set(paths) - set(failed))
+        return failed
+
+    def unregister_all(self, timeout: float = 5.0, *, dynamic_only: bool = False) -> int:
+        """Remove every registration (graceful shutdown's first step); returns how many.
+
+        With `dynamic_only`, `dynamic=false` registrations stay in ZooKeeper, as Dubbo's
+        `AbstractRegistry.destroy` leaves them. What cannot be deleted now is retried on the
+        next connection.
+        """
+        with self._lock:
+            wanted = {
+                path: node
+                for path, node in self._wanted.items()
+                if not dynamic_only or node.url is None or node.url.dynamic
+            }
+            for path in wanted:
+                del self._wanted[path]
+                self._present.discard(path)
+            if self._client is not None:
+                self._failed_drops.update(wanted)
+        if not wanted:
+            return 0
+        with self._ops:
+            failed = self._delete(list(wanted), timeout)
+        if failed and self._connected:
+            raise RegistryError(
+                f"could not unregister {len(failed)} node(s) in {timeout:g} s", where=failed[0]
+            )
         return len(wanted)
 
     @property
@@ -566,6 +602,25 @@ class ZooKeeperRegistry:
             for listener in list(subscription._listeners):
                 self._events.put(functools.partial(listener, updated))
 
+    def watch_data(self, path: str, listener: Callable[[bytes | None], None]) -> None:
+        """Call `listener(data)` with the node's data now and on every change (None: no node).
+
+        For config-centre documents such as Dubbo Admin's governance rules; kazoo re-arms the
+        watch after reconnecting. `listener` runs on the `paas-registry-events` thread.
+        """
+        client = self._client
+        if client is None or not self._connected:
+            raise RegistryConnectionError("the registry is not connected", where=path)
+        from kazoo.recipe.watchers import DataWatch
+
+        def changed(data: bytes | None, _stat: object) -> None:
+            self._events.put(functools.partial(listener, data))
+
+        try:
+            DataWatch(client, path, changed)
+        except Exception as exc:
+            self._raise(exc, path)
+
     # -- session handling ----------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
         # kazoo's connection thread: record and hand over, never call ZooKeeper here
@@ -591,8 +646,11 @@ class ZooKeeperRegistry:
         new_session = previous is not None and session != previous
         with self._lock:
             items = [(p, u) for p, u in self._wanted.items() if p not in self._present]
+            drops = sorted(self._failed_drops)
         try:
             with self._ops:
+                if drops and self._delete(drops, self.operation_timeout):
+                    raise RegistryError("unregistrations still failing", where=drops[0])
                 # only what is still wanted: an unregister may have run since
                 with self._lock:
                     items = [(p, u) for p, u in items if p in self._wanted]

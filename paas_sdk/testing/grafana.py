@@ -1,9 +1,13 @@
-"""A Grafana HTTP API double over real HTTP: dashboards, folders, search, health and auth.
+"""A Grafana HTTP API double over real HTTP: dashboards, versions, folders, search, health, auth.
 
-It answers as Grafana does (reference/grafana.md): versions start at 1 and grow by one per save,
-a stale `version` without `overwrite` is a 412 `version-mismatch`, an `id` and a `uid` naming two
-different dashboards is the stale-id 400, omitting `folderUid` moves a dashboard to the root, an
-unknown folder is a 400, and every `/api` call but `/api/health` wants the bearer token (401).
+It answers as Grafana does (reference/grafana.md; grafana/grafana `pkg/api/dashboard.go`,
+`pkg/api/folder.go`, `pkg/services/dashboards/errors.go`): versions start at 1 and grow by one per
+save, a stale `version` without `overwrite` is a 412 `version-mismatch`, an `id` and a `uid`
+naming two different dashboards is the stale-id 400, omitting `folderUid` moves a dashboard to the
+root, an unknown folder is a 400, and every `/api` call but `/api/health` wants the bearer token
+(401). Every save is kept in the version history with its message and author
+(`GET /api/dashboards/uid/<uid>/versions`), edits in the UI included; before Grafana 11.3 a folder
+title must be unique (409); file-provisioned dashboards refuse API saves and deletes.
 `writes` counts the requests that changed something, so a test can assert a sync wrote nothing.
 """
 
@@ -13,6 +17,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +30,28 @@ _UID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 _UID_MAX = 40
 _MESSAGE_MAX = 500
 GRAFANA_VERSION = "11.6.0"
+# What the double calls the token's owner (a service account) and a person editing in the UI.
+API_USER = "sa-paas-dash"
+UI_USER = "admin"
+# `[dashboards] versions_to_keep` (pkg/setting/setting.go): older versions are cleaned up.
+VERSIONS_TO_KEEP = 20
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+@dataclass
+class _Version:
+    """One row of Grafana's `dashboard_version` table (pkg/services/dashboardversion/model.go)."""
+
+    id: int
+    version: int
+    parent_version: int
+    created: str
+    created_by: str
+    message: str
+    data: dict[str, Any]
 
 
 @dataclass
@@ -36,6 +63,9 @@ class _StoredDashboard:
     model: dict[str, Any]
     provisioned: bool = False
     plugin_id: str = ""
+    provisioned_path: str = ""
+    allow_ui_updates: bool = False
+    versions: list[_Version] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +93,7 @@ class _State:
     dashboards: dict[str, _StoredDashboard] = field(default_factory=dict)
     folders: dict[str, _StoredFolder] = field(default_factory=dict)
     next_id: int = 1
+    next_version_id: int = 1
 
 
 class GrafanaDouble:
@@ -78,8 +109,10 @@ class GrafanaDouble:
         *,
         token: str = "test-token",  # noqa: S107 - the double's well-known test token
         port: int = 0,
+        version: str = GRAFANA_VERSION,
     ) -> None:
         self.token = token
+        self.version = version
         self.writes = 0
         self.requests = 0
         # Fault knob: once this many writes succeeded, every write answers 500 (a Grafana that
@@ -114,20 +147,39 @@ class GrafanaDouble:
         self.stop()
 
     # -- test hooks -----------------------------------------------------------------------------
-    def edit(self, uid: str, **changes: Any) -> int:
-        """Someone else saves dashboard `uid` with `changes`: its version grows; returns it."""
+    @property
+    def unique_folder_titles(self) -> bool:
+        """Before Grafana 11.3 two folders may not share a title (`ErrFolderSameNameExists`)."""
+        return _version_tuple(self.version) < (11, 3)
+
+    def edit(self, uid: str, *, message: str = "", user: str = UI_USER, **changes: Any) -> int:
+        """Someone saves dashboard `uid` in the UI with `changes` (and the note typed into the save
+        dialog, usually none): a new version in the history; returns its number."""
         with self._lock:
             stored = self._state.dashboards[uid]
             stored.model.update(changes)
             stored.version += 1
+            self._record_version(stored, message, user)
             return stored.version
 
-    def provision(self, uid: str, title: str, folder_uid: str = "") -> None:
-        """Add a dashboard as file provisioning would: the API refuses to save over it."""
+    def provision(
+        self,
+        uid: str,
+        title: str,
+        folder_uid: str = "",
+        *,
+        path: str = "",
+        allow_ui_updates: bool = False,
+    ) -> None:
+        """Add a dashboard as file provisioning would (`path` relative to the provider's
+        directory): without `allowUiUpdates` the API refuses to save over it or delete it."""
         with self._lock:
-            self._store_new(
+            stored = self._store_new(
                 {"uid": uid, "title": title}, folder_uid, provisioned=True, plugin_id=""
             )
+            stored.provisioned_path = path or f"{uid}.json"
+            stored.allow_ui_updates = allow_ui_updates
+            self._record_version(stored, "", "Anonymous")
 
     def dashboard(self, uid: str) -> dict[str, Any] | None:
         """The stored model of `uid` (with id, uid and version), or None."""
@@ -162,7 +214,7 @@ class GrafanaDouble:
         with self._lock:
             self.requests += 1
         if path == "/api/health" and method == "GET":
-            return {"commit": "double", "database": "ok", "version": GRAFANA_VERSION}
+            return {"commit": "double", "database": "ok", "version": self.version}
         if headers.get("Authorization") != f"Bearer {self.token}":
             raise _AnswerError(401, {"message": "Unauthorized"})
         if (
@@ -184,9 +236,14 @@ class GrafanaDouble:
         self, method: str, path: str, params: dict[str, list[str]], body: Any
     ) -> Any:
         if path == "/api/frontend/settings" and method == "GET":
-            return {"buildInfo": {"version": GRAFANA_VERSION, "commit": "double"}}
+            return {"buildInfo": {"version": self.version, "commit": "double"}}
         if path == "/api/dashboards/db" and method == "POST":
             return self._save_dashboard(body)
+        match = re.fullmatch(r"/api/dashboards/uid/([^/]+)/versions(?:/([^/]+))?", path)
+        if match and method == "GET":
+            if match[2] is None:
+                return self._list_versions(match[1], params)
+            return self._get_version(match[1], match[2])
         match = re.fullmatch(r"/api/dashboards/uid/([^/]+)", path)
         if match and method == "GET":
             return self._get_dashboard(match[1])
@@ -277,7 +334,8 @@ class GrafanaDouble:
                 },
             )
         if existing is not None:
-            if existing.provisioned:
+            # postDashboard validates provisioning only when the provider forbids UI updates.
+            if existing.provisioned and not existing.allow_ui_updates:
                 raise _AnswerError(400, {"message": "Cannot save provisioned dashboard"})
             if existing.plugin_id and not overwrite:
                 raise _AnswerError(
@@ -302,6 +360,7 @@ class GrafanaDouble:
             stored = existing
         else:
             stored = self._store_new(model, folder_uid, provisioned=False, plugin_id="")
+        self._record_version(stored, str(body.get("message") or ""), API_USER)
         self.writes += 1
         return {
             "id": stored.id,
@@ -311,6 +370,67 @@ class GrafanaDouble:
             "version": stored.version,
             "slug": _slug(title),
         }
+
+    def _record_version(self, stored: _StoredDashboard, message: str, user: str) -> None:
+        """Every save adds a row to the version history (pkg/services/dashboards/database:
+        saveDashboard), its parent the version it replaced (0 for the first)."""
+        state = self._state
+        stored.versions.append(
+            _Version(
+                state.next_version_id,
+                stored.version,
+                stored.versions[-1].version if stored.versions else 0,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                user,
+                message,
+                json.loads(json.dumps(self._full_model(stored))),
+            )
+        )
+        state.next_version_id += 1
+        # The cleanup job keeps the newest `versions_to_keep` (dashverimpl.DeleteExpired).
+        del stored.versions[:-VERSIONS_TO_KEEP]
+
+    def _version_json(
+        self, stored: _StoredDashboard, row: _Version, message: str
+    ) -> dict[str, Any]:
+        return {
+            "id": row.id, "dashboardId": stored.id, "uid": stored.uid,
+            "parentVersion": row.parent_version, "restoredFrom": 0, "version": row.version,
+            "created": row.created, "createdBy": row.created_by, "message": message,
+            "data": row.data,
+        }  # fmt: skip
+
+    def _list_versions(self, uid: str, params: dict[str, list[str]]) -> Any:
+        """pkg/api/dashboard.go GetDashboardVersions: newest first, `limit` (default 1000 in
+        dashverimpl.List) and `start` (an offset); the first version's message always reads
+        "Initial save". Grafana 11.4 answered a bare list, 11.6 `{continueToken, versions}`
+        (grafana/grafana#104556); the double switches at 11.5."""
+        stored = self._state.dashboards.get(uid)
+        if stored is None:
+            raise _AnswerError(404, {"message": "Dashboard not found"})
+        limit = int(params.get("limit", ["0"])[-1] or 0) or 1000
+        start = int(params.get("start", ["0"])[-1] or 0)
+        rows = sorted(stored.versions, key=lambda v: v.version, reverse=True)[start : start + limit]
+        listed = [
+            self._version_json(stored, v, "Initial save" if v.parent_version == 0 else v.message)
+            for v in rows
+        ]
+        if _version_tuple(self.version) >= (11, 5):
+            return {"continueToken": "", "versions": listed}
+        return listed
+
+    def _get_version(self, uid: str, version: str) -> dict[str, Any]:
+        """pkg/api/dashboard.go GetDashboardVersion: one version by number, its own message."""
+        stored = self._state.dashboards.get(uid)
+        if stored is None:
+            raise _AnswerError(404, {"message": "Dashboard not found"})
+        row = next((v for v in stored.versions if str(v.version) == version), None)
+        if row is None:
+            raise _AnswerError(
+                500,
+                {"message": f"Dashboard version {version} not found for dashboardId {stored.id}"},
+            )
+        return self._version_json(stored, row, row.message)
 
     def _get_dashboard(self, uid: str) -> dict[str, Any]:
         stored = self._state.dashboards.get(uid)
@@ -324,7 +444,9 @@ class GrafanaDouble:
                 "slug": _slug(str(stored.model.get("title", ""))),
                 "url": self._url(stored),
                 "version": stored.version,
-                "provisioned": stored.provisioned,
+                # `provisioned` only when the provider forbids UI updates (GetDashboard).
+                "provisioned": stored.provisioned and not stored.allow_ui_updates,
+                "provisionedExternalId": stored.provisioned_path,
                 "folderUid": stored.folder_uid,
                 "folderTitle": folder.title if folder else "General",
                 "folderId": folder.id if folder else 0,
@@ -336,11 +458,11 @@ class GrafanaDouble:
         if stored is None:
             raise _AnswerError(404, {"message": "Dashboard not found"})
         if stored.provisioned:
-            raise _AnswerError(400, {"message": "Cannot delete provisioned dashboard"})
+            raise _AnswerError(400, {"message": "provisioned dashboard cannot be deleted"})
         del self._state.dashboards[uid]
         self.writes += 1
         title = str(stored.model.get("title", ""))
-        return {"title": title, "message": f"Dashboard {title} deleted", "id": stored.id}
+        return {"title": title, "message": f"Dashboard {title} deleted", "uid": uid}
 
     def _search(self, params: dict[str, list[str]]) -> list[dict[str, Any]]:
         def values(name: str) -> list[str]:
@@ -406,7 +528,10 @@ class GrafanaDouble:
         if len(uid) > _UID_MAX or not _UID_RE.match(uid):
             raise _AnswerError(400, {"message": "uid contains illegal characters or is too long"})
         if uid in self._state.folders:
-            raise _AnswerError(409, {"message": "a folder with the same uid already exists"})
+            raise _AnswerError(
+                409, {"message": "a folder/dashboard with the same uid already exists"}
+            )
+        self._check_title_free(str(body["title"]), uid)
         parent = body.get("parentUid")
         if parent:
             self._folder(parent)
@@ -427,10 +552,24 @@ class GrafanaDouble:
                  "message": "the folder has been changed by someone else"},
             )  # fmt: skip
         if body.get("title"):
+            self._check_title_free(str(body["title"]), uid)
             folder.title = str(body["title"])
         folder.version += 1
         self.writes += 1
         return self._folder_json(folder)
+
+    def _check_title_free(self, title: str, uid: str) -> None:
+        """Before 11.3 a folder was a dashboard row and its title unique among the root's
+        folders: ErrFolderSameNameExists, answered 409 (pkg/api/folder_test.go)."""
+        if not self.unique_folder_titles:
+            return
+        for other in self._state.folders.values():
+            if other.uid != uid and other.title.lower() == title.lower():
+                raise _AnswerError(
+                    409,
+                    {"message": "a folder or dashboard in the general folder with the same name "
+                     "already exists"},
+                )  # fmt: skip
 
     def _delete_folder(self, uid: str) -> dict[str, Any]:
         folder = self._folder(uid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
-from paas_sdk.config import ApolloClient, ChangeType, ConfigSource
+from paas_sdk.config import ApolloClient, ChangeType, ConfigSource, TypedSettings, open_config
 from paas_sdk.errors import ConfigAuthError, ConfigSourceError, NamespaceNotFoundError
 from paas_sdk.testing.apollo import ApolloDouble
 from tests.config.conftest import APP, SECRET, Events, sample, wait_until
@@ -62,6 +64,7 @@ def test_only_the_changed_namespace_is_fetched_again(
 ) -> None:
     apollo.publish(APP, "application", {"a": "1"})
     apollo.publish(APP, "db.yaml", "url: pg://one\n")
+    apollo.scan()  # released before the client starts: its first long poll answers at once
     client = make_client(namespaces=["application", "db.yaml"]).start()
     events = Events()
     client.add_change_listener(events)
@@ -311,3 +314,85 @@ def test_a_forked_worker_keeps_receiving_updates(
     apollo.publish(APP, "application", {"a": "2"})
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_release_whose_fetch_fails_once_still_arrives(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    """The held poll answers, the `/configs` GET after it gets a 500, the fault clears 0.3 s
+    later: the release arrives without waiting for the 5-minute periodic refresh."""
+    apollo.publish(APP, "application", {"a": "1"})
+    apollo.scan()
+    client = make_client().start()
+    time.sleep(0.3)  # inside a held long poll
+    apollo.faults.error_status, apollo.faults.path_prefix = 500, "/configs/"
+    apollo.publish(APP, "application", {"a": "2"})
+    wait_until(lambda: any(r.status == 500 for r in apollo.requests), timeout=3)
+    time.sleep(0.3)
+    apollo.faults.clear()
+    wait_until(lambda: client.get("a") == "2", timeout=4)
+
+
+def test_a_namespace_configured_with_its_properties_suffix_answers_by_that_name(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    apollo.publish(APP, "extra", {"pool.size": "4"})
+    client = make_client(namespaces=["application", "extra.properties"]).start()
+    assert client.get("pool.size", namespace="extra.properties") == "4"
+    assert client.properties("extra.properties")["pool.size"] == "4"
+    events = Events()
+    client.add_change_listener(events, namespaces=["extra.properties"])
+    apollo.publish(APP, "extra", {"pool.size": "8"})
+    [event] = events.wait_for(1)
+    assert event.namespace == "extra.properties"
+    assert client.get("pool.size") == "8"
+
+    class Pool(BaseModel):
+        size: int
+
+    class Settings(BaseModel):
+        pool: Pool
+
+    settings = TypedSettings(Settings, client, namespaces=["extra.properties"])
+    assert settings.current.pool.size == 8
+
+
+def test_the_data_centre_picks_the_cluster_when_none_is_set(
+    apollo: ApolloDouble, make_client: MakeClient, tmp_path: Path
+) -> None:
+    apollo.publish(APP, "application", {"where": "default"})
+    apollo.publish(APP, "application", {"where": "shaoxing"}, cluster="shaoxing")
+    client = make_client(data_centre="shaoxing").start()
+    assert client.cluster == "shaoxing"
+    assert client.get("where") == "shaoxing"
+    assert (
+        tmp_path / "cache" / APP / "config-cache" / f"{APP}+shaoxing+application.properties"
+    ).exists()
+    environ = {"PAAS_APP_ID": APP, "APOLLO_CONFIG_SERVICE": apollo.url, "IDC": "shaoxing"}
+    opened = open_config(environ=environ, metrics=CollectorRegistry())
+    assert isinstance(opened, ApolloClient)
+    assert opened.cluster == "shaoxing"
+    explicit = open_config(environ={**environ, "APOLLO_CLUSTER": "hz"}, metrics=CollectorRegistry())
+    assert isinstance(explicit, ApolloClient)
+    assert explicit.cluster == "hz"
+
+
+def test_messages_of_held_answers_are_merged_into_later_fetches(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    """A held answer names only the changed key; the client keeps the others it knew."""
+    apollo.publish(APP, "application", {"a": "1"})
+    apollo.publish(APP, "db.json", '{"url": "one"}')
+    apollo.scan()
+    client = make_client(namespaces=["application", "db.json"]).start()
+    events = Events()
+    client.add_change_listener(events)
+    time.sleep(0.3)
+    apollo.publish(APP, "db.json", '{"url": "two"}')
+    events.wait_for(1)
+    apollo.publish(APP, "application", {"a": "2"})
+    events.wait_for(2)
+    [last] = [r for r in apollo.requests if r.path.startswith("/configs/")][-1:]
+    details = json.loads(last.query["messages"])["details"]
+    assert set(details) == {f"{APP}+default+application", f"{APP}+default+db.json"}

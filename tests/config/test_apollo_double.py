@@ -9,6 +9,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from paas_sdk.testing.apollo import ApolloDouble
 from tests.config.conftest import APP, SECRET
@@ -108,3 +109,114 @@ def test_incremental_sync_answers_changes_against_the_client_release() -> None:
 def test_meta_server_lists_the_config_service(apollo: ApolloDouble) -> None:
     [service] = httpx.get(f"{apollo.meta_url}/services/config", params={"appId": APP}).json()
     assert service["homepageUrl"].rstrip("/") == apollo.url
+
+
+def poll(double: ApolloDouble, notifications: object, **params: str) -> httpx.Response:
+    query = {"appId": APP, "cluster": "default", **params}
+    if notifications is not None:
+        query["notifications"] = (
+            notifications if isinstance(notifications, str) else json.dumps(notifications)
+        )
+    return signed_get(double, "/notifications/v2", query)
+
+
+def test_polls_without_cluster_or_usable_notifications_are_400(apollo: ApolloDouble) -> None:
+    current = [{"namespaceName": "application", "notificationId": -1}]
+    without_cluster = signed_get(
+        apollo, "/notifications/v2", {"appId": APP, "notifications": json.dumps(current)}
+    )
+    assert without_cluster.status_code == 400
+    assert poll(apollo, []).status_code == 400
+    assert poll(apollo, "not json").status_code == 400
+    assert poll(apollo, [{"namespaceName": "", "notificationId": 1}]).status_code == 400
+    assert poll(apollo, None).status_code == 400
+
+
+def test_a_release_reaches_polls_only_when_its_message_is_scanned() -> None:
+    with ApolloDouble(hold_seconds=0.5, scan_interval_seconds=3600) as double:
+        key = double.publish(APP, "application", {"a": "1"})
+        served = httpx.get(f"{double.url}/configs/{APP}/default/application").json()
+        assert served["releaseKey"] == key  # the release itself is read at once
+        behind = [{"namespaceName": "application", "notificationId": -1}]
+        assert poll(double, behind).status_code == 304
+        double.scan()
+        assert poll(double, behind).status_code == 200
+
+
+def test_a_deleted_key_has_no_new_value_field() -> None:
+    with ApolloDouble(hold_seconds=1.0, incremental_sync=True) as double:
+        old = double.publish(APP, "application", {"a": "1", "gone": "x"})
+        double.publish(APP, "application", {"a": "1"})
+        body = httpx.get(
+            f"{double.url}/configs/{APP}/default/application", params={"releaseKey": old}
+        ).json()
+    assert body["configurationChanges"] == [{"key": "gone", "configurationChangeType": "DELETED"}]
+
+
+def test_the_answer_names_the_namespace_as_requested(apollo: ApolloDouble) -> None:
+    apollo.publish(APP, "extra", {"a": "1"})
+    body = signed_get(apollo, f"/configs/{APP}/default/extra.properties", {}).json()
+    assert body["namespaceName"] == "extra.properties"
+    assert body["configurations"] == {"a": "1"}
+
+
+def test_gray_release_is_served_by_ip_or_label() -> None:
+    with ApolloDouble(hold_seconds=1.0) as double:
+        double.publish(APP, "application", {"a": "1", "b": "1"})
+        gray = double.gray_release(
+            APP, "application", {"b": "gray"}, ips=["10.0.0.7"], labels=["canary"]
+        )
+        path = f"{double.url}/configs/{APP}/default/application"
+
+        def served(**params: str) -> dict[str, object]:
+            body: dict[str, object] = httpx.get(path, params=params).json()
+            return body
+
+        assert served(ip="10.0.0.7")["configurations"] == {"a": "1", "b": "gray"}
+        assert served(ip="10.0.0.7")["releaseKey"] == gray
+        assert served(ip="10.0.0.8", label="canary")["configurations"] == {"a": "1", "b": "gray"}
+        assert served(ip="10.0.0.8")["configurations"] == {"a": "1", "b": "1"}
+        assert served()["configurations"] == {"a": "1", "b": "1"}  # the caller's own address
+        double.abandon_gray(APP, "application")
+        assert served(ip="10.0.0.7")["configurations"] == {"a": "1", "b": "1"}
+
+
+def test_public_namespaces_are_merged_under_the_apps_override() -> None:
+    with ApolloDouble(hold_seconds=1.0, scan_interval_seconds=3600) as double:
+        shared = double.publish(
+            "platform", "common.db", {"url": "pg://shared", "pool": "4"}, public=True
+        )
+        path = f"{double.url}/configs/{APP}/default/common.db"
+        body = httpx.get(path).json()
+        assert body["configurations"] == {"url": "pg://shared", "pool": "4"}
+        assert body["releaseKey"] == shared
+        own = double.publish(APP, "common.db", {"pool": "16"})
+        body = httpx.get(path).json()
+        assert body["configurations"] == {"url": "pg://shared", "pool": "16"}
+        assert body["releaseKey"] == f"{own}+{shared}"
+        double.publish("platform", "private.db", {"x": "1"})
+        assert httpx.get(f"{double.url}/configs/{APP}/default/private.db").status_code == 404
+        double.scan()
+        [item] = poll(double, [{"namespaceName": "common.db", "notificationId": -1}]).json()
+        assert set(item["messages"]["details"]) == {
+            f"{APP}+default+common.db",
+            "platform+default+common.db",
+        }
+
+
+def test_faults_answer_500_garbage_and_slowly(apollo: ApolloDouble) -> None:
+    apollo.publish(APP, "application", {"a": "1"})
+    path = f"/configs/{APP}/default/application"
+    apollo.faults.error_status = 500
+    assert signed_get(apollo, path, {}).status_code == 500
+    apollo.faults.clear()
+    apollo.faults.malformed_json = True
+    garbage = signed_get(apollo, path, {})
+    assert garbage.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        garbage.json()
+    apollo.faults.clear()
+    apollo.faults.latency = 0.5
+    started = time.monotonic()
+    assert signed_get(apollo, path, {}).status_code == 200
+    assert time.monotonic() - started >= 0.5

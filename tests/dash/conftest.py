@@ -88,10 +88,18 @@ def dashboard():
 '''
 
 
-def write_team_dir(directory: Path, slugs: list[str], folder: str = "team-shop") -> Path:
-    """A user's dashboard directory: folders.yaml plus one module per slug."""
+def write_team_dir(
+    directory: Path,
+    slugs: list[str],
+    folder: str = "team-shop",
+    *,
+    owner: str = "shop",
+    folder_title: str = "Shop team",
+) -> Path:
+    """A user's dashboard directory: catalog.yaml, folders.yaml, one module per slug."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "folders.yaml").write_text(f"{folder}: Shop team\n")
+    (directory / "catalog.yaml").write_text(f"owner: {owner}\n")
+    (directory / "folders.yaml").write_text(f"{folder}: {folder_title}\n")
     for slug in slugs:
         module = TEAM_MODULE.format(slug=slug).replace("team-shop", folder)
         (directory / f"{slug.replace('-', '_')}.py").write_text(textwrap.dedent(module))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from paas_sdk.dash.apply import CATALOG_LABEL
+from paas_sdk.dash.apply import OWNER_LABEL
 from paas_sdk.dash.catalog import builtin_dashboards_dir, load_dashboards
 from paas_sdk.dash.cli import main
 from paas_sdk.dash.kube import KubeSession, RequestRefusedError
@@ -77,7 +77,7 @@ def test_apply_creates_then_a_second_apply_changes_nothing(
     stored = configmaps[f"grafana-dashboard-{board.uid}"]
     assert json.loads(stored["data"][f"{board.uid}.json"]) == board.model
     assert stored["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert stored["metadata"]["labels"][CATALOG_LABEL] == "paas-sdk"
+    assert stored["metadata"]["labels"][OWNER_LABEL] == "paas-sdk"
     managers = {m["manager"] for m in stored["metadata"]["managedFields"]}
     assert managers == {"paas-dash"}
     rules = listed(api, RULES, namespace)
@@ -143,7 +143,7 @@ def test_dry_run_is_a_server_dry_run_with_a_diff_and_writes_nothing(
     planned = apply(kubernetes, namespace, *args, "--dry-run")
     assert planned.exit_code == 0, planned.output
     assert "would create configmap/grafana-dashboard-paas-shop-orders" in planned.output
-    assert "would create prometheusrule/team-shop" in planned.output
+    assert "would create prometheusrule/shop-shop" in planned.output
     assert "nothing written" in planned.output
     assert not listed(api, CONFIGMAPS, namespace)
     assert not listed(api, RULES, namespace)
@@ -152,14 +152,14 @@ def test_dry_run_is_a_server_dry_run_with_a_diff_and_writes_nothing(
     (team_rules / "shop.yaml").write_text(
         (team_rules / "shop.yaml").read_text().replace("[5m]", "[10m]")
     )
-    before = listed(api, RULES, namespace)["team-shop"]["metadata"]["resourceVersion"]
+    before = listed(api, RULES, namespace)["shop-shop"]["metadata"]["resourceVersion"]
     planned = apply(kubernetes, namespace, *args, "--dry-run")
     assert planned.exit_code == 0, planned.output
-    assert "would configure prometheusrule/team-shop" in planned.output
+    assert "would configure prometheusrule/shop-shop" in planned.output
     assert "-      expr: sum by (job) (rate(shop_orders_total[5m]))" in planned.output
     assert "+      expr: sum by (job) (rate(shop_orders_total[10m]))" in planned.output
     assert "configmap/grafana-dashboard-paas-shop-orders unchanged" in planned.output
-    after = listed(api, RULES, namespace)["team-shop"]["metadata"]["resourceVersion"]
+    after = listed(api, RULES, namespace)["shop-shop"]["metadata"]["resourceVersion"]
     assert after == before
 
 
@@ -180,7 +180,7 @@ def test_prune_deletes_only_this_catalogs_objects(
     planned = apply(kubernetes, namespace, *args, "--prune", "--dry-run")
     assert planned.exit_code == 0, planned.output
     assert "would delete configmap/grafana-dashboard-paas-shop-stock" in planned.output
-    assert "would delete prometheusrule/team-shop" in planned.output
+    assert "would delete prometheusrule/shop-shop" in planned.output
     assert "grafana-dashboard-paas-shop-stock" in listed(api, CONFIGMAPS, namespace)
 
     pruned = apply(kubernetes, namespace, *args, "--prune")
@@ -190,7 +190,7 @@ def test_prune_deletes_only_this_catalogs_objects(
     assert "grafana-dashboard-paas-shop-stock" not in left
     assert "grafana-dashboard-paas-shop-orders" in left
     assert builtin <= left, "the built-in catalog's dashboards are another catalog's"
-    assert "team-shop" not in listed(api, RULES, namespace)
+    assert "shop-shop" not in listed(api, RULES, namespace)
     assert any(n.startswith("paas-sdk-") for n in listed(api, RULES, namespace))
 
 
@@ -203,13 +203,13 @@ def test_an_object_of_another_catalog_is_not_overwritten(
         apply(kubernetes, namespace, "--dashboards", str(team), "--rules", str(tmp_path)).exit_code
         == 0
     )
-    other = write_team_dir(tmp_path / "other" / "dashboards", ["shop-orders"], folder="other")
+    other = write_team_dir(tmp_path / "other", ["shop-orders"], folder="other", owner="other")
     result = apply(kubernetes, namespace, "--dashboards", str(other), "--rules", str(tmp_path))
     assert result.exit_code == 1
-    assert "belongs to catalog 'team'" in result.output
+    assert "belongs to catalog 'shop', not 'other'" in result.output
     assert "not overwritten" in result.output
     stored = listed(api, CONFIGMAPS, namespace)["grafana-dashboard-paas-shop-orders"]
-    assert stored["metadata"]["labels"][CATALOG_LABEL] == "team"
+    assert stored["metadata"]["labels"][OWNER_LABEL] == "shop"
 
 
 def test_a_broken_rule_expression_is_refused_before_anything_is_sent(
@@ -310,7 +310,12 @@ def test_bad_kubeconfig_and_unreachable_server_are_clear_errors(tmp_path: Path) 
     assert "abc" not in unreachable.output
 
 
-def test_a_bad_catalog_name_is_a_usage_error(kubernetes: Kubernetes) -> None:
-    result = apply(kubernetes, "default", "--catalog", "no spaces allowed")
+def test_a_catalog_without_an_owner_is_a_usage_error(
+    kubernetes: Kubernetes, tmp_path: Path
+) -> None:
+    team = write_team_dir(tmp_path / "team", ["shop-orders"])
+    (team / "catalog.yaml").unlink()
+    result = apply(kubernetes, "default", "--dashboards", str(team), "--rules", str(tmp_path))
     assert result.exit_code == 2
-    assert "catalog name 'no spaces allowed' is not a valid label value" in result.output
+    assert "apply needs the catalog's owner: add catalog.yaml" in result.output
+    assert str(team) in result.output

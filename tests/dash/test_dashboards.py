@@ -132,7 +132,7 @@ def test_lint_command_passes_on_the_built_in_code() -> None:
     result = CliRunner().invoke(main, ["lint", "--promtool", promtool()])
     assert result.exit_code == 0, result.output
     assert (
-        result.output.strip().splitlines()[-1].startswith("lint: 9 dashboards, 68 rules, 0 errors")
+        result.output.strip().splitlines()[-1].startswith("lint: 9 dashboards, 71 rules, 0 errors")
     )
 
 

@@ -96,7 +96,7 @@ def test_every_etcd_and_api_server_panel_has_data_from_the_real_servers(
         result = runner.invoke(
             main,
             ["apply", "--kubeconfig", str(cluster.kubeconfig), "--namespace", "default",
-             "--catalog", "platform-test", "--prune"],
+             "--prune"],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         with cluster.apiserver.client() as client:

@@ -14,8 +14,21 @@ from paas_sdk.testing.servers import promtool
 RULES = builtin_alert_rules_dir()
 
 
-def test_promtool_check_rules_accepts_every_rule_file() -> None:
-    files = sorted(str(p) for p in RULES.glob("*.yaml") if not p.stem.endswith("_test"))
+def _rendered(tmp_path: Path, *settings: str) -> Path:
+    """The rule files as `paas-dash render` ships them: settings filled in, tests beside."""
+    from click.testing import CliRunner
+
+    from paas_sdk.dash.cli import main
+
+    sets = [arg for item in settings for arg in ("--set", item)]
+    result = CliRunner().invoke(main, ["render", "--out", str(tmp_path), *sets])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "rules"
+
+
+def test_promtool_check_rules_accepts_every_rule_file(tmp_path: Path) -> None:
+    rendered = _rendered(tmp_path)
+    files = sorted(str(p) for p in rendered.glob("*.yaml") if not p.stem.endswith("_test"))
     assert len(files) >= 2
     result = subprocess.run(
         [str(promtool()), "check", "rules", *files],
@@ -27,15 +40,16 @@ def test_promtool_check_rules_accepts_every_rule_file() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_promtool_unit_tests_pass() -> None:
-    tests = sorted(str(p) for p in RULES.glob("*_test.yaml"))
+def test_promtool_unit_tests_pass(tmp_path: Path) -> None:
+    rendered = _rendered(tmp_path)
+    tests = sorted(str(p) for p in rendered.glob("*_test.yaml"))
     result = subprocess.run(
         [str(promtool()), "test", "rules", *tests],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        cwd=RULES,
+        cwd=rendered,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == len(tests)
@@ -102,3 +116,28 @@ def test_every_runbook_url_points_at_a_runbook_section() -> None:
                 url = rule["annotations"]["runbook_url"]
                 assert url.endswith(f"runbook.md#{rule['alert'].lower()}")
                 assert rule["alert"].lower() in sections
+
+
+def test_selectors_and_the_runbook_base_are_settings_of_render(tmp_path: Path) -> None:
+    rendered = _rendered(
+        tmp_path, 'service_selector=namespace="shop"', "runbook_url_base=https://wiki.example/rb"
+    )
+    text = (rendered / "services.yaml").read_text()
+    assert 'http_server_request_duration_seconds_count{namespace=\\"shop\\"}' in text or (
+        'http_server_request_duration_seconds_count{namespace="shop"}' in text
+    )
+    assert "https://wiki.example/rb#paasservicehigherrorrate" in text
+    assert "${" not in text
+    assert (rendered / "runbook.md").is_file()
+
+
+def test_an_unknown_setting_is_one_clear_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from paas_sdk.dash.cli import main
+
+    result = CliRunner().invoke(main, ["render", "--out", str(tmp_path), "--set", "colour=red"])
+    assert result.exit_code == 2
+    assert "error: unknown rule setting 'colour' (known: coredns_selector, error_ratio_min" in (
+        result.output
+    )

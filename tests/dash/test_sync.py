@@ -53,30 +53,81 @@ def test_a_dashboard_moved_to_the_root_is_moved_back(grafana: Grafana) -> None:
     assert api.dashboard.get_dashboard("paas-harbor")["meta"]["folderUid"] == "paas-delivery"
 
 
-def test_dry_run_shows_a_coloured_diff_and_writes_nothing(grafana: Grafana) -> None:
-    assert run_sync(grafana).exit_code == 0
+def test_dry_run_shows_a_coloured_diff_and_writes_nothing(grafana: Grafana, team_dir: Path) -> None:
+    assert run_sync(grafana, "--dashboards", str(team_dir)).exit_code == 0
+    module = team_dir / "shop_orders.py"
+    module.write_text(module.read_text().replace('"Shop / Orders"', '"Shop / All orders"'))
     api = grafana.api()
-    stored = api.dashboard.get_dashboard("paas-jenkins")["dashboard"]
-    api.dashboard.update_dashboard(
-        {"dashboard": {**stored, "title": "Edited in the UI"}, "folderUid": "paas-delivery"}
-    )
-    version = api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["version"]
+    version = api.dashboard.get_dashboard("paas-shop-orders")["dashboard"]["version"]
     result = CliRunner().invoke(
-        main, ["sync", "--dry-run", "--url", grafana.url, "--token", grafana.token], color=True
-    )
+        main,
+        ["sync", "--dry-run", "--dashboards", str(team_dir), "--url", grafana.url,
+         "--token", grafana.token],
+        color=True,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "would update paas-jenkins" in result.output
-    assert '\x1b[31m-  "title": "Edited in the UI",' in result.output
-    assert '\x1b[32m+  "title": "PaaS / Jenkins",' in result.output
-    assert "dry run: 1 changes, nothing written" in result.output
-    assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["version"] == version
+    assert "would update paas-shop-orders" in result.output
+    assert '\x1b[31m-  "title": "Shop / Orders",' in result.output
+    assert '\x1b[32m+  "title": "Shop / All orders",' in result.output
+    assert "dry run: 1 changes, 0 refused, nothing written" in result.output
+    assert api.dashboard.get_dashboard("paas-shop-orders")["dashboard"]["version"] == version
+
+
+def _edit_elsewhere(grafana: Grafana, uid: str, message: str, **changes: str) -> None:
+    """Someone saves the dashboard outside paas-dash: in the UI on the double, through the API
+    (as another tool would) on a real Grafana."""
+    if grafana.double is not None:
+        grafana.double.edit(uid, message=message, **changes)
+        return
+    api = grafana.api()
+    found = api.dashboard.get_dashboard(uid)
+    api.dashboard.update_dashboard(
+        {"dashboard": {**found["dashboard"], **changes}, "message": message,
+         "folderUid": found["meta"]["folderUid"]}
+    )  # fmt: skip
+
+
+def test_an_edit_made_in_grafana_since_the_last_sync_is_shown_and_kept(grafana: Grafana) -> None:
+    assert run_sync(grafana).exit_code == 0
+    _edit_elsewhere(grafana, "paas-jenkins", "wider panels", title="Jenkins (edited)")
+    api = grafana.api()
+    result = run_sync(grafana)
+    assert result.exit_code == 1
+    assert "not written: paas-jenkins: edited in Grafana since the last sync (version 2 by" in (
+        result.output
+    )
+    assert "'wider panels'" in result.output
+    assert "--overwrite-drift" in result.output
+    # The diff says what the edit changed since the version sync saved.
+    assert '-  "title": "PaaS / Jenkins",' in result.output
+    assert '+  "title": "Jenkins (edited)",' in result.output
+    assert "sync: 0 written, 5 unchanged, 1 failed" in result.output
+    assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["title"] == "Jenkins (edited)"
+    dry = run_sync(grafana, "--dry-run")
+    assert "would not write: paas-jenkins: edited in Grafana" in dry.output
+
+    forced = run_sync(grafana, "--overwrite-drift")
+    assert forced.exit_code == 0, forced.output
+    assert "sync: 1 written, 5 unchanged, 0 failed" in forced.output
+    assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["title"] == "PaaS / Jenkins"
+    again = run_sync(grafana)
+    assert "sync: 0 written, 6 unchanged, 0 failed" in again.output
+
+
+def test_a_dashboard_created_by_hand_under_a_catalog_uid_is_drift(grafana: Grafana) -> None:
+    api = grafana.api()
+    api.dashboard.update_dashboard({"dashboard": {"uid": "paas-harbor", "title": "By hand"}})
+    result = run_sync(grafana)
+    assert result.exit_code == 1
+    assert "no version in the kept history was saved by paas-dash sync" in result.output
+    assert api.dashboard.get_dashboard("paas-harbor")["dashboard"]["title"] == "By hand"
 
 
 def test_a_concurrent_edit_gets_a_412_that_is_explained_and_not_overwritten(
     grafana: Grafana,
 ) -> None:
     boards = load_dashboards(builtin_dashboards_dir())
-    syncer = Syncer(GrafanaTarget.of(grafana.url, grafana.token))
+    syncer = Syncer(GrafanaTarget.of(grafana.url, grafana.token), overwrite_drift=True)
     syncer.apply(syncer.plan(boards))
     api = grafana.api()
     stored = api.dashboard.get_dashboard("paas-harbor")["dashboard"]
@@ -260,15 +311,36 @@ def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
 
 def test_a_provisioned_dashboard_is_refused_and_explained() -> None:
     with GrafanaDouble(token="t") as double:
-        double.provision("paas-harbor", "Harbor from files", folder_uid="")
+        double.provision("paas-harbor", "Harbor from files", path="harbor.json")
         result = run_sync(Grafana(double.url, double.token, double))
         assert result.exit_code == 1
         assert (
-            "not written: paas-harbor: Grafana refused the dashboard: "
-            "Cannot save provisioned dashboard; not written." in result.output
+            "not written: paas-harbor: provisioned from harbor.json; Grafana refuses API saves"
+            in result.output
         )
         assert "sync: 7 written, 0 unchanged, 1 failed" in result.output
         assert double.dashboard("paas-harbor")["title"] == "Harbor from files"  # type: ignore[index]
+
+
+def test_dry_run_warns_about_a_provisioned_dashboard_instead_of_planning_an_update() -> None:
+    with GrafanaDouble(token="t") as double:
+        double.provision("paas-harbor", "Harbor from files", path="paas/harbor.json")
+        result = run_sync(Grafana(double.url, double.token, double), "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert "would update paas-harbor" not in result.output
+        assert "would not write: paas-harbor: provisioned from paas/harbor.json" in result.output
+        assert "dry run: 7 changes, 1 refused, nothing written" in result.output
+
+
+def test_a_provisioned_dashboard_that_allows_ui_updates_is_synced() -> None:
+    # allowUiUpdates: Grafana accepts API saves (the file wins again at its next reload).
+    with GrafanaDouble(token="t") as double:
+        double.provision("paas-harbor", "Harbor from files", allow_ui_updates=True)
+        grafana = Grafana(double.url, double.token, double)
+        assert "not written: paas-harbor: edited in Grafana" in run_sync(grafana).output
+        result = run_sync(grafana, "--overwrite-drift")
+        assert result.exit_code == 0, result.output
+        assert double.dashboard("paas-harbor")["title"] == "PaaS / Harbor"  # type: ignore[index]
 
 
 def test_every_command_has_help() -> None:
@@ -287,7 +359,136 @@ def test_dry_run_on_an_empty_grafana_lists_creations_and_writes_nothing(grafana:
     assert "would create-folder paas-delivery 'PaaS delivery'" in result.output
     assert "would create paas-harbor 'PaaS / Harbor'" in result.output
     assert "+ new dashboard in folder paas-delivery (18 panels)" in result.output
-    assert "dry run: 8 changes, nothing written" in result.output
+    assert "dry run: 8 changes, 0 refused, nothing written" in result.output
     api = grafana.api()
     assert api.search.search_dashboards(type_="dash-db") == []
     assert [f for f in api.folder.get_all_folders() if f["uid"].startswith("paas")] == []
+
+
+def test_prune_from_a_team_catalog_never_deletes_another_catalogs_dashboards(
+    grafana: Grafana, tmp_path: Path
+) -> None:
+    # Two teams and the built-in catalog share the folder `paas`.
+    shop = write_team_dir(
+        tmp_path / "shop", ["shop-orders", "shop-old"], "paas", folder_title="PaaS"
+    )
+    billing = write_team_dir(tmp_path / "billing", ["billing"], "paas", owner="billing",
+                             folder_title="PaaS")  # fmt: skip
+    (shop / "shop_old.py").write_text(
+        (shop / "shop_old.py").read_text().replace("Shop / Orders", "Shop / Old")
+    )
+    (billing / "billing.py").write_text(
+        (billing / "billing.py").read_text().replace("Shop / Orders", "Billing")
+    )
+    for directory in (None, shop, billing):
+        args = ("--dashboards", str(directory)) if directory else ()
+        assert run_sync(grafana, *args).exit_code == 0
+    (shop / "shop_old.py").unlink()
+    result = run_sync(grafana, "--dashboards", str(shop), "--prune")
+    assert result.exit_code == 0, result.output
+    assert "delete paas-shop-old" in result.output
+    assert "sync: 1 written, 1 unchanged, 0 failed" in result.output
+    uids = {h["uid"] for h in grafana.api().search.search_dashboards(type_="dash-db")}
+    assert "paas-shop-old" not in uids
+    assert {"paas-billing", "paas-service-overview", "paas-platform-overview"} <= uids
+
+
+def test_a_uid_another_catalog_owns_is_not_overwritten(grafana: Grafana, tmp_path: Path) -> None:
+    assert run_sync(grafana).exit_code == 0
+    team = write_team_dir(tmp_path / "team", ["harbor"])  # uid paas-harbor, like the built-in
+    result = run_sync(grafana, "--dashboards", str(team))
+    assert result.exit_code == 1
+    assert (
+        "not written: paas-harbor: owned by catalog 'paas-sdk', not 'shop'; not written."
+        in result.output
+    )
+    assert grafana.api().dashboard.get_dashboard("paas-harbor")["dashboard"]["title"] == (
+        "PaaS / Harbor"
+    )
+
+
+def test_a_catalog_without_an_owner_is_refused_before_anything_is_written(
+    grafana: Grafana, team_dir: Path
+) -> None:
+    (team_dir / "catalog.yaml").unlink()
+    result = run_sync(grafana, "--dashboards", str(team_dir))
+    assert result.exit_code == 2
+    assert f"error: {team_dir}: sync needs the catalog's owner: add catalog.yaml" in result.output
+    assert grafana.api().search.search_dashboards(type_="dash-db") == []
+
+
+def test_a_folder_title_changed_in_folders_yaml_is_applied(
+    grafana: Grafana, team_dir: Path
+) -> None:
+    assert run_sync(grafana, "--dashboards", str(team_dir)).exit_code == 0
+    write_team_dir(team_dir, ["shop-orders"], folder_title="Shop")
+    dry = run_sync(grafana, "--dashboards", str(team_dir), "--dry-run")
+    assert "would update-folder team-shop 'Shop'" in dry.output
+    assert "~ title 'Shop team' -> 'Shop'" in dry.output
+    assert "dry run: 1 changes, 0 refused, nothing written" in dry.output
+    result = run_sync(grafana, "--dashboards", str(team_dir))
+    assert result.exit_code == 0, result.output
+    assert "sync: 1 written, 1 unchanged, 0 failed" in result.output
+    assert grafana.api().folder.get_folder("team-shop")["title"] == "Shop"
+
+
+def test_a_folder_title_clash_is_named_and_nothing_is_miscounted(team_dir: Path) -> None:
+    # Grafana before 11.3 wants folder titles unique: the double plays 11.2.
+    with GrafanaDouble(token="t", version="11.2.0") as double:
+        grafana = Grafana(double.url, double.token, double)
+        grafana.api().folder.create_folder("Shop team", uid="shop-legacy")
+        result = run_sync(grafana, "--dashboards", str(team_dir))
+        assert result.exit_code == 1
+        assert (
+            "not written: folder team-shop: its title 'Shop team' is taken by folder shop-legacy"
+            in result.output
+        )
+        assert (
+            "not written: paas-shop-orders: its folder team-shop could not be created"
+            in result.output
+        )
+        assert "folder not found" not in result.output
+        assert "sync: 0 written, 0 unchanged, 2 failed" in result.output
+        assert double.writes == 1  # the test's own folder
+
+
+def test_a_folder_created_meanwhile_is_read_back_and_not_counted(
+    grafana: Grafana, team_dir: Path
+) -> None:
+    syncer = Syncer(GrafanaTarget.of(grafana.url, grafana.token))
+    plan = syncer.plan(load_dashboards(team_dir))
+    grafana.api().folder.create_folder("Shop team", uid="team-shop")
+    report = syncer.apply(plan)
+    assert [c.action for c in report.written] == ["create"]
+    assert report.unchanged == ["team-shop"]
+    assert report.failures == []
+
+
+def test_the_double_keeps_version_history_as_grafana_answers_it() -> None:
+    for version, shape in (("11.4.0", list), ("11.6.0", dict)):
+        with GrafanaDouble(token="t", version=version) as double:
+            api = Grafana(double.url, "t", double).api()
+            api.dashboard.update_dashboard(
+                {"dashboard": {"uid": "paas-v", "title": "V"}, "message": "first"}
+            )
+            double.edit("paas-v", title="V2")
+            answer = api.dashboard_versions.get_dashboard_versions_by_uid("paas-v")
+            assert isinstance(answer, shape)
+            rows = answer["versions"] if isinstance(answer, dict) else answer
+            assert [(r["version"], r["message"], r["createdBy"]) for r in rows] == [
+                (2, "", "admin"),
+                (1, "Initial save", "sa-paas-dash"),
+            ]
+            assert rows[0]["data"]["title"] == "V2"
+            first = api.dashboard_versions.get_dashboard_version_by_uid("paas-v", 1)
+            assert first["message"] == "first"
+
+
+def test_the_double_refuses_to_delete_a_provisioned_dashboard() -> None:
+    with GrafanaDouble(token="t") as double:
+        double.provision("paas-p", "P")
+        from grafana_client.client import GrafanaBadInputError
+
+        with pytest.raises(GrafanaBadInputError) as caught:
+            Grafana(double.url, "t", double).api().dashboard.delete_dashboard("paas-p")
+        assert caught.value.response["message"] == "provisioned dashboard cannot be deleted"

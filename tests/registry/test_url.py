@@ -78,13 +78,25 @@ def test_consumer_url_lives_under_consumers() -> None:
     assert url.get("check") == "false"
 
 
-@pytest.mark.parametrize("bad", ["a&b", "a=b"])
+@pytest.mark.parametrize("bad", ["a&b", "a=b", "a;b", "a#b"])
 def test_values_dubbo_cannot_carry_are_refused_with_the_key(bad: str) -> None:
     with pytest.raises(InvalidDubboURLError, match=r"'application'.*cannot carry"):
         DubboURL.provider("com.acme.Greeter", "10.1.2.3", 1, application=bad)
 
 
-@pytest.mark.parametrize("bad", ["com.acme&Greeter", "com.acme=Greeter", ""])
+def test_a_group_list_with_a_semicolon_is_refused_not_misread() -> None:
+    # Dubbo's URLStrParser would read group=g1;g2 as g1 and the rest as another parameter
+    with pytest.raises(InvalidDubboURLError, match=r"'group'.*';'"):
+        DubboURL.provider("com.acme.Greeter", "10.1.2.3", 1, application="a", group="g1;g2")
+
+
+def test_without_methods_the_url_says_star_as_java_does() -> None:
+    url = DubboURL.provider("com.acme.Greeter", "10.1.2.3", 1, application="a")
+    assert url.get("methods") == "*"
+    assert DubboURL.consumer("com.acme.Greeter", "10.1.2.4", application="a").get("methods") == "*"
+
+
+@pytest.mark.parametrize("bad", ["com.acme&Greeter", "com.acme=Greeter", "com.acme;X", "a#b", ""])
 def test_interface_names_dubbo_cannot_carry_are_refused(bad: str) -> None:
     with pytest.raises(InvalidDubboURLError, match="interface"):
         DubboURL.provider(bad, "10.1.2.3", 1, application="x")
@@ -109,7 +121,7 @@ def test_matching_follows_group_version_and_enabled_rules() -> None:
 
 _value = st.text(
     alphabet=st.characters(
-        blacklist_characters="&=", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")
+        blacklist_characters="&=;#", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")
     ),
     min_size=1,
     max_size=12,

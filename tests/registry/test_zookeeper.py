@@ -273,7 +273,10 @@ def test_application_level_registration_writes_instance_metadata_and_mapping(
         )
         assert document["address"] == "127.0.0.1"
         assert document["port"] == 20990
+        # Java writes the instance id in the payload and the registration time for warm-up
+        assert document["payload"]["id"] == "127.0.0.1:20990"
         metadata = document["payload"]["metadata"]
+        assert metadata["timestamp"] == str(instance.registration_time_ms)
         assert metadata["dubbo.metadata.storage-type"] == "remote"
         revision = metadata["dubbo.metadata.revision"]
         stored = json.loads(observer.get(f"/dubbo/metadata/{app}/{revision}")[0])
@@ -406,3 +409,40 @@ def test_explicit_acls_let_anonymous_readers_see_what_only_the_owner_may_change(
         assert len(observer.get_children(f"/{root}/{interface}/providers")) == 1
         with pytest.raises(NoAuthError):
             observer.create(f"/{root}/{interface}/providers/intruder", ephemeral=True)
+
+
+def test_an_unregister_made_while_zookeeper_is_unreachable_is_retried_on_reconnect(
+    managed_zookeeper: ZooKeeperServer, interface: str, metrics: CollectorRegistry
+) -> None:
+    # a session that outlives the outage: the leaf is not expired, only the retry removes it
+    url = provider(interface)
+    registry = ZooKeeperRegistry(managed_zookeeper.hosts, session_timeout=20.0, metrics=metrics)
+    with registry.start():
+        registry.register(url)
+        session = registry.session_id
+        managed_zookeeper.stop()
+        wait_until(lambda: not registry.connected)
+        registry.unregister(url)  # lost in the old code: the node stayed for the whole session
+        managed_zookeeper.start()
+        wait_until(lambda: registry.connected, timeout=30)
+        assert registry.session_id == session  # resumed, so the ephemeral leaf survived
+        observer = KazooClient(managed_zookeeper.hosts)
+        observer.start(timeout=10)
+        try:
+            wait_until(lambda: leaves(observer, interface) == [], timeout=10)
+        finally:
+            observer.stop()
+            observer.close()
+
+
+def test_close_leaves_static_registrations_as_dubbo_does(
+    zookeeper: Any, observer: KazooClient, interface: str, metrics: CollectorRegistry
+) -> None:
+    dynamic = provider(interface, 20881)
+    static = provider(interface, 20882, dynamic=False)
+    with _registry(zookeeper.address, metrics) as registry:
+        registry.register(dynamic)
+        registry.register(static)
+        assert sorted(leaves(observer, interface)) == sorted([dynamic.encoded(), static.encoded()])
+    assert leaves(observer, interface) == [static.encoded()]
+    observer.delete(f"/dubbo/{interface}/providers/{static.encoded()}")

@@ -30,6 +30,8 @@ KAFKA_VERSION = "4.1.1"
 ELASTICSEARCH_VERSION = "8.19.4"
 # the Java Dubbo consumer the registry's interop test runs (not a server: a client and its jars)
 DUBBO_VERSION = "3.3.5"
+# protoc for the Java stubs of the Triple interop tests: the protobuf-java runtime Dubbo brings
+PROTOC_VERSION = "3.25.7"
 # builds the kustomize output that deploy/'s tests validate; from the Go module proxy
 KUSTOMIZE_VERSION = "v5.6.0"
 # the API server and etcd that `paas-dash apply` and deploy/'s tests talk to, and CoreDNS, whose
@@ -88,6 +90,11 @@ class Cache:
         return self.root / f"dubbo-{DUBBO_VERSION}" / "libs"
 
     @property
+    def dubbo_compiler(self) -> Path:
+        """protoc and Dubbo's Triple stub generator (`dubbo-compiler`) with its jars in `libs/`."""
+        return self.root / f"dubbo-compiler-{DUBBO_VERSION}"
+
+    @property
     def kustomize(self) -> Path:
         return self.root / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
 
@@ -116,6 +123,7 @@ class Cache:
             "kafka": _complete(self.kafka_libs.parent),
             "elasticsearch": _complete(self.elasticsearch_home),
             "dubbo": _complete(self.dubbo_libs.parent),
+            "dubbo_compiler": _complete(self.dubbo_compiler),
             "kustomize": _complete(self.kustomize.parent),
             "kubernetes": _complete(self.kubernetes_bin),
             "coredns": _complete(self.coredns.parent),
@@ -185,6 +193,25 @@ class Cache:
                 "zookeeper": ["io.netty:netty-handler", "io.netty:netty-transport-native-epoll"]
             },
         )
+
+    def _fetch_dubbo_compiler(self) -> None:
+        target = self.dubbo_compiler
+        self._maven_libs(
+            target, "dubbo-compiler", [("org.apache.dubbo", "dubbo-compiler", DUBBO_VERSION)]
+        )
+        (target / ".complete").unlink()
+        self._mvn(
+            [
+                "dependency:copy",
+                f"-Dartifact=com.google.protobuf:protoc:{PROTOC_VERSION}:exe:linux-x86_64",
+                f"-DoutputDirectory={target}",
+            ],
+            cwd=target,
+        )
+        protoc = target / f"protoc-{PROTOC_VERSION}-linux-x86_64.exe"
+        protoc.chmod(protoc.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        protoc.rename(target / "protoc")
+        _mark_complete(target)
 
     def _fetch_elasticsearch(self) -> None:
         target = self.elasticsearch_home

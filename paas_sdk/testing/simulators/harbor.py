@@ -45,6 +45,8 @@ class HarborState:
     security_summary: dict[str, int] = field(default_factory=dict)
     storage: list[dict[str, int]] = field(default_factory=list)
     system_info: dict[str, Any] = field(default_factory=dict)
+    #: Stored artifacts by repository name ("project/repo"); other repositories get made-up ones.
+    artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def generate_state(projects: int, *, seed: int = 7, repos_per_project: int = 3) -> HarborState:
@@ -203,6 +205,12 @@ class HarborSimulator(SimulatorServer):
             f"{api}/projects/(?P<project>[^/]+)/repositories/(?P<repo>[^/]+)/artifacts",
             self._artifacts,
         )
+        self.route(
+            "GET",
+            f"{api}/projects/(?P<project>[^/]+)/repositories/(?P<repo>[^/]+)/artifacts/"
+            "(?P<reference>[^/]+)",
+            self._artifact,
+        )
         self.route("GET", f"{api}/quotas", self._quotas)
         self.route("GET", f"{api}/replication/policies", lambda r: page_of(self.state.policies, r))
         self.route("GET", f"{api}/replication/executions", self._executions)
@@ -258,21 +266,51 @@ class HarborSimulator(SimulatorServer):
         repos = [r for r in self.state.repositories if r["project_id"] == project["project_id"]]
         return page_of(repos, request)
 
-    def _artifacts(self, request: Request) -> Response:
+    def _repository_artifacts(self, request: Request) -> tuple[str, list[dict[str, Any]]]:
         assert request.match is not None
         project = self._project(request.match["project"])
         # Repository names arrive URL-escaped twice inside artifact paths ("a%252Fb").
         full = f"{project['name']}/{unquote(unquote(request.match['repo']))}"
+        if full in self.state.artifacts:
+            return full, self.state.artifacts[full]
         for repo in self.state.repositories:
             if repo["name"] == full:
-                artifacts = [
+                return full, [
                     {"id": repo["id"] * 100 + n, "digest": f"sha256:{repo['id']:060d}{n:04d}",
                      "repository_id": repo["id"], "project_id": project["project_id"],
                      "type": "IMAGE", "size": 1024 * (n + 1), "pull_time": None}
                     for n in range(repo["artifact_count"])
                 ]  # fmt: skip
-                return page_of(artifacts, request)
         raise HTTPError(404, self.error_body(404, f"repository {full} not found"))
+
+    @staticmethod
+    def _shown(artifact: dict[str, Any], request: Request) -> dict[str, Any]:
+        """`with_tag` defaults to true, `with_label` to false (swagger: listArtifacts)."""
+        shown = dict(artifact)
+        if request.params.get("with_tag", "true") != "true":
+            shown.pop("tags", None)
+        if request.params.get("with_label", "false") != "true":
+            shown.pop("labels", None)
+        return shown
+
+    def _artifacts(self, request: Request) -> Response:
+        _, artifacts = self._repository_artifacts(request)
+        ordered = sort_by(artifacts, request.params.get("sort"))
+        response = page_of(ordered, request)
+        response.body = [self._shown(a, request) for a in response.body]
+        return response
+
+    def _artifact(self, request: Request) -> Response:
+        """One artifact by tag or digest (swagger: getArtifact); 404 NOT_FOUND otherwise."""
+        assert request.match is not None
+        full, artifacts = self._repository_artifacts(request)
+        reference = unquote(request.match["reference"])
+        for artifact in artifacts:
+            tags = [t["name"] for t in artifact.get("tags") or ()]
+            if artifact["digest"] == reference or reference in tags:
+                return Response(self._shown(artifact, request))
+        message = f"artifact {full}:{reference} not found"
+        raise HTTPError(404, self.error_body(404, message))
 
     def _quotas(self, request: Request) -> Response:
         quotas = self.state.quotas

@@ -90,6 +90,18 @@ def generate_state(
     return state
 
 
+def unexpanded(execution: dict[str, Any]) -> dict[str, Any]:
+    """What the search answers without `expand=true` (its default): each stage's context emptied
+    (but for `group`), its outputs and tasks dropped (spinnaker/orca
+    `orca-web/.../controllers/TaskController.groovy`, `unexpandPipelineExecutions`)."""
+    stages = []
+    for stage in execution["stages"]:
+        context = stage.get("context") or {}
+        stages.append({**stage, "context": {"group": context["group"]} if "group" in context
+                       else {}, "outputs": {}, "tasks": []})  # fmt: skip
+    return {**execution, "stages": stages}
+
+
 class SpinnakerSimulator(SimulatorServer):
     """Gate's REST API over real HTTP (session or basic auth when `credentials` is set)."""
 
@@ -157,12 +169,8 @@ class SpinnakerSimulator(SimulatorServer):
         ]
         found.sort(key=lambda e: e["buildTime"], reverse=params.get("reverse") != "true")
         chunk = found[start : start + size]
-        if params.get("expand", "true") == "false":
-            chunk = [
-                {**e, "stages": [{k: v for k, v in s.items() if k != "context"}
-                                 for s in e["stages"]]}
-                for e in chunk
-            ]  # fmt: skip
+        if params.get("expand", "false") != "true":
+            chunk = [unexpanded(e) for e in chunk]
         return Response(chunk)
 
     def _by_config(self, request: Request) -> Response:

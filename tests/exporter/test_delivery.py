@@ -1,0 +1,284 @@
+"""The delivery view against the simulators' correlated world: every value is computed here from
+the world's own history (which build each deploy shipped, each commit's time), never from the
+exporter's reading of the APIs."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from paas_exporter.config import parse_config
+from paas_exporter.poller import Poller
+
+from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
+from paas_sdk.testing.simulators.delivery import DeliveryWorld, Deploy, install
+from tests.exporter.conftest import Samples, key, parse_samples, series
+
+WINDOW = 2 * 3600
+EXPORTER = str(Path(sys.executable).with_name("paas-exporter"))
+DAY = 86400
+
+
+@pytest.fixture
+def simulators() -> Iterator[tuple[HarborSimulator, JenkinsSimulator, SpinnakerSimulator]]:
+    with (
+        HarborSimulator(projects=2) as harbor,
+        JenkinsSimulator(jobs=3) as jenkins,
+        SpinnakerSimulator(applications=1) as spinnaker,
+    ):
+        yield harbor, jenkins, spinnaker
+
+
+def config(sims: tuple[Any, ...], **delivery: Any) -> dict[str, Any]:
+    harbor, jenkins, spinnaker = sims
+    return {
+        "targets": [
+            {"name": "harbor", "kind": "harbor", "url": harbor.url, "interval": 60,
+             "auth": {"username": "admin", "password_env": "TEST_HARBOR_PASSWORD"}},
+            {"name": "jenkins", "kind": "jenkins", "url": jenkins.url, "interval": 60,
+             "auth": {"username": "exporter", "password_env": "TEST_JENKINS_TOKEN"}},
+            {"name": "spin", "kind": "spinnaker", "url": spinnaker.url, "interval": 60},
+        ],
+        "delivery": {
+            "spinnaker": "spin", "harbor": "harbor", "jenkins": "jenkins",
+            "registry": "harbor.example", "interval": 0.3,
+            "environments": {"staging": ["staging-k8s"], "production": ["prod-k8s"]},
+            **delivery,
+        },
+    }  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_HARBOR_PASSWORD", "Harbor12345")
+    monkeypatch.setenv("TEST_JENKINS_TOKEN", "api-token")
+
+
+def poll(cfg: dict[str, Any], polls: int = 1) -> tuple[Poller, Samples]:
+    poller = Poller(parse_config(cfg, "test"))
+    poller.start()
+    try:
+        assert poller.wait_for_polls_of("delivery", polls, 60)
+    finally:
+        poller.close()
+    state = poller.targets["delivery"]
+    assert state.snapshot.up, state.snapshot.error
+    return poller, parse_samples(poller.exposition.text.decode())
+
+
+# -- the expected values, from the world's truth ---------------------------------------------------
+class Expected:
+    """What the four keys are, worked out from the world's history alone."""
+
+    def __init__(self, world: DeliveryWorld) -> None:  # noqa: PLR0912 - one pass, every key
+        self.deployments: Counter[tuple[str, str, str]] = Counter()
+        self.failures: Counter[tuple[str, str, str]] = Counter()
+        self.unlinked: Counter[tuple[str, str, str]] = Counter()
+        self.lead: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        self.restore: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        self.ends: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+        self.failed_at: dict[tuple[str, str], list[float]] = defaultdict(list)
+        builds = {(b.application, b.number): b for b in world.builds}
+        shipped_up_to: dict[tuple[str, str], int] = {}
+        last_good: dict[tuple[str, str], float | None] = {}
+        open_failure: dict[tuple[str, str], float | None] = {}
+
+        def fail(lane: tuple[str, str], at: float, cause: str) -> None:
+            self.failures[(*lane, cause)] += 1
+            self.failed_at[lane].append(at)
+            last_good[lane] = None
+            if open_failure.get(lane) is None:
+                open_failure[lane] = at
+
+        for d in sorted(world.deploys, key=lambda d: (d.deploy_end_ms, d.id)):
+            lane = (d.application, d.environment)
+            end = d.deploy_end_ms / 1000
+            if d.rollback:
+                good = last_good.get(lane)
+                if good is not None and d.deploy_start_ms / 1000 - good <= WINDOW:
+                    fail(lane, good, "rollback")
+                continue
+            result = "succeeded" if d.deploy_status == "SUCCEEDED" else "failed"
+            self.deployments[(*lane, result)] += 1
+            self.ends[lane].append((end, result))
+            reason = self._reason(d)
+            if result == "failed":
+                fail(lane, end, "deploy_failed")
+            elif d.verification_failed:
+                fail(lane, end, "verification_failed")
+            else:
+                if open_failure.get(lane) is not None:
+                    self.restore[lane].append((end, end - open_failure[lane]))  # type: ignore[operator]
+                    open_failure[lane] = None
+                last_good[lane] = end
+            if result == "succeeded" and d.build is not None:
+                previous = shipped_up_to.get(lane)
+                low = d.build.number - 1 if previous is None else previous
+                for n in range(low + 1, d.build.number + 1):
+                    for commit in builds[d.application, n].commits:
+                        if commit.in_change_set:
+                            self.lead[lane].append((end, end - commit.time_ms / 1000))
+                        else:
+                            reason = "no_commit_time"
+                shipped_up_to[lane] = max(previous or 0, d.build.number)
+            if reason:
+                self.unlinked[(*lane, reason)] += 1
+
+    @staticmethod
+    def _reason(d: Deploy) -> str | None:
+        if not d.image:
+            return "no_image"
+        if not d.image.startswith("harbor.example/"):
+            return "other_registry"
+        return "no_build" if d.build is None else None
+
+
+def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_path: Path) -> None:
+    world = DeliveryWorld.generate(8, 20, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    _, samples = poll(config(simulators, state_file=str(tmp_path / "state.json")))
+    now = time.time()
+    want = Expected(world)
+    assert want.unlinked  # the world has every case
+    assert want.failures
+    assert want.restore
+
+    got = series(samples, "delivery_deployments_total")
+    assert got == {key(application=a, environment=e, result=r): v
+                   for (a, e, r), v in want.deployments.items()}  # fmt: skip
+    got = series(samples, "delivery_change_failures_total")
+    assert got == {key(application=a, environment=e, cause=c): v
+                   for (a, e, c), v in want.failures.items()}  # fmt: skip
+    got = series(samples, "delivery_unlinked_deployments_total")
+    assert got == {key(application=a, environment=e, reason=r): v
+                   for (a, e, r), v in want.unlinked.items()}  # fmt: skip
+    counts = series(samples, "delivery_lead_time_seconds_count")
+    sums = series(samples, "delivery_lead_time_seconds_sum")
+    for (app, env), values in want.lead.items():
+        labels = key(application=app, environment=env)
+        assert counts[labels] == len(values)
+        assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+    for window, width in (("1d", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY)):
+        since = now - width
+        recent = series(samples, "delivery_recent_deployments")
+        for (app, env), ends in want.ends.items():
+            for result in ("succeeded", "failed"):
+                expected = sum(1 for t, r in ends if t > since and r == result)
+                labels = key(application=app, environment=env, result=result, window=window)
+                assert recent[labels] == expected
+        failures = series(samples, "delivery_recent_change_failures")
+        for (app, env), times in want.failed_at.items():
+            labels = key(application=app, environment=env, window=window)
+            assert failures[labels] == sum(1 for t in times if t > since)
+        medians = series(samples, "delivery_recent_lead_time_median_seconds")
+        for (app, env), values in want.lead.items():
+            inside = [v for t, v in values if t > since]
+            labels = key(application=app, environment=env, window=window)
+            if inside:
+                assert medians[labels] == pytest.approx(statistics.median(inside))
+            else:
+                assert labels not in medians
+        restores = series(samples, "delivery_recent_time_to_restore_median_seconds")
+        for (app, env), values in want.restore.items():
+            inside = [v for t, v in values if t > since]
+            labels = key(application=app, environment=env, window=window)
+            if inside:
+                assert restores[labels] == pytest.approx(statistics.median(inside))
+
+
+def test_a_restart_counts_nothing_twice(simulators: tuple[Any, ...], tmp_path: Path) -> None:
+    world = DeliveryWorld.generate(3, 5, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    cfg = config(simulators, state_file=str(tmp_path / "state.json"))
+    lane = key(application="svc001", environment="production", result="succeeded")
+    first = series(poll(cfg)[1], "delivery_deployments_total").get(lane, 0)
+    # The same history again after a restart: the counters stay where they were.
+    again = series(poll(cfg)[1], "delivery_deployments_total").get(lane, 0)
+    assert again == first
+    # A deploy while the exporter is down is counted once, by the next start.
+    world.add_release("svc001", int(time.time() * 1000))
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    samples = poll(cfg)[1]
+    assert series(samples, "delivery_deployments_total")[lane] == first + 1
+    samples = poll(cfg)[1]
+    assert series(samples, "delivery_deployments_total")[lane] == first + 1
+    lead = series(samples, "delivery_lead_time_seconds_count")
+    assert lead[key(application="svc001", environment="production")] >= 2
+
+
+def test_without_a_state_file_history_is_not_counted_but_new_deploys_are(
+    simulators: tuple[Any, ...],
+) -> None:
+    world = DeliveryWorld.generate(2, 3, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    poller = Poller(parse_config(config(simulators), "test"))
+    poller.start()
+    try:
+        assert poller.wait_for_polls_of("delivery", 1, 60)
+        samples = parse_samples(poller.exposition.text.decode())
+        assert series(samples, "delivery_deployments_total") == {}
+        assert series(samples, "delivery_recent_deployments")  # history is in the gauges
+        _, deploy = world.add_release("svc000", int(time.time() * 1000) + 1500)
+        time.sleep(1.6)
+        install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+        polls = poller.targets["delivery"].polls
+        assert poller.wait_for_polls_of("delivery", polls + 2, 30)
+        samples = parse_samples(poller.exposition.text.decode())
+    finally:
+        poller.close()
+    lane = key(application="svc000", environment="production", result="succeeded")
+    assert series(samples, "delivery_deployments_total") == {lane: 1}
+    info = series(samples, "delivery_last_deployment_info")
+    assert any(("image", deploy.image) in labels for labels in info)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"jenkins": "nope"}, "delivery.jenkins: no jenkins target named 'nope'"),
+        ({"tag_pattern": "(unclosed"}, "delivery.tag_pattern: a regular expression"),
+        ({"tag_pattern": "^v.+$"}, "named group `built`"),
+        ({"environments": {}}, "delivery.environments"),
+        ({"jenkins_job": "{team}/{repository}"}, "delivery.jenkins_job: placeholders"),
+        ({"failure_window": -1}, "delivery.failure_window"),
+    ],
+)
+def test_bad_delivery_config_exits_2_naming_the_field(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    sims = tuple(type("S", (), {"url": f"http://127.0.0.1:{9 + i}"})() for i in range(3))
+    cfg = config(sims, **change)
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    done = subprocess.run(
+        [EXPORTER, "--config", str(path), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_state_file_that_is_not_ours_is_refused(tmp_path: Path) -> None:
+    sims = tuple(type("S", (), {"url": f"http://127.0.0.1:{9 + i}"})() for i in range(3))
+    state = tmp_path / "state.json"
+    state.write_text('{"hello": 1}')
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(config(sims, state_file=str(state))))
+    done = subprocess.run(
+        [EXPORTER, "--config", str(path), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"{state}" in done.stderr
+    assert "not a paas-exporter delivery state file" in done.stderr

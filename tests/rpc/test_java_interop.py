@@ -1,0 +1,110 @@
+"""Java Dubbo 3.3 and Python, both ways over Triple, through a real ZooKeeper."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from examples.order_service.proto import order_pb2, order_pb2_grpc
+from paas_sdk.registry import ZooKeeperRegistry
+from paas_sdk.rpc import DubboReference, TripleServer
+from paas_sdk.testing.servers import free_port
+from tests.rpc.conftest import (
+    INTERFACE,
+    ORDER_SERVICE,
+    JavaProvider,
+    Orders,
+    run_java_consumer,
+)
+
+
+def _server(registry: ZooKeeperRegistry, metrics: CollectorRegistry, name: str) -> TripleServer:
+    server = TripleServer(
+        application="py-orders",
+        port=free_port(),
+        host="127.0.0.1",
+        registry=registry,
+        metrics=metrics,
+    )
+    server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders(name))
+    return server.start()
+
+
+def test_a_java_consumer_calls_two_python_providers_through_zookeeper(
+    zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry, interop_classpath: str
+) -> None:
+    first, second = _server(registry, metrics, "py-a"), _server(registry, metrics, "py-b")
+    try:
+        lines = run_java_consumer(interop_classpath, zookeeper.address, calls=40)
+    finally:
+        first.stop(grace=1)
+        second.stop(grace=1)
+    answers = [line.split() for line in lines if line.startswith("OK ")]
+    assert len(answers) == 40, lines
+    assert [int(a[1]) for a in answers] == list(range(1, 41))
+    spread = Counter(a[2] for a in answers)
+    assert set(spread) == {"py-a", "py-b"}, spread
+    assert "PLACED 1 tea" in lines
+    assert lines[-1].startswith("DONE ok=40 failed=0")
+    served = metrics.get_sample_value(
+        "rpc_server_duration_seconds_count",
+        {"service": INTERFACE, "method": "GetOrder", "status": "ok"},
+    )
+    assert served == 40
+
+
+def test_a_python_consumer_calls_a_java_provider_and_never_another_group(
+    zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry, interop_classpath: str
+) -> None:
+    java = JavaProvider(
+        interop_classpath, zookeeper.address, free_port(), "java-g1", group="g1", version="1.0"
+    )
+    python = TripleServer(
+        application="py-orders",
+        port=free_port(),
+        host="127.0.0.1",
+        registry=registry,
+        group="g2",
+        version="1.0",
+        metrics=metrics,
+    )
+    python.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders("py-g2"))
+    python.start()
+    try:
+        with (
+            DubboReference(
+                registry,
+                ORDER_SERVICE,
+                application="py-web",
+                group="g1",
+                version="1.0",
+                metrics=metrics,
+            ) as g1,
+            DubboReference(
+                registry,
+                ORDER_SERVICE,
+                application="py-web",
+                group="g2",
+                version="1.0",
+                metrics=metrics,
+            ) as g2,
+        ):
+            to_java = g1.stub(order_pb2_grpc.OrderServiceStub)
+            to_python = g2.stub(order_pb2_grpc.OrderServiceStub)
+            for i in range(1, 21):
+                answer = to_java.GetOrder(order_pb2.GetOrderRequest(id=i), timeout=5)
+                assert (answer.id, answer.served_by) == (i, "java-g1")
+                assert to_python.GetOrder(order_pb2.GetOrderRequest(id=i)).served_by == "py-g2"
+            placed = to_java.PlaceOrder(order_pb2.PlaceOrderRequest(items=["tea", "cake"]))
+            assert list(placed.items) == ["tea", "cake"]
+            assert [u.port for u in g1.providers] == [java.port]
+    finally:
+        java.stop()
+        python.stop(grace=1)
+    calls = metrics.get_sample_value(
+        "rpc_client_duration_seconds_count",
+        {"service": INTERFACE, "method": "GetOrder", "status": "ok"},
+    )
+    assert calls == 40
