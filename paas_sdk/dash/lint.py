@@ -223,13 +223,7 @@ def promql_problems(dashboards: Iterable[Dashboard], promtool: Path | str) -> li
         if not items:
             return []
         paths = [str(Path(tmp) / f"q{i}.yaml") for i in range(len(items))]
-        result = subprocess.run(
-            [str(promtool), "check", "rules", *paths],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _check_rules(promtool, paths)
         if result.returncode == 0:
             return []
         failed = set(re.findall(r"q(\d+)\.yaml", result.stdout + result.stderr))
@@ -245,13 +239,7 @@ def rule_syntax_problems(rule_files: Iterable[RuleFile], promtool: Path | str) -
     paths = [str(f.path) for f in rule_files]
     if not paths:
         return []
-    result = subprocess.run(
-        [str(promtool), "check", "rules", *paths],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _check_rules(promtool, paths)
     if result.returncode == 0:
         return []
     problems = []
@@ -260,3 +248,13 @@ def rule_syntax_problems(rule_files: Iterable[RuleFile], promtool: Path | str) -
             if line.startswith(path + ":") or line.lstrip().startswith(path + ":"):
                 problems.append(Problem(path, line.strip().removeprefix(path + ":").strip()))
     return problems or [Problem(", ".join(paths), (result.stderr or result.stdout).strip())]
+
+
+def _check_rules(promtool: Path | str, paths: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(promtool), "check", "rules", *paths],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

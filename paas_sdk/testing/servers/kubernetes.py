@@ -10,9 +10,7 @@ ServiceAccount, Deployments no Pods). Facts: `reference/kubernetes.md`.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
-import ipaddress
 import secrets
 import ssl
 from collections.abc import Sequence
@@ -265,102 +263,30 @@ def kubeconfig(server: str, ca_file: Path, token: str, name: str = "paas-harness
 
 
 def _write_pki(directory: Path) -> None:
-    """A fresh CA, a serving certificate for 127.0.0.1/localhost and a service-account key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    """A fresh CA; the API server's serving certificate for 127.0.0.1; the admin's client
+    certificate (O=system:masters: Prometheus scrapes with it, so the API server's
+    client-certificate expiry histogram sees one); the service-account signing key."""
+    import trustme
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-        return key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paas-harness-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    serving = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                    x509.DNSName("kubernetes.default.svc"),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    # the admin as a client certificate too (O=system:masters): Prometheus scrapes with it, so
-    # the API server's client-certificate expiry histogram sees a certificate
-    admin_key = ec.generate_private_key(ec.SECP256R1())
-    admin = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_USER),
-                ]
-            )
-        )
-        .issuer_name(ca_name)
-        .public_key(admin_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+    ca = trustme.CA(organization_name="paas-harness")
+    serving = ca.issue_cert("127.0.0.1", "localhost", "kubernetes.default.svc")
+    admin = ca.issue_cert(
+        f"{ADMIN_USER}.invalid", common_name=ADMIN_USER, organization_name="system:masters"
     )
     sa_key = ec.generate_private_key(ec.SECP256R1())
     files = {
-        "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
-        "apiserver.crt": serving.public_bytes(serialization.Encoding.PEM),
-        "apiserver.key": pem_key(key),
-        "admin.crt": admin.public_bytes(serialization.Encoding.PEM),
-        "admin.key": pem_key(admin_key),
-        "sa.key": pem_key(sa_key),
+        "ca.crt": ca.cert_pem.bytes(),
+        "apiserver.crt": b"".join(blob.bytes() for blob in serving.cert_chain_pems),
+        "apiserver.key": serving.private_key_pem.bytes(),
+        "admin.crt": b"".join(blob.bytes() for blob in admin.cert_chain_pems),
+        "admin.key": admin.private_key_pem.bytes(),
+        "sa.key": sa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
         "sa.pub": sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ),
