@@ -167,10 +167,7 @@ class Applier:
     # -- planning ------------------------------------------------------------------------------
     def plan(self, objects: list[dict[str, Any]], *, prune: bool = False) -> ApplyReport:
         """Dry-run every object; raise one `KubernetesError` for whatever would be refused."""
-        kinds = {KINDS[o["kind"]] for o in objects}
-        if prune:
-            kinds = set(KINDS.values())
-        self._check_served(kinds, needed={KINDS[o["kind"]] for o in objects})
+        self._check_served({KINDS[o["kind"]] for o in objects})
         report = ApplyReport()
         conflicts: list[str] = []
         for obj in objects:
@@ -186,10 +183,11 @@ class Applier:
             )
         if prune:
             wanted = {(o["kind"], o["metadata"]["name"]) for o in objects}
-            report.planned.extend(self._prunable(kinds, wanted))
+            report.planned.extend(self._prunable(set(KINDS.values()), wanted))
         return report
 
-    def _check_served(self, kinds: set[Kind], needed: set[Kind]) -> None:
+    def _check_served(self, needed: set[Kind]) -> None:
+        """A kind whose CRD is not installed is one error before anything is sent."""
         for kind in sorted(needed - {CONFIGMAP}, key=lambda k: k.kind):
             try:
                 served = self.session.request("GET", kind.prefix)
