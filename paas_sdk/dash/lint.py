@@ -234,20 +234,28 @@ def promql_problems(dashboards: Iterable[Dashboard], promtool: Path | str) -> li
 
 
 def rule_syntax_problems(rule_files: Iterable[RuleFile], promtool: Path | str) -> list[Problem]:
-    """What `promtool check rules` refuses in rule files: expressions that do not parse, bad
-    templates, durations; the check prometheus-operator's admission webhook makes."""
-    paths = [str(f.path) for f in rule_files]
-    if not paths:
+    """What `promtool check rules` refuses in rule files (settings filled in): expressions that
+    do not parse, bad templates, durations; the check prometheus-operator's webhook makes."""
+    files = list(rule_files)
+    if not files:
         return []
-    result = _check_rules(promtool, paths)
+    with tempfile.TemporaryDirectory(prefix="paas-dash-") as tmp:
+        checked: dict[str, str] = {}
+        for index, rule_file in enumerate(files):
+            path = Path(tmp) / f"{index}-{rule_file.path.name}"
+            path.write_text(yaml.safe_dump({"groups": rule_file.groups}, sort_keys=False))
+            checked[path.as_posix()] = str(rule_file.path)
+        result = _check_rules(promtool, list(checked))
     if result.returncode == 0:
         return []
     problems = []
     for line in (result.stdout + result.stderr).splitlines():
-        for path in paths:
-            if line.startswith(path + ":") or line.lstrip().startswith(path + ":"):
-                problems.append(Problem(path, line.strip().removeprefix(path + ":").strip()))
-    return problems or [Problem(", ".join(paths), (result.stderr or result.stdout).strip())]
+        for checked_path, source in checked.items():
+            if line.strip().startswith(checked_path + ":"):
+                message = line.strip().removeprefix(checked_path + ":").strip()
+                problems.append(Problem(source, message))
+    output = (result.stderr or result.stdout).strip()
+    return problems or [Problem(", ".join(checked.values()), output)]
 
 
 def _check_rules(promtool: Path | str, paths: list[str]) -> subprocess.CompletedProcess[str]:

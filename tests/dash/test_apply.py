@@ -156,8 +156,8 @@ def test_dry_run_is_a_server_dry_run_with_a_diff_and_writes_nothing(
     planned = apply(kubernetes, namespace, *args, "--dry-run")
     assert planned.exit_code == 0, planned.output
     assert "would configure prometheusrule/shop-shop" in planned.output
-    assert "-      expr: sum by (job) (rate(shop_orders_total[5m]))" in planned.output
-    assert "+      expr: sum by (job) (rate(shop_orders_total[10m]))" in planned.output
+    assert "-    - expr: sum by (job) (rate(shop_orders_total[5m]))" in planned.output
+    assert "+    - expr: sum by (job) (rate(shop_orders_total[10m]))" in planned.output
     assert "configmap/grafana-dashboard-paas-shop-orders unchanged" in planned.output
     after = listed(api, RULES, namespace)["shop-shop"]["metadata"]["resourceVersion"]
     assert after == before

@@ -151,13 +151,14 @@ def build_coredns(target: Path, root: Path, version: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def module_files(root: Path, module: str, version: str, subdir: str, target: Path) -> None:
-    """Copy the files under `subdir` of a Go module's source into `target`."""
+def module_files(
+    root: Path, module: str, version: str, *, subdir: str, names: tuple[str, ...], target: Path
+) -> None:
+    """Copy the files `names` under `subdir` of a Go module's source into `target`."""
     go = GoModules(root, module)
     target.mkdir(parents=True, exist_ok=True)
     source = Path(go.download(module, version, target)["Dir"]) / subdir
-    if not source.is_dir():
-        raise HarnessError(f"{module}@{version} has no {subdir}/", where=module)
-    for path in sorted(source.iterdir()):
-        if path.is_file():
-            shutil.copyfile(path, target / path.name)
+    for name in names:
+        if not (source / name).is_file():
+            raise HarnessError(f"{module}@{version} has no {subdir}/{name}", where=module)
+        shutil.copyfile(source / name, target / name)

@@ -39,7 +39,7 @@ KUSTOMIZE_VERSION = "v5.6.0"
 KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.7.0"
 COREDNS_VERSION = "v1.14.7"
-# the PrometheusRule and ServiceMonitor CRDs, as files of the operator's Go module
+# the PrometheusRule and ServiceMonitor CRDs (deploy/ has both), files of the operator's module
 PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
 # bumped when the set of jars fetched for a server changes, so a stale cache is refetched
 _ZOOKEEPER_LAYOUT = 2
@@ -291,8 +291,12 @@ class Cache:
             self.root,
             "github.com/prometheus-operator/prometheus-operator",
             PROMETHEUS_OPERATOR_VERSION,
-            "example/prometheus-operator-crd",
-            self.operator_crds,
+            subdir="example/prometheus-operator-crd",
+            names=(
+                "monitoring.coreos.com_prometheusrules.yaml",
+                "monitoring.coreos.com_servicemonitors.yaml",
+            ),
+            target=self.operator_crds,
         )
         _mark_complete(self.operator_crds)
 
