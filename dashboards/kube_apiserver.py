@@ -121,20 +121,34 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             timeseries_panel(
-                "Flow control",
-                "Requests executing and waiting per priority level (API Priority and Fairness).",
+                "Flow control seats",
+                "Seats in use and the current seat limit per priority level (API Priority and"
+                " Fairness); requests queue, then are rejected, when use reaches the limit.",
                 "short",
                 [
                     (
-                        "sum by (priority_level) (apiserver_flowcontrol_current_executing_requests"
+                        "sum by (priority_level) (apiserver_flowcontrol_current_executing_seats"
                         f"{{{S}}})",
-                        "{{priority_level}} executing",
+                        "{{priority_level}} in use",
                     ),
                     (
-                        "sum by (priority_level) (apiserver_flowcontrol_current_inqueue_requests"
+                        "sum by (priority_level) (apiserver_flowcontrol_current_limit_seats"
                         f"{{{S}}})",
-                        "{{priority_level}} queued",
+                        "{{priority_level}} limit",
                     ),
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Stored objects",
+                "Objects stored per resource, the ten largest (what etcd holds).",
+                "short",
+                [
+                    (
+                        f"topk(10, max by (resource) (apiserver_resource_objects{{{S}}}))",
+                        "{{resource}}",
+                    )
                 ],
             )
         )
