@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import yaml
 from paas_exporter.config import ExporterConfig, parse_config
 from paas_exporter.exposition import MetricFamily
 from paas_exporter.poller import collect
@@ -23,6 +30,24 @@ def large_simulators(quick: bool) -> tuple[HarborSimulator, JenkinsSimulator]:
     harbor = HarborSimulator(projects=projects).start()
     jenkins = JenkinsSimulator(jobs=jobs, folders=10, depth=3).start()
     return harbor, jenkins
+
+
+@contextlib.contextmanager
+def exporter_process(config: dict[str, Any]) -> Iterator[subprocess.Popen[bytes]]:
+    """`paas-exporter` as its real command in a child process, stopped on leaving."""
+    env = {**os.environ, "BENCH_HARBOR_PASSWORD": "Harbor12345", "BENCH_JENKINS_TOKEN": "api-token"}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as file:
+        yaml.safe_dump(config, file)
+    command = Path(sys.executable).parent / "paas-exporter"
+    child = subprocess.Popen(
+        [str(command), "--config", file.name, "--log-level", "WARNING"], env=env
+    )
+    try:
+        yield child
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        os.unlink(file.name)
 
 
 def config_for(harbor: HarborSimulator, jenkins: JenkinsSimulator, **extra: Any) -> ExporterConfig:

@@ -1,47 +1,52 @@
-"""Poll cost of the delivery view at 200 applications x 30 days of history: upstream requests
-per poll, CPU per poll and resident memory of a real `paas-exporter` process, against the same
-exporter without the delivery view, in the same run.
+"""Poll cost of the delivery view at 200 applications x 30 days of history, against the exporter
+without it (one poll each of its Harbor, Jenkins and Spinnaker collectors) in the same run:
+
+- upstream requests and CPU per poll (CPU of the polling thread only: the simulators answer in
+  other threads), for a steady poll with nothing new, a poll after 5 new deploys, and the first
+  poll, which reads the whole history;
+- resident memory of a real `paas-exporter` process with and without the view (RSS between
+  polls, and the kernel's high-water mark, which the first poll sets).
 
     .venv/bin/python benchmarks/delivery_poll.py [--quick]
-
-Both exporters poll the same simulators (Harbor, Jenkins, and Spinnaker with every
-application's executions); the delivery one also links them. Steady polls are measured after
-the first (which reads the whole history), once with nothing new and once with new deploys.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
-import subprocess
-import sys
-import tempfile
+import statistics
 import time
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
-import yaml
-from prometheus_client.parser import text_string_to_metric_families
+from _exporter_setup import exporter_process
+from exporter_scrape import rss_mb
+from paas_exporter.config import ExporterConfig, parse_config
+from paas_exporter.delivery import DeliveryUpstreams, DeliveryView
+from paas_exporter.poller import collect
+from paas_exporter.upstream import Upstream
 
+from paas_sdk.testing.servers._process import free_port
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
 from paas_sdk.testing.simulators.delivery import DeliveryWorld, install
 
-INTERVAL = 5.0
-EXPORTER = str(Path(sys.executable).with_name("paas-exporter"))
+INTERVAL = 10
 
 
-def _config(sims: tuple[Any, ...], port: int, delivery: bool) -> dict[str, Any]:
-    harbor, jenkins, spinnaker = sims
+def _config(sims: dict[str, Any], delivery: bool, port: int = 0) -> dict[str, Any]:
     config: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": port},
         "targets": [
-            {"name": "harbor", "kind": "harbor", "url": harbor.url, "interval": INTERVAL,
-             "timeout": 60, "auth": {"username": "admin", "password_env": "BENCH_HARBOR"}},
-            {"name": "jenkins", "kind": "jenkins", "url": jenkins.url, "interval": INTERVAL,
-             "timeout": 60, "auth": {"username": "exporter", "password_env": "BENCH_JENKINS"}},
-            {"name": "spin", "kind": "spinnaker", "url": spinnaker.url, "interval": INTERVAL,
-             "timeout": 60},
+            {"name": "harbor", "kind": "harbor", "url": sims["harbor"].url, "interval": INTERVAL,
+             "timeout": 60,
+             "auth": {"username": "admin", "password_env": "BENCH_HARBOR_PASSWORD"}},
+            {"name": "jenkins", "kind": "jenkins", "url": sims["jenkins"].url,
+             "interval": INTERVAL, "timeout": 60,
+             "auth": {"username": "exporter", "password_env": "BENCH_JENKINS_TOKEN"}},
+            {"name": "spin", "kind": "spinnaker", "url": sims["spinnaker"].url,
+             "interval": INTERVAL, "timeout": 60},
         ],
     }  # fmt: skip
     if delivery:
@@ -53,96 +58,68 @@ def _config(sims: tuple[Any, ...], port: int, delivery: bool) -> dict[str, Any]:
     return config
 
 
-def _metrics(port: int) -> dict[tuple[str, str], float]:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
-    out: dict[tuple[str, str], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.startswith("paas_exporter_"):
-                out[sample.name, sample.labels.get("target", "")] = sample.value
+async def _timed(call: Any) -> float:
+    started = time.thread_time()
+    await call
+    return time.thread_time() - started
+
+
+async def poll_costs(
+    config: ExporterConfig, world: DeliveryWorld, sims: dict[str, Any]
+) -> dict[str, float]:
+    """Requests and polling-thread CPU seconds of each kind of poll."""
+    out: dict[str, float] = {}
+    cpu: list[float] = []
+    requests: list[int] = []
+    for _ in range(3):  # the exporter without the view: one poll of each collector
+        spent, asked = 0.0, 0
+        for target in config.targets:
+            upstream = Upstream(target)
+            spent += await _timed(collect(upstream, target, time.time()))
+            asked += upstream.requests
+            await upstream.close()
+        cpu.append(spent)
+        requests.append(asked)
+    out["base_cpu"], out["base_requests"] = statistics.median(cpu), statistics.median(requests)
+
+    view = DeliveryView(config)
+    up = DeliveryUpstreams(config, {})
+    out["first_cpu"] = await _timed(view.collect(up, time.time()))
+    out["first_requests"] = up.requests
+    cpu, requests = [], []
+    for _ in range(5):
+        asked = up.requests
+        cpu.append(await _timed(view.collect(up, time.time())))
+        requests.append(up.requests - asked)
+    out["steady_cpu"], out["steady_requests"] = statistics.median(cpu), statistics.median(requests)
+    now = int(time.time() * 1000)
+    for app in world.applications[:5]:
+        world.add_release(app, now)
+    install(world, harbor=sims["harbor"], jenkins=sims["jenkins"], spinnaker=sims["spinnaker"])
+    asked = up.requests
+    out["new_cpu"] = await _timed(view.collect(up, time.time()))
+    out["new_requests"] = up.requests - asked
+    await up.close()
     return out
 
 
-def _proc(pid: int) -> tuple[float, int]:
-    """(CPU seconds, resident bytes) of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    return cpu, rss
-
-
-def run_exporter(
-    sims: tuple[Any, ...], delivery: bool, world: DeliveryWorld, steady: int
-) -> dict[str, float]:
-    """Start a real exporter, let it finish its first polls, then measure `steady` polls."""
-    from paas_sdk.testing.servers._process import free_port
-
+def resident(sims: dict[str, Any], delivery: bool) -> tuple[float, float]:
+    """(RSS between polls, high-water mark) in MiB of a real exporter, after two full polls."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "exporter.yaml"
-        path.write_text(yaml.safe_dump(_config(sims, port, delivery)))
-        env = {**os.environ, "BENCH_HARBOR": "Harbor12345", "BENCH_JENKINS": "api-token"}
-        process = subprocess.Popen(
-            [EXPORTER, "--config", str(path), "--log-level", "WARNING"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            target = "delivery" if delivery else "spin"
-            first = time.monotonic()
-            while True:
-                time.sleep(0.5)
-                try:
-                    m = _metrics(port)
-                except httpx.HTTPError:
-                    continue
-                done = "paas_exporter_last_success_timestamp_seconds"
-                if (done, target) in m and (done, "spin") in m:
-                    break
-                if time.monotonic() - first > 900:
-                    raise TimeoutError("first poll did not finish")
-            first_requests = m.get(("paas_exporter_upstream_requests_total", target), 0)
-            time.sleep(INTERVAL)  # let every target settle into its rhythm
-            before = _metrics(port)
-            cpu0, _ = _proc(process.pid)
-            started = time.monotonic()
-            time.sleep(steady * INTERVAL)
-            after = _metrics(port)
-            cpu1, rss = _proc(process.pid)
-            elapsed = time.monotonic() - started
-            polls = elapsed / INTERVAL
-
-            def added(name: str, which: str) -> float:
-                return after.get((name, which), 0) - before.get((name, which), 0)
-
-            requests = sum(
-                added("paas_exporter_upstream_requests_total", t)
-                for t in ("harbor", "jenkins", "spin", "delivery")
-            )
-            out = {
-                "first_requests": first_requests,
-                "requests_per_poll": requests / polls,
-                "delivery_requests_per_poll": added(
-                    "paas_exporter_upstream_requests_total", "delivery"
-                )
-                / polls,
-                "cpu_per_poll": (cpu1 - cpu0) / polls,
-                "rss": float(rss),
-            }
-            if delivery:  # new deploys: what each costs
-                now = int(time.time() * 1000)
-                for app in world.applications[:5]:
-                    world.add_release(app, now)
-                install(world, harbor=sims[0], jenkins=sims[1], spinnaker=sims[2])
-                mark = _metrics(port)
-                time.sleep(2 * INTERVAL + 1)
-                later = _metrics(port)
-                key = ("paas_exporter_upstream_requests_total", "delivery")
-                out["requests_for_5_new_deploys"] = later.get(key, 0) - mark.get(key, 0)
-            return out
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with exporter_process(_config(sims, delivery, port)) as child:
+        deadline = time.monotonic() + 600
+        wanted = ("harbor", "jenkins", "spin", *(("delivery",) if delivery else ()))
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+            except httpx.HTTPError:
+                continue
+            done = "paas_exporter_last_success_timestamp_seconds{target="
+            if all(f'{done}"{t}"' in text for t in wanted):
+                break
+        time.sleep(2 * INTERVAL + INTERVAL / 2)  # two more polls of everything
+        return rss_mb(child.pid)
 
 
 def main() -> None:
@@ -151,30 +128,37 @@ def main() -> None:
     args = parser.parse_args()
     apps, days = (50, 7) if args.quick else (200, 30)
     world = DeliveryWorld.generate(apps, days, now_ms=int(time.time() * 1000) - 60_000)
-    with (
-        HarborSimulator(projects=20) as harbor,
-        JenkinsSimulator(jobs=200, folders=10, depth=2) as jenkins,
-        SpinnakerSimulator(applications=1) as spinnaker,
-    ):
-        sims = (harbor, jenkins, spinnaker)
+    with ExitStack() as stack:
+        harbor = stack.enter_context(HarborSimulator(projects=20))
+        jenkins = stack.enter_context(JenkinsSimulator(jobs=200, folders=10, depth=2))
+        spinnaker = stack.enter_context(SpinnakerSimulator(applications=5))
+        sims: dict[str, Any] = {"harbor": harbor, "jenkins": jenkins, "spinnaker": spinnaker}
         install(world, harbor=harbor, jenkins=jenkins, spinnaker=spinnaker)
-        print(f"world: {apps} applications x {days} days, {len(world.builds)} builds, "
-              f"{len(world.deploys)} executions")  # fmt: skip
-        without = run_exporter(sims, False, world, steady=4)
-        with_view = run_exporter(sims, True, world, steady=4)
-    print(f"{'':38}{'without':>12}{'with delivery':>16}{'ratio':>9}")
-    rows = (
-        ("upstream requests per steady poll", "requests_per_poll", 1),
-        ("CPU ms per poll interval", "cpu_per_poll", 1000),
-        ("RSS MiB", "rss", 1 / 2**20),
+        print(f"world: {apps} applications x {days} days: {len(world.builds)} builds, "
+              f"{len(world.deploys)} deploy executions")  # fmt: skip
+        os.environ.setdefault("BENCH_HARBOR_PASSWORD", "Harbor12345")
+        os.environ.setdefault("BENCH_JENKINS_TOKEN", "api-token")
+        config = parse_config(_config(sims, True), "benchmark")
+        costs = asyncio.run(poll_costs(config, world, sims))
+        rss_without, peak_without = resident(sims, False)
+        rss_with, peak_with = resident(sims, True)
+    base_r, base_c = costs["base_requests"], costs["base_cpu"] * 1000
+    print(f"\nper poll, against one poll of the exporter without the view "
+          f"({base_r:.0f} requests, {base_c:.0f} ms CPU):")  # fmt: skip
+    print(f"{'':34}{'requests':>10}{'ratio':>8}{'CPU ms':>10}{'ratio':>8}")
+    for label, name in (
+        ("delivery, steady (nothing new)", "steady"),
+        ("delivery, 5 new deploys", "new"),
+        ("delivery, first poll (history)", "first"),
+    ):
+        r, c = costs[f"{name}_requests"], costs[f"{name}_cpu"] * 1000
+        print(f"{label:34}{r:10.0f}{r / base_r:8.3f}{c:10.1f}{c / base_c:8.3f}")
+    print(f"\n{'resident memory, MiB':34}{'without':>10}{'with':>10}{'ratio':>8}")
+    print(
+        f"{'RSS between polls':34}{rss_without:10.1f}{rss_with:10.1f}{rss_with / rss_without:8.3f}"
     )
-    for label, name, scale in rows:
-        a, b = without[name] * scale, with_view[name] * scale
-        print(f"{label:38}{a:12.1f}{b:16.1f}{b / a if a else float('nan'):9.3f}")
-    steady = with_view["delivery_requests_per_poll"]
-    print(f"delivery requests per steady poll (nothing new): {steady:.2f}")
-    print(f"delivery requests for 5 new deploys: {with_view['requests_for_5_new_deploys']:.0f}")
-    print(f"delivery requests of the first poll (whole history): {with_view['first_requests']:.0f}")
+    ratio = peak_with / peak_without
+    print(f"{'high-water mark':34}{peak_without:10.1f}{peak_with:10.1f}{ratio:8.3f}")
 
 
 if __name__ == "__main__":

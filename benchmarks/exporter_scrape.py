@@ -8,17 +8,13 @@ run scrapes a prometheus-client `start_http_server` exposing the same samples as
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import yaml
-from _exporter_setup import config_for, large_simulators, poll_directly
+from _exporter_setup import config_for, exporter_process, large_simulators, poll_directly
 from exporter_render import SameSamples
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -81,14 +77,7 @@ def main() -> None:
             },
         ],
     }
-    env = {**os.environ, "BENCH_HARBOR_PASSWORD": "Harbor12345", "BENCH_JENKINS_TOKEN": "api-token"}
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as file:
-        yaml.safe_dump(config, file)
-    command = Path(sys.executable).parent / "paas-exporter"
-    child = subprocess.Popen(
-        [str(command), "--config", file.name, "--log-level", "WARNING"], env=env
-    )
-    try:
+    with exporter_process(config) as child:
         url = f"http://127.0.0.1:{port}/metrics"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -105,10 +94,6 @@ def main() -> None:
         ours_gzip = latencies(url, scrapes, PROMETHEUS_ACCEPT)
         ours_plain = latencies(url, scrapes // 2, {"Accept-Encoding": "identity"})
         rss, peak = rss_mb(child.pid)
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
-        os.unlink(file.name)
 
     families, _, _ = poll_directly(config_for(harbor, jenkins))
     harbor.stop()

@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from paas_sdk.context import ServiceContext
 from paas_sdk.logs import EcsFormatter, KafkaLogHandler
-from paas_sdk.logs._elasticsearch import LogIndexer, install_template
+from paas_sdk.logs._elasticsearch import install_template
+from paas_sdk.logs._indexer import LogIndexer
 from paas_sdk.testing.servers import ElasticsearchServer, KafkaServer
 
 

@@ -26,6 +26,7 @@ DETAILS = {
     "Harbor": "harbor",
     "Jenkins": "jenkins",
     "Spinnaker": "spinnaker",
+    "Delivery": "delivery",
     "etcd": "etcd",
     "Kubernetes API server": "kube-apiserver",
     "CoreDNS": "coredns",

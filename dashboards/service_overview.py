@@ -10,6 +10,8 @@ FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
 RATE = "[$__rate_interval]"
 HTTP = "http_server_request_duration_seconds"
+# the gRPC statuses OpenTelemetry counts as server-side errors (alert_rules/services.yaml too)
+RPC_SERVER_ERRORS = "UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"
 
 
 def dashboard() -> Dashboard:
@@ -103,6 +105,7 @@ def dashboard() -> Dashboard:
                 [(f"sum by (instance) (http_server_requests_in_flight{{{S}}})", "{{instance}}")],
             )
         )
+        .with_row(Row("Dubbo RPC"))
         .with_panel(
             timeseries_panel(
                 "RPC server calls",
@@ -128,6 +131,37 @@ def dashboard() -> Dashboard:
                         f"(rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
                         "{{service}} {{status}}",
                     )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "RPC server error ratio",
+                "Share of served Dubbo calls failing with a server-side gRPC status, by service.",
+                "percentunit",
+                [
+                    (
+                        "sum by (service) (rate(rpc_server_duration_seconds_count"
+                        f'{{{S}, status=~"{RPC_SERVER_ERRORS}"}}{RATE}))'
+                        " / sum by (service) "
+                        f"(rate(rpc_server_duration_seconds_count{{{S}}}{RATE}))",
+                        "{{service}}",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "RPC latency p99",
+                "99th percentile of Dubbo calls served and made, by service.",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.99, sum by (service, le) "
+                        f"(rate(rpc_{side}_duration_seconds_bucket{{{S}}}{RATE})))",
+                        f"{side} {{{{service}}}}",
+                    )
+                    for side in ("server", "client")
                 ],
             )
         )

@@ -1,8 +1,9 @@
 """The local demo of the whole platform on one machine.
 
 It starts real ZooKeeper, Kafka, Elasticsearch and Prometheus, the Apollo double and the Harbor,
-Jenkins and Spinnaker simulators; runs the example order service (config from Apollo, registered
-in ZooKeeper, ECS logs to Kafka, metrics) and paas-exporter; drives traffic and one config change;
+Jenkins and Spinnaker simulators; runs the example order service (config from Apollo, its Triple
+endpoint registered in ZooKeeper, ECS logs to Kafka, metrics) and paas-exporter; drives traffic
+and one config change; has a Java Dubbo consumer call the service through ZooKeeper;
 indexes the shipped logs into Elasticsearch with `paas-logs`; has Prometheus scrape both; renders
 the dashboards with `paas-dash` (or syncs them when GRAFANA_URL is set); starts a real Kubernetes
 API server (with etcd), applies the dashboards and rules to it with `paas-dash apply` and shows
@@ -55,7 +56,8 @@ from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, Spinn
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 APP_ID = "order-service"
-INTERFACE = "com.example.order.OrderService"
+INTERFACE = "com.example.order.v1.OrderService"  # proto/order.proto's OrderService in Dubbo
+JAVA_CALLS = 20
 LOG_TOPIC = "paas-logs"
 ORDERS = 300
 
@@ -144,6 +146,7 @@ class Demo:
         self.drive_traffic(service["url"])
         self.change_config(apollo, service["url"])
         self.show_registration(zookeeper.hosts)
+        self.call_from_java(zookeeper.hosts)
         self.index_logs(kafka.bootstrap_servers, elasticsearch.url)
         self.show_prometheus(prometheus)
         self.dashboards()
@@ -156,7 +159,7 @@ class Demo:
         apollo: ApolloDouble,
         simulators: list[Any],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        port, metrics_port = free_port(), free_port()
+        port, metrics_port, triple_port = free_port(), free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("APOLLO_", "PAAS_"))}
         service_env = dict(
             env,
@@ -170,6 +173,7 @@ class Demo:
             PAAS_LOG_TOPIC=LOG_TOPIC,
             PAAS_METRICS_PORT=str(metrics_port),
             PAAS_DRAIN_SECONDS="1",
+            PAAS_TRIPLE_PORT=str(triple_port),
         )
         self.spawn(
             APP_ID,
@@ -249,7 +253,32 @@ class Demo:
         urls = [DubboURL.decode(child) for child in children]
         self.summary["registry"] = {"path": path, "providers": [str(u) for u in urls]}
         detail = f"{path}: " + (f"{urls[0].host}:{urls[0].port}" if urls else "nothing")
-        self.check("registered in ZooKeeper", len(urls) == 1, detail)
+        self.check("registered in ZooKeeper", len(urls) == 1 and urls[0].protocol == "tri", detail)
+
+    def call_from_java(self, hosts: str) -> None:
+        """A Java Dubbo 3.3 consumer finds the service in ZooKeeper and calls it over Triple."""
+        with console.status("building and running a Java Dubbo consumer ..."):
+            run = subprocess.run(
+                [sys.executable, "-m", "examples.order_service.java_dubbo", hosts,
+                 "--calls", str(JAVA_CALLS)],
+                cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+            )  # fmt: skip
+        lines = run.stdout.splitlines()
+        answers = [line.split() for line in lines if line.startswith("OK ")]
+        placed = [line for line in lines if line.startswith("PLACED ")]
+        self.summary["java"] = {
+            "calls": JAVA_CALLS,
+            "answered": len(answers),
+            "served_by": sorted({a[2] for a in answers}),
+            "placed": len(placed),
+            "done": lines[-1] if lines else "",
+        }
+        self.check(
+            "Java Dubbo consumer over Triple",
+            len(answers) == JAVA_CALLS and len(placed) == 1,
+            f"{len(answers)} of {JAVA_CALLS} GetOrder answered by "
+            f"{', '.join(self.summary['java']['served_by']) or 'nobody'}; {placed[:1]}",
+        )
 
     def index_logs(self, bootstrap: str, es_url: str) -> None:
         logs = str(BIN / "paas-logs")
@@ -269,7 +298,7 @@ class Demo:
             ]}},
         )["count"]  # fmt: skip
         total = es.count(index=f"{LOG_TOPIC}*")["count"]
-        expected = self.summary["traffic"]["placed"]
+        expected = self.summary["traffic"]["placed"] + self.summary.get("java", {}).get("placed", 0)
         self.summary["logs"] = {"indexed": total, "order_placed": placed, "expected": expected}
         self.check(
             "logs shipped and indexed",

@@ -52,7 +52,8 @@ class Limits:
     max_connections: int = 4096
     workers: int = 16
     header_timeout: float = 10.0
-    idle_timeout: float = 60.0
+    # longer than any usual scrape interval, so Prometheus keeps reusing its connection
+    idle_timeout: float = 120.0
     io_timeout: float = 10.0
     max_head_bytes: int = 64 * 1024
     max_body_bytes: int = 16 * 1024 * 1024
@@ -180,7 +181,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
             return False
         return True
 
@@ -281,6 +283,7 @@ class HTTPServer:
             raise
         self.socket.setblocking(False)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.server_port = self.server_address[1]  # as socketserver names them
         self._selector = selectors.DefaultSelector()
         # Workers hand connections back through a queue and wake the selector with a byte.
         self._wake_read, self._wake_write = socket.socketpair()
@@ -299,6 +302,8 @@ class HTTPServer:
 
     # -- life -----------------------------------------------------------------------------------
     def serve_forever(self, poll_interval: float = 0.5) -> None:
+        if self._stop.is_set():  # shut down before it ever ran
+            return
         self._stopped.clear()
         self._selector.register(self.socket, selectors.EVENT_READ, None)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)

@@ -122,10 +122,10 @@ class WebConfig:
 
             with self._bcrypt_lock:
                 matches = bcrypt.checkpw(password.encode(), hashed or _FAKE_HASH)
-            known = matches and hashed is not None
-            if len(self._cache) >= _CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = known
+                known = matches and hashed is not None
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = known
         return known
 
     def _current(self) -> _Parsed:

@@ -5,7 +5,7 @@ immutable, validated `ServiceContext` that logs, metrics, config and the registr
 
 | field       | variable             | default with nothing set                  |
 |-------------|----------------------|-------------------------------------------|
-| app_id      | ``PAAS_APP_ID``      | the program's name (``sys.argv[0]``)      |
+| app_id      | ``PAAS_APP_ID``      | ``APP_ID`` (Apollo's), else the program |
 | environment | ``PAAS_ENV``         | ``local``                                 |
 | cluster     | ``PAAS_CLUSTER``     | ``default`` (Apollo's default cluster)    |
 | version     | ``PAAS_VERSION``     | ``0.0.0``                                 |
@@ -115,6 +115,8 @@ class ServiceContext(BaseModel):
             raw = env.get(var, "").strip()
             if raw:
                 values[field] = raw
+        if "app_id" not in values and env.get("APP_ID", "").strip():
+            values["app_id"] = env["APP_ID"].strip()  # Apollo's own variable for the app id
         values.setdefault("app_id", _program_name())
         values.setdefault("host_name", socket.gethostname())
         try:

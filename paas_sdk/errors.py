@@ -138,7 +138,15 @@ class ExporterConfigError(ExporterError):
 
 
 class UpstreamError(ExporterError):
-    """Harbor, Jenkins or Spinnaker answered with an error, garbage, or not at all."""
+    """Harbor, Jenkins or Spinnaker answered with an error, garbage, or not at all.
+
+    `reason` is one of a fixed set for metrics: auth, timeout, connect, http_4xx, http_5xx or
+    malformed (an answer of the wrong type or shape, the default).
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, reason: str = "malformed"):
+        super().__init__(message, where=where)
+        self.reason = reason
 
 
 class DashboardError(PaasError):

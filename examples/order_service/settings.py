@@ -18,5 +18,5 @@ class OrderSettings(BaseModel):
     orders: OrderLimits = OrderLimits()
 
 
-DUBBO_INTERFACE = "com.example.order.OrderService"
-DUBBO_METHODS = ("getOrder", "placeOrder")
+# the Dubbo interface of proto/order.proto's OrderService (its java_package and service name)
+DUBBO_INTERFACE = "com.example.order.v1.OrderService"

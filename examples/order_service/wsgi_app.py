@@ -1,7 +1,11 @@
 """The order service as a WSGI app (Flask), wired by `paas_sdk.init()`.
 
-    gunicorn -w 2 'examples.order_service.wsgi_app:create_app()'   # with PROMETHEUS_MULTIPROC_DIR
-    python -m examples.order_service.wsgi_app --port 8080           # single process, for trying
+    gunicorn -c python:paas_sdk.integrations.gunicorn -w 2 \\
+        'examples.order_service.wsgi_app:create_app()'
+    python -m examples.order_service.wsgi_app --port 8080        # single process, for trying
+
+Under gunicorn the config module `paas_sdk.integrations.gunicorn` binds one `/metrics` for all
+workers in the arbiter and hands SIGTERM on to gunicorn once each worker's drain is over.
 
 Same routes as the ASGI variant; the metrics middleware wraps `app.wsgi_app`, so the route label
 is Flask's url rule (``/orders/<int:order_id>``), never the raw path.
@@ -17,18 +21,19 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 import paas_sdk
-from examples.order_service.settings import DUBBO_INTERFACE, DUBBO_METHODS, OrderSettings
-from paas_sdk.metrics import RpcMetrics, WsgiMetricsMiddleware
+from examples.order_service.orders import OrderBook, TooManyItemsError
+from examples.order_service.settings import OrderSettings
+from examples.order_service.triple import serve_triple
+from paas_sdk.metrics import WsgiMetricsMiddleware
 
 log = logging.getLogger("order_service")
 
 
-def create_app(platform: paas_sdk.Platform | None = None) -> Flask:
+def create_app(platform: paas_sdk.Platform | None = None, book: OrderBook | None = None) -> Flask:
     """The Flask app; with no platform given, `paas_sdk.init()` starts one (gunicorn workers)."""
     platform = platform or paas_sdk.init()
     settings = platform.typed_settings(OrderSettings)
-    rpc = RpcMetrics.of(platform.metrics_registry)
-    orders: dict[int, dict[str, object]] = {}
+    orders = book if book is not None else OrderBook()
     app = Flask("order_service")
 
     @app.get("/greeting")
@@ -37,23 +42,20 @@ def create_app(platform: paas_sdk.Platform | None = None) -> Flask:
 
     @app.get("/orders/<int:order_id>")
     def get_order(order_id: int) -> ResponseReturnValue:
-        with rpc.server(DUBBO_INTERFACE, "getOrder"):
-            order = orders.get(order_id)
+        order = orders.get(order_id)
         if order is None:
             return jsonify(error=f"no order {order_id}"), 404
-        return jsonify(order)
+        return jsonify(order.as_json())
 
     @app.post("/orders")
     def place_order() -> ResponseReturnValue:
-        with rpc.server(DUBBO_INTERFACE, "placeOrder"):
-            items = list((request.get_json(silent=True) or {}).get("items", []))
-            limit = settings.current.orders.max_items
-            if len(items) > limit:
-                return jsonify(error=f"at most {limit} items"), 422
-            order_id = len(orders) + 1
-            orders[order_id] = {"id": order_id, "items": items}
-        log.info("order placed", extra={"order.id": order_id, "order.items": len(items)})
-        return jsonify(orders[order_id]), 201
+        items = list((request.get_json(silent=True) or {}).get("items", []))
+        try:
+            order = orders.place(items, settings.current.orders.max_items)
+        except TooManyItemsError as exc:
+            return jsonify(error=str(exc)), 422
+        log.info("order placed", extra={"order.id": order.id, "order.items": len(items)})
+        return jsonify(order.as_json()), 201
 
     app.wsgi_app = WsgiMetricsMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, registry=platform.metrics_registry
@@ -72,11 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
     platform = paas_sdk.init()
+    book = OrderBook()
     server: WSGIServer = make_server(
-        args.host, args.port, create_app(platform), handler_class=_QuietHandler
+        args.host, args.port, create_app(platform, book), handler_class=_QuietHandler
     )
     platform.lifecycle.on_stop("http server", server.shutdown, first=True)
-    platform.expose(DUBBO_INTERFACE, methods=DUBBO_METHODS, port=args.port)
+    serve_triple(platform, book)  # the Dubbo face: Java consumers call it through ZooKeeper
     server.serve_forever()
     platform.wait(timeout=30)
 

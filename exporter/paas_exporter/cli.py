@@ -15,6 +15,7 @@ from paas_exporter import __version__
 from paas_exporter.config import load_config
 from paas_exporter.poller import Poller
 from paas_exporter.server import MetricsServer
+from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
 from paas_sdk._http_server import describe_listening
 from paas_sdk._web_config import load_web_config
 from paas_sdk.errors import ConfigError, ExporterConfigError, PaasError
@@ -44,7 +45,7 @@ def _configure_logging(level: str, *, to_stderr: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per upstream request is noise
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--config",
     "config_path",
@@ -83,6 +84,7 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     log_level: str,
 ) -> None:
     """Export Harbor, Jenkins and Spinnaker state as Prometheus metrics."""
+    honour_no_color()
     _configure_logging(log_level, to_stderr=once)
     try:
         config = load_config(config_path)

@@ -234,7 +234,9 @@ class DeliveryConfig(_Strict):
     #: Where counted executions and counter values survive restarts (none: a restart counts
     #: only what completes after it, the rolling gauges still cover the whole history).
     state_file: Path | None = None
-    search_page_size: Annotated[int, Field(ge=10, le=1000)] = 200
+    #: Executions per search page; expanded executions carry their manifests, so pages are
+    #: kept small (the first poll's memory peak is about one page).
+    search_page_size: Annotated[int, Field(ge=10, le=1000)] = 50
 
     @property
     def kind(self) -> str:

@@ -77,12 +77,10 @@ def system_families(info: Any, volumes: Any) -> list[MetricFamily]:
         "Free space on Harbor's registry storage volume" + LAST_POLL,
     )
     if storage:
-        total.add(
-            sum(number(expect_dict(s, "storage").get("total"), "storage.total") for s in storage)
-        )
-        free.add(
-            sum(number(expect_dict(s, "storage").get("free"), "storage.free") for s in storage)
-        )
+        # Harbor's models leave zero numbers out (go-swagger omitempty): absent means 0.
+        disks = [expect_dict(s, "storage") for s in storage]
+        total.add(sum(number(s.get("total"), "storage.total", default=0) for s in disks))
+        free.add(sum(number(s.get("free"), "storage.free", default=0) for s in disks))
     return [family, total, free]
 
 

@@ -12,10 +12,11 @@ from paas_exporter.exposition import MetricFamily
 from paas_exporter.upstream import Upstream, expect_dict, expect_list, number, text
 
 LAST_POLL = " (as of the exporter's last poll)"
+# Only what the job families read: at 20 000 jobs every field asked for costs megabytes of the
+# answer and of the objects it decodes into, all alive at once.
 JOB_FIELDS = (
-    "name,fullName,url,color,buildable,inQueue,healthReport[score],"
-    "lastBuild[number,result,building,duration,timestamp,estimatedDuration],"
-    "lastCompletedBuild[number,result,duration,timestamp]"
+    "fullName,healthReport[score],lastBuild[number,building,timestamp],"
+    "lastCompletedBuild[result,duration]"
 )
 FOLDER_CLASSES = frozenset(
     (
@@ -102,7 +103,7 @@ def job_families(root: Any, keep: NameFilter, now: float) -> list[MetricFamily]:
                 continue
             if str(item.get("_class")) in FOLDER_CLASSES:
                 continue  # a folder below the configured depth: its jobs were not asked for
-            name = text(item.get("fullName") or item.get("name"), "job fullName")
+            name = text(item.get("fullName"), "job fullName")
             if not keep(name):
                 continue
             reports = expect_list(item.get("healthReport") or [], "healthReport")

@@ -5,10 +5,11 @@ replaces the target's previous one; after every poll the whole exposition is rec
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,6 +31,9 @@ from paas_exporter.upstream import AnyTarget, Upstream
 from paas_sdk.errors import UpstreamError
 
 log = logging.getLogger("paas_exporter")
+# Why a target is down, as `paas_exporter_target_down_reason` tells it: a fixed set, so that
+# alerts and dashboards can name each one; `internal` is a failure of the exporter itself.
+DOWN_REASONS = ("auth", "timeout", "connect", "http_4xx", "http_5xx", "malformed", "internal")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class TargetSnapshot:
     poll_seconds: float = 0.0
     render_seconds: float = 0.0
     error: str | None = None
+    reason: str | None = None  # one of DOWN_REASONS while the target is down
 
 
 @dataclass
@@ -162,6 +167,7 @@ class Poller:
                     # client also re-reads credentials that may have been rotated meanwhile.
                     await _discard(upstream, state.target.timeout)
                     upstream = None
+                release_freed_memory()
                 elapsed = time.monotonic() - started
                 await asyncio.sleep(max(0.05, state.target.interval - elapsed))
         finally:
@@ -200,7 +206,11 @@ class Poller:
         target = state.target
         log.warning("poll of %s target %s failed: %s", target.kind, target.name, reason)
         return TargetSnapshot(
-            up=False, last_success=state.snapshot.last_success, poll_seconds=seconds, error=reason
+            up=False,
+            last_success=state.snapshot.last_success,
+            poll_seconds=seconds,
+            error=reason,
+            reason=_category(error),
         )
 
     def _publish(
@@ -231,6 +241,16 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, BaseExceptionGroup):
         return _reason(error.exceptions[0])
     return f"{error.__class__.__name__}: {error}"
+
+
+def _category(error: BaseException) -> str:
+    if isinstance(error, UpstreamError):
+        return error.reason
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, BaseExceptionGroup):
+        return _category(error.exceptions[0])
+    return "internal"
 
 
 def self_families(states: object) -> list[RenderedFamily]:
@@ -264,6 +284,13 @@ def self_families(states: object) -> list[RenderedFamily]:
         "Failed requests and unusable answers from the target",
         labels,
     )
+    down = MetricFamily(
+        "paas_exporter_target_down_reason",
+        "gauge",
+        "1 for the reason the target's last poll failed, 0 for the others (all 0 while up): "
+        + ", ".join(DOWN_REASONS),
+        (*labels, "reason"),
+    )
     build = MetricFamily(
         "paas_exporter_build_info", "info", "paas-exporter's version", ("version",)
     )
@@ -272,13 +299,33 @@ def self_families(states: object) -> list[RenderedFamily]:
         key = (state.target.name, state.target.kind)
         snapshot = state.snapshot
         up.add(1 if snapshot.up else 0, *key)
+        for reason in DOWN_REASONS:
+            down.add(1 if reason == snapshot.reason else 0, *key, reason)
         if snapshot.last_success is not None:
             success.add(snapshot.last_success, *key)
         if state.polls:
             duration.add(snapshot.poll_seconds, *key)
         requests.add(state.requests, *key)
         errors.add(state.errors, *key)
-    return render_target([up, success, duration, requests, errors, build])
+    return render_target([up, down, success, duration, requests, errors, build])
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+_trim = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand the heap a poll's answers occupied back to the system (glibc keeps freed memory in
+    the process otherwise, so RSS would stay at the largest poll's peak)."""
+    if _trim is not None:
+        _trim(0)
 
 
 async def _discard(upstream: Upstream | DeliveryUpstreams, timeout: float) -> None:

@@ -75,12 +75,16 @@ class Upstream:
             except (TimeoutError, httpx.TimeoutException):
                 self.errors += 1
                 raise UpstreamError(
-                    f"no complete answer within timeout ({self.timeout:g} s)", where=where
+                    f"no complete answer within timeout ({self.timeout:g} s)",
+                    where=where,
+                    reason="timeout",
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
-                reason = str(error) or error.__class__.__name__
-                raise UpstreamError(f"request failed: {reason}", where=where) from None
+                detail = str(error) or error.__class__.__name__
+                raise UpstreamError(
+                    f"request failed: {detail}", where=where, reason="connect"
+                ) from None
             except UpstreamError:
                 self.errors += 1
                 raise
@@ -88,7 +92,8 @@ class Upstream:
             return None, headers
         if status != 200:
             self.errors += 1
-            raise UpstreamError(f"answered HTTP {status}", where=where)
+            reason = "auth" if status in (401, 403) else "http_5xx" if status >= 500 else "http_4xx"
+            raise UpstreamError(f"answered HTTP {status}", where=where, reason=reason)
         try:
             return orjson.loads(content), headers
         except orjson.JSONDecodeError as error:

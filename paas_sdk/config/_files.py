@@ -35,7 +35,10 @@ class FileConfigClient(ConfigStore):
         *,
         poll_interval: float = 1.0,
         metrics: CollectorRegistry | None = None,
+        missing_ok: bool = False,
     ) -> None:
+        """`missing_ok=True`: a file that does not exist yet counts as empty until it appears."""
+        self.missing_ok = missing_ok
         self._files = {_namespace_of(Path(f)): Path(f) for f in files}
         super().__init__(list(self._files), metrics)
         self.poll_interval = poll_interval
@@ -87,6 +90,11 @@ class FileConfigClient(ConfigStore):
         try:
             status = path.stat()
             text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if not self.missing_ok:
+                raise ConfigSourceError("cannot read: No such file", where=str(path)) from None
+            self._install(make_snapshot(namespace, {}, ConfigSource.FILE, where=str(path)))
+            return
         except OSError as error:
             raise ConfigSourceError(
                 f"cannot read: {error.strerror or error}", where=str(path)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from paas_sdk import __version__
+from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
 from paas_sdk.errors import DashboardError, GrafanaError, KubernetesError
 
 __all__ = ["main"]
@@ -27,9 +29,11 @@ def _fail(error: Exception, code: int) -> None:
     sys.exit(code)
 
 
-@click.group()
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="paas-dash")
 def main() -> None:
     """Dashboards and alert rules as code: lint, render, sync, apply."""
+    honour_no_color()
 
 
 @main.command()

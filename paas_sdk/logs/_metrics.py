@@ -1,7 +1,8 @@
-"""The ``paas_log_records_*`` Prometheus series, read from the handlers' own counts at scrape time.
+"""The log pipeline's Prometheus series, read from exact counts at scrape time: the handlers'
+``paas_log_records_*`` and the indexer's ``paas_logs_indexer_*``.
 
 Nothing is incremented on the logging path: each handler keeps exact integer counts
-(`ShippingStats`), and this collector sums them when Prometheus asks, closed handlers included.
+(`ShippingStats`), and the collector sums them when Prometheus asks, closed handlers included.
 """
 
 from __future__ import annotations
@@ -9,15 +10,25 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
+from paas_sdk._http_server import HTTPServer, http_server
+from paas_sdk.errors import LogIndexingError
+
 if TYPE_CHECKING:
+    from paas_sdk.logs._indexer import LogIndexer
     from paas_sdk.logs._kafka import KafkaLogHandler, ShippingStats
 
-__all__ = ["LogMetrics"]
+__all__ = ["IndexerMetrics", "LogMetrics", "serve_indexer_metrics"]
 
 
 class LogMetrics(Collector):
@@ -71,3 +82,91 @@ class LogMetrics(Collector):
             "Log records produced and awaiting a delivery report.",
             value=in_flight,
         )
+
+
+class IndexerMetrics(Collector):
+    """The ``paas_logs_indexer_*`` series of one `LogIndexer`, read from its progress counts."""
+
+    def __init__(self, indexer: LogIndexer) -> None:
+        self.indexer = indexer
+
+    def collect(self) -> Iterator[Metric]:
+        from paas_sdk.logs._indexer import BULK_BUCKETS
+
+        progress = self.indexer.progress
+        prefix = "paas_logs_indexer"
+        for name, text, value in (
+            ("records_consumed", "Records read from the log topic.", progress.consumed),
+            ("records_indexed", "Records Elasticsearch created.", progress.indexed),
+            (
+                "records_already_present",
+                "Records Elasticsearch already had (redelivered; answered 409).",
+                progress.already_present,
+            ),
+            (
+                "retries",
+                "Bulk requests sent again because Elasticsearch was busy or out of reach.",
+                progress.retries,
+            ),
+        ):
+            yield CounterMetricFamily(f"{prefix}_{name}", text, value=value)
+        dead = CounterMetricFamily(
+            f"{prefix}_records_dead_lettered",
+            "Records written to the dead-letter topic, by Elasticsearch's error type.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(progress.dead_lettered.items()):
+            dead.add_metric([reason], count)
+        yield dead
+        lag = GaugeMetricFamily(
+            f"{prefix}_consumer_lag",
+            "Records in an assigned partition not yet consumed.",
+            labels=["topic", "partition"],
+        )
+        for partition, records in sorted(progress.lag.items()):
+            lag.add_metric([self.indexer.topic, str(partition)], records)
+        yield lag
+        buckets = [
+            (str(bound) if bound != float("inf") else "+Inf", count)
+            for bound, count in zip(BULK_BUCKETS, progress.bulk_seconds, strict=True)
+        ]
+        yield HistogramMetricFamily(
+            f"{prefix}_bulk_duration_seconds",
+            "Time Elasticsearch took to answer one bulk request.",
+            buckets=buckets,
+            sum_value=progress.bulk_seconds_sum,
+        )
+        yield GaugeMetricFamily(
+            f"{prefix}_waiting",
+            "1 while the indexer waits on Elasticsearch or Kafka, else 0.",
+            value=1 if progress.waiting else 0,
+        )
+
+
+def serve_indexer_metrics(indexer: LogIndexer, host: str, port: int) -> HTTPServer:
+    """Serve the indexer's metrics at ``/metrics`` from a daemon thread; `shutdown()` stops."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+    registry = CollectorRegistry()
+    registry.register(IndexerMetrics(indexer))
+
+    def dispatch(handler: BaseHTTPRequestHandler, _method: str) -> None:
+        if handler.path.split("?")[0] != "/metrics":
+            handler.send_error(404)
+            return
+        body = generate_latest(registry)
+        handler.send_response(200)
+        handler.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    try:
+        server = http_server(host, port, dispatch, thread_name="paas-logs-metrics")
+    except OSError as exc:
+        raise LogIndexingError(
+            f"cannot serve metrics: {exc.strerror}", where=f"{host}:{port}"
+        ) from None
+    threading.Thread(target=server.serve_forever, name="paas-logs-metrics", daemon=True).start()
+    return server

@@ -83,6 +83,9 @@ class HealthEndpoints:
         if self.multiprocess_dir:
             from prometheus_client.multiprocess import MultiProcessCollector
 
+            from paas_sdk.metrics._multiprocess import sweep_dead_workers
+
+            sweep_dead_workers(self.multiprocess_dir)  # a worker that died stops counting as live
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         return 200, [("Content-Type", content_type)], encoder(registry)
@@ -314,6 +317,12 @@ class MetricsServer:
         if thread is not None:
             thread.join(timeout)
         self.endpoints.close()
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited listening socket; the parent keeps serving."""
+        if self._server is not None:
+            self._server.socket.close()
+        self._server = self._thread = None
 
     def __enter__(self) -> MetricsServer:
         return self.start()

@@ -36,7 +36,9 @@ def register_service_info(context: ServiceContext, registry: CollectorRegistry =
     it through `PROMETHEUS_MULTIPROC_DIR` like every other series.
     """
     info = _info_by_registry.get(registry)
-    if info is None:
+    if info is not None:
+        info.clear()
+    else:
         info = _info_by_registry[registry] = Gauge(
             "paas_service_info",
             "The service's identity: app id, version, environment and cluster; always 1.",
@@ -44,7 +46,6 @@ def register_service_info(context: ServiceContext, registry: CollectorRegistry =
             multiprocess_mode="max",
             registry=registry,
         )
-    info.clear()
     info.labels(context.app_id, context.version, context.environment, context.cluster).set(1)
     return info
 

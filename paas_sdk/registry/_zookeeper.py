@@ -107,6 +107,11 @@ class ZooKeeperRegistry:
     identity (Dubbo's `CREATOR_ALL_ACL`), like ``zookeeper://user:pass@host`` in Dubbo.
     With `retry_in_background`, an unreachable ZooKeeper at `start()` is logged and retried
     forever instead of raising `RegistryConnectionError` after `connect_timeout` seconds.
+
+    Without credentials (or with an ACL granting ``world:anyone`` write rights) every node is
+    world-writable: any client reaching ZooKeeper can delete or rewrite providers and so redirect
+    Dubbo traffic. `start()` warns about it, or with `refuse_open_acl` raises `RegistryAuthError`
+    before writing anything.
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class ZooKeeperRegistry:
         connect_timeout: float = 10.0,
         operation_timeout: float = 10.0,
         retry_in_background: bool = False,
+        refuse_open_acl: bool = False,
         metrics: CollectorRegistry | None = REGISTRY,
     ) -> None:
         if not hosts.strip():
@@ -136,6 +142,7 @@ class ZooKeeperRegistry:
         self.connect_timeout = connect_timeout
         self.operation_timeout = operation_timeout
         self.retry_in_background = retry_in_background
+        self.refuse_open_acl = refuse_open_acl
         self._metrics: RegistryCollector | None = (
             collector_in(metrics, RegistryCollector) if metrics else None
         )
@@ -207,6 +214,15 @@ class ZooKeeperRegistry:
             auth = [("digest", f"{self.username}:{secret}")]
         if self._acl is None:
             self._acl = list(CREATOR_ALL_ACL if auth else OPEN_ACL_UNSAFE)
+        if _world_writable(self._acl):
+            message = (
+                f"nodes under {self.root or '/'} would be world-writable (world:anyone): any "
+                "client reaching ZooKeeper could delete or rewrite providers and redirect Dubbo "
+                "calls; give digest credentials (zookeeper://user:password@host) or an ACL"
+            )
+            if self.refuse_open_acl:
+                raise RegistryAuthError(message, where=self.hosts)
+            log.warning("ZooKeeper %s: %s", self.hosts, message)
         try:
             client = KazooClient(
                 hosts=self.hosts,
@@ -700,6 +716,17 @@ def _without_secret(address: str) -> str:
     scheme, _, credentials = head.rpartition("//")
     user = credentials.split(":", 1)[0]
     return f"{scheme}//{user}:***@{tail}"
+
+
+def _world_writable(acl: Sequence[Any]) -> bool:
+    """Whether an ACL lets anyone (``world:anyone``) write, create, delete or administer."""
+    from kazoo.security import Permissions
+
+    writes = Permissions.WRITE | Permissions.CREATE | Permissions.DELETE | Permissions.ADMIN
+    return any(
+        entry.id.scheme == "world" and entry.id.id == "anyone" and entry.perms & writes
+        for entry in acl
+    )
 
 
 def _is_auth_error(exc: BaseException) -> bool:

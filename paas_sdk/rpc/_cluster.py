@@ -99,9 +99,13 @@ class Picker:
             self._endpoints = tuple(endpoints)
             self.changed.notify_all()
 
-    def pick(self, exclude: set[str]) -> Endpoint | None:
-        """A provider not in `exclude`, preferring those not set aside; None when there is none."""
-        endpoints = self._endpoints
+    def pick(
+        self, exclude: set[str], endpoints: tuple[Endpoint, ...] | None = None
+    ) -> Endpoint | None:
+        """A provider not in `exclude` among `endpoints` (default: all), preferring those not set
+        aside; None when there is none."""
+        if endpoints is None:
+            endpoints = self._endpoints
         if not endpoints:
             return None
         now = time.monotonic()

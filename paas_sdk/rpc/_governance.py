@@ -16,6 +16,23 @@ Override rules (configurators) live at ``/dubbo/config/dubbo/<interface>:<versio
 Provider-side items whose address matches a provider (``ip:port``, ``ip``, or ``0.0.0.0`` for
 all) override its URL parameters; ``disabled=true`` takes it out of the consumer's choice
 (`RegistryDirectory.toInvokers`). Legacy ``override://`` leaves are not read.
+
+Condition routers live beside them at ``<key>.condition-router`` (`ConditionRuleParser`)::
+
+    configVersion: v3.0
+    scope: service
+    force: false
+    enabled: true
+    key: com.example.order.v1.OrderService
+    conditions:
+    - method = getOrder => host = 10.0.0.5
+    - host = 10.0.1.* => port != 50052
+
+Each ``when => then`` (`ConditionStateRouter`): when the call matches `when` (``method``, the
+consumer's ``host``, ``application`` or any consumer parameter), only providers matching `then`
+(``host``, ``port``, ``address``, ``protocol`` or any provider parameter) are kept; an empty
+`then` keeps none. Values are comma lists with ``*`` globs. Without ``force``, a rule that
+would leave no provider is not applied.
 """
 
 from __future__ import annotations
@@ -27,7 +44,13 @@ import yaml
 
 from paas_sdk.registry import DubboURL
 
-__all__ = ["Override", "parse_configurators", "rule_key"]
+__all__ = [
+    "ConditionRouter",
+    "Override",
+    "parse_condition_router",
+    "parse_configurators",
+    "rule_key",
+]
 
 log = logging.getLogger("paas_sdk.rpc")
 
@@ -92,3 +115,123 @@ def parse_configurators(text: str | bytes | None, where: str) -> tuple[Override,
 
 def _text(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+@dataclass(frozen=True)
+class _Match:
+    """``key = a,b`` or ``key != a,b`` (Dubbo's `MatchPair`: matches and mismatches)."""
+
+    key: str
+    matches: tuple[str, ...]
+    mismatches: tuple[str, ...]
+
+    def accepts(self, value: str | None) -> bool:
+        if self.matches and not any(_glob(p, value) for p in self.matches):
+            return False
+        return not any(_glob(p, value) for p in self.mismatches)
+
+
+def _glob(pattern: str, value: str | None) -> bool:
+    """Dubbo's `UrlUtils.isMatchGlobPattern`: ``*``, ``prefix*``, ``*suffix``, ``a*b``."""
+    if pattern == "*":
+        return True
+    if value is None:
+        return pattern in ("", "null")
+    if "*" not in pattern:
+        return pattern == value
+    head, _, tail = pattern.partition("*")
+    return len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+
+
+def _parse_side(text: str, where: str) -> tuple[_Match, ...]:
+    pairs: list[_Match] = []
+    for raw in text.split("&"):
+        part = raw.strip()
+        if not part:
+            continue
+        negative = "!=" in part
+        key, _, values = part.partition("!=" if negative else "=")
+        key, values = key.strip(), values.strip()
+        if not key or not values:
+            raise ValueError(f"cannot read condition {part!r} at {where}")
+        listed = tuple(v.strip() for v in values.split(",") if v.strip())
+        pairs.append(_Match(key, () if negative else listed, listed if negative else ()))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class ConditionRouter:
+    """One ``when => then`` rule."""
+
+    when: tuple[_Match, ...]
+    then: tuple[_Match, ...] | None  # None: ``=> `` with nothing after it, keep no provider
+    force: bool
+    text: str
+
+    def applies(self, method: str, consumer: DubboURL) -> bool:
+        return all(pair.accepts(_consumer_value(pair.key, method, consumer)) for pair in self.when)
+
+    def keeps(self, provider: DubboURL) -> bool:
+        if self.then is None:
+            return False
+        return all(pair.accepts(_provider_value(pair.key, provider)) for pair in self.then)
+
+
+def _consumer_value(key: str, method: str, consumer: DubboURL) -> str | None:
+    if key == "method":
+        return method
+    if key == "host":
+        return consumer.host
+    return consumer.get(key)
+
+
+def _provider_value(key: str, provider: DubboURL) -> str | None:
+    if key == "host":
+        return provider.host
+    if key == "port":
+        return str(provider.port)
+    if key == "address":
+        return provider.address
+    if key == "protocol":
+        return provider.protocol
+    return provider.get(key)
+
+
+def parse_condition_router(text: str | bytes | None, where: str) -> tuple[ConditionRouter, ...]:
+    """The rules of a condition-router document; a bad document is logged and routes nothing."""
+    if not text:
+        return ()
+    try:
+        document = yaml.safe_load(text)
+        if not isinstance(document, dict) or document.get("enabled") is False:
+            return ()
+        force = bool(document.get("force", False))
+        routers = []
+        for condition in document.get("conditions") or ():
+            when, arrow, then = str(condition).partition("=>")
+            if not arrow:
+                when, then = "", str(condition)
+            then_pairs = _parse_side(then, where)
+            routers.append(
+                ConditionRouter(_parse_side(when, where), then_pairs or None, force, str(condition))
+            )
+        return tuple(routers)
+    except (yaml.YAMLError, ValueError) as exc:
+        log.warning("ignoring a condition router that cannot be read at %s: %s", where, exc)
+        return ()
+
+
+def route(
+    routers: tuple[ConditionRouter, ...],
+    method: str,
+    consumer: DubboURL,
+    providers: list[DubboURL],
+) -> list[DubboURL]:
+    """Apply the rules in order, as Dubbo's router chain does."""
+    for router in routers:
+        if not router.applies(method, consumer):
+            continue
+        kept = [p for p in providers if router.keeps(p)]
+        if kept or router.force:
+            providers = kept
+    return providers

@@ -23,7 +23,14 @@ from paas_sdk.errors import NoProviderError, RpcError
 from paas_sdk.metrics import RpcMetrics
 from paas_sdk.registry import DubboURL, Subscription, ZooKeeperRegistry
 from paas_sdk.rpc._cluster import Endpoint, Picker
-from paas_sdk.rpc._governance import Override, parse_configurators, rule_key
+from paas_sdk.rpc._governance import (
+    ConditionRouter,
+    Override,
+    parse_condition_router,
+    parse_configurators,
+    route,
+    rule_key,
+)
 from paas_sdk.rpc._server import _advertised_host
 from paas_sdk.rpc._service import TripleService
 from paas_sdk.rpc._telemetry import call_deadline, outgoing_trace, status_label
@@ -112,6 +119,8 @@ class DubboReference:
         self.picker = Picker()
         self._endpoints: dict[str, Endpoint] = {}
         self._overrides: tuple[Override, ...] = ()
+        self._routers: tuple[ConditionRouter, ...] = ()
+        self._routed: dict[str, tuple[Endpoint, ...]] = {}  # by method, while nothing changes
         self._lock = threading.Lock()
         self._subscription: Subscription | None = None
         self._consumer_url: DubboURL | None = None
@@ -122,6 +131,21 @@ class DubboReference:
     @property
     def interface(self) -> str:
         return self.service.interface
+
+    @property
+    def consumer_url(self) -> DubboURL:
+        """This consumer as Java consumers register it; condition routers match against it."""
+        if self._consumer_url is None:
+            self._consumer_url = DubboURL.consumer(
+                self.interface,
+                self._host or _advertised_host(),
+                application=self.application,
+                methods=self.service.java_methods,
+                group=self.group,
+                version=self.version,
+                parameters={"protocol": "tri", "retries": self.retries},
+            )
+        return self._consumer_url
 
     @property
     def where(self) -> str:
@@ -143,27 +167,19 @@ class DubboReference:
             self.interface, group=self.group, version=self.version, listener=self._on_providers
         )
         self._rebuild()
-        key = rule_key(self.interface, self.group, self.version)
-        path = f"{self.registry.root}/config/dubbo/{key}.configurators"
-        self.registry.watch_data(path, self._on_configurators)
+        rules = rule_key(self.interface, self.group, self.version)
+        key = f"{self.registry.root}/config/dubbo/{rules}"
+        self.registry.watch_data(f"{key}.configurators", self._on_configurators)
+        self.registry.watch_data(f"{key}.condition-router", self._on_routers)
         if self._register_consumer:
-            self._consumer_url = DubboURL.consumer(
-                self.interface,
-                self._host or _advertised_host(),
-                application=self.application,
-                methods=self.service.java_methods,
-                group=self.group,
-                version=self.version,
-                parameters={"protocol": "tri", "retries": self.retries},
-            )
-            self.registry.register(self._consumer_url)
+            self.registry.register(self.consumer_url)
         return self
 
     def close(self) -> None:
         self._closed = True
         if self._subscription is not None:
             self._subscription.close()
-        if self._consumer_url is not None:
+        if self._register_consumer and self._consumer_url is not None:
             self.registry.unregister(self._consumer_url)
         with self._lock:
             for endpoint in self._endpoints.values():
@@ -194,6 +210,24 @@ class DubboReference:
         self._overrides = parse_configurators(data, self.where)
         self._rebuild()
 
+    def _on_routers(self, data: bytes | None) -> None:
+        self._routers = parse_condition_router(data, self.where)
+        self._rebuild()
+
+    def _route(self, method: str) -> tuple[Endpoint, ...]:
+        """The endpoints the condition routers leave for `method` (cached until a change)."""
+        if not self._routers:
+            return self.picker.endpoints
+        cache = self._routed
+        routed = cache.get(method)
+        if routed is None:
+            endpoints = {e.url: e for e in self.picker.endpoints}
+            # Dubbo's rules name Java methods (what Dubbo Admin lists): getOrder, not GetOrder
+            java_method = method[:1].lower() + method[1:]
+            kept = route(self._routers, java_method, self.consumer_url, list(endpoints))
+            routed = cache[method] = tuple(endpoints[url] for url in kept)
+        return routed
+
     def _rebuild(self) -> None:
         subscription = self._subscription
         if subscription is None or self._closed:
@@ -219,6 +253,7 @@ class DubboReference:
                 elif endpoint.url != url:
                     endpoint.reconfigure(url)
             self.picker.update(self._endpoints.values())
+            self._routed = {}  # after the update: a lookup racing it caches into the old dict
 
     def _warn_once(self, url: DubboURL) -> None:
         if url.address not in self._warned:
@@ -254,7 +289,7 @@ class DubboReference:
         status = "ok"
         try:
             while True:
-                endpoint = self.picker.pick(tried)
+                endpoint = self.picker.pick(tried, self._route(method))
                 if endpoint is None:
                     if tried:  # every provider was tried once: start over while attempts remain
                         tried.clear()
@@ -303,7 +338,7 @@ class DubboReference:
     def _wait_for_provider(self, deadline: float, method: str) -> Endpoint:
         with self.picker.changed:
             while True:
-                endpoint = self.picker.pick(set())
+                endpoint = self.picker.pick(set(), self._route(method))
                 if endpoint is not None:
                     return endpoint
                 remaining = deadline - time.monotonic()

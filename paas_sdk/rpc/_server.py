@@ -34,6 +34,15 @@ TRIPLE_PORT = 50051
 AddToServer = Callable[[Any, Any], None]
 
 
+def _options(options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """grpcio binds with SO_REUSEPORT by default: a second server on a taken port would share
+    its calls silently. Off unless asked for, so a taken port is an error."""
+    given = list(options)
+    if not any(name == "grpc.so_reuseport" for name, _ in given):
+        given.append(("grpc.so_reuseport", 0))
+    return given
+
+
 def triple_provider_url(
     service: TripleService,
     host: str,
@@ -66,6 +75,8 @@ def triple_provider_url(
             "pid": None,
             "prefer.serialization": "hessian2,fastjson2",
             "proxy": "nativestub",
+            # Java writes the service version again as `revision` when one is set
+            "revision": version,
             "service-name-mapping": "true",
         },
         path=service.name,
@@ -287,7 +298,7 @@ class TripleServer(_TripleServerBase):
         self.grpc_server = grpc.server(
             ThreadPoolExecutor(max_workers, thread_name_prefix="paas-rpc"),
             interceptors=[ServerTelemetry(self.metrics, self._interfaces), *interceptors],
-            options=list(options),
+            options=_options(options),
         )
         self._started = False
 
@@ -360,7 +371,7 @@ class AsyncTripleServer(_TripleServerBase):
         self._interfaces: dict[str, str] = {}
         self.grpc_server = grpc.aio.server(
             interceptors=[AsyncServerTelemetry(self.metrics, self._interfaces), *interceptors],
-            options=list(options),
+            options=_options(options),
         )
         self._started = False
 

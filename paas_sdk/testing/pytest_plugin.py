@@ -12,7 +12,9 @@ An endpoint in the environment is used instead of starting a server, for example
 ``PAAS_TEST_KUBECONFIG=~/.kube/config`` (a cluster with the prometheus-operator CRDs installed;
 its current context needs rights to create namespaces, and the tests leave theirs behind).
 Tests that need to stop or restart a server (`managed_zookeeper`, `managed_kafka`) always get one
-of their own.
+of their own, and so do tests of clusters (`kafka_cluster`: three KRaft brokers;
+`zookeeper_ensemble`: three ZooKeeper nodes). `kafka_sasl` is a broker with a SASL listener that
+takes the users in `SASL_USERS` by PLAIN and SCRAM-SHA-256.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
 import yaml
@@ -32,6 +34,7 @@ import yaml
 from paas_sdk.testing.servers import (
     CoreDNSServer,
     ElasticsearchServer,
+    KafkaCluster,
     KafkaServer,
     PrometheusServer,
     ZooKeeperServer,
@@ -44,6 +47,12 @@ if TYPE_CHECKING:
     from paas_sdk.dash.kube import KubeSession
 
 S = TypeVar("S", bound=ServerProcess)
+# Users (name: password) of the SASL listener of the session's own Kafka broker.
+SASL_USERS = {"indexer": "indexer-secret", "admin": "admin-secret"}
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class _ServerPool:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="paas-test-servers-"))
         self.root.chmod(0o755)  # servers that run unprivileged must reach their directories
-        self.servers: list[ServerProcess] = []
+        self.servers: list[_Stoppable] = []
 
     def start(self, factory: Callable[[Path], S], name: str) -> S:
         workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
@@ -115,8 +124,17 @@ def kafka(_server_pool: _ServerPool) -> Endpoint:
     """Kafka bootstrap servers (``host:port``), shared by the session."""
     if external := _external("PAAS_TEST_KAFKA"):
         return Endpoint(external)
-    server = _server_pool.start(KafkaServer, "kafka")
+    server = _server_pool.start(lambda d: KafkaServer(d, sasl_users=SASL_USERS), "kafka")
     return Endpoint(server.bootstrap_servers, server)
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl(kafka: Endpoint, _server_pool: _ServerPool) -> KafkaServer:
+    """A Kafka broker with a SASL_PLAINTEXT listener (`sasl_bootstrap_servers`) taking
+    `SASL_USERS`: the session's own broker, or one started for it when `kafka` is external."""
+    if isinstance(kafka.server, KafkaServer) and kafka.server.sasl_users:
+        return kafka.server
+    return _server_pool.start(lambda d: KafkaServer(d, sasl_users=SASL_USERS), "kafka-sasl")
 
 
 @pytest.fixture(scope="session")
@@ -230,3 +248,15 @@ def managed_kafka(_server_pool: _ServerPool) -> Iterator[KafkaServer]:
     server = _server_pool.start(KafkaServer, "kafka-own")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def kafka_cluster(_server_pool: _ServerPool) -> Iterator[KafkaCluster]:
+    """Three KRaft brokers (each also a controller) of this test's own, replication factor 3."""
+    cluster = KafkaCluster(
+        3, Path(tempfile.mkdtemp(prefix="kafka-cluster-", dir=_server_pool.root))
+    )
+    _server_pool.servers.append(cluster)
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from paas_sdk._http_server import Limits
+from paas_sdk._http_server import Limits, http_server
 from paas_sdk.metrics import HealthEndpoints, MetricsServer
 
 
@@ -286,3 +286,18 @@ def test_the_server_header_names_no_python_version() -> None:
         response.read()
         connection.close()
     assert response.getheader("Server") == "paas-sdk"
+
+
+def test_the_listen_backlog_holds_a_burst_while_the_server_is_busy() -> None:
+    """Connections the kernel completes before the selector accepts them: the listen backlog
+    (5 would leave the rest of a burst retrying their SYN for a second or more)."""
+    server = http_server("127.0.0.1", 0, lambda handler, method: None)  # bound, not serving yet
+    burst: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            burst.append(socket.create_connection(server.server_address, timeout=0.5))
+    finally:
+        for sock in burst:
+            sock.close()
+        server.server_close()
+    assert len(burst) == 300

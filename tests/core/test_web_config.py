@@ -19,7 +19,7 @@ import httpx
 import pytest
 import trustme
 import yaml
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 import paas_sdk
 from paas_sdk.errors import ConfigError
@@ -63,7 +63,9 @@ def tls_dir(tmp_path: Path, server_ca: trustme.CA, client_ca: trustme.CA) -> Pat
 
 @contextlib.contextmanager
 def serving(path: Path) -> Iterator[str]:
-    endpoints = HealthEndpoints(registry=CollectorRegistry())
+    registry = CollectorRegistry()
+    Counter("orders_placed", "Orders placed.", registry=registry).inc()
+    endpoints = HealthEndpoints(registry=registry)
     server = MetricsServer(endpoints, host="127.0.0.1", port=0, web_config=load_web_config(path))
     with server:
         yield f"127.0.0.1:{server.port}"
@@ -117,12 +119,17 @@ def test_basic_auth_refuses_missing_and_wrong_credentials_and_accepts_right_ones
         unknown = httpx.get(url, auth=("root", PASSWORD))
         right = httpx.get(url, auth=("prometheus", PASSWORD))
         again = httpx.get(url, auth=("prometheus", PASSWORD))  # answered from the cache
+        with httpx.Client() as client:  # a HEAD refused leaves the connection usable
+            head = client.head(url)
+            after = client.get(url, auth=("prometheus", PASSWORD))
     for refused in (anonymous, wrong, unknown):
         assert refused.status_code == 401
         assert refused.headers["WWW-Authenticate"] == "Basic"
         assert refused.text == "Unauthorized\n"
     assert right.status_code == again.status_code == 200
-    assert "python_info" in right.text or right.text == ""
+    assert (head.status_code, head.content) == (401, b"")
+    assert after.status_code == 200
+    assert "orders_placed_total 1.0" in right.text
 
 
 def peer_certificate(address: str, server_ca: trustme.CA) -> bytes:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from paas_sdk.testing.grafana import GrafanaDouble
 from paas_sdk.testing.pytest_plugin import Endpoint
+from paas_sdk.testing.simulators.delivery import DeliveryWorld, install
 
 
 @dataclass
@@ -135,6 +138,11 @@ def live_exporter() -> Iterator[LiveExporter]:
         harbor = stack.enter_context(HarborSimulator(projects=20))
         jenkins = stack.enter_context(JenkinsSimulator(jobs=40, folders=2, depth=2))
         spinnaker = stack.enter_context(SpinnakerSimulator(applications=3))
+        # The delivery view too, over a small correlated history (counters kept in a state file
+        # so they carry the history as well).
+        world = DeliveryWorld.generate(4, 10, now_ms=int(time.time() * 1000) - 60_000)
+        install(world, harbor=harbor, jenkins=jenkins, spinnaker=spinnaker)
+        state = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "delivery.json"
         base = {"interval": 0.5, "timeout": 5}
         config = parse_config(
             {
@@ -146,7 +154,12 @@ def live_exporter() -> Iterator[LiveExporter]:
                      "auth": {"username": "exporter", "password_env": "TEST_JENKINS_TOKEN"},
                      **base},
                     {"name": "spinnaker", "kind": "spinnaker", "url": spinnaker.url, **base},
-                ]
+                ],
+                "delivery": {"spinnaker": "spinnaker", "harbor": "harbor", "jenkins": "jenkins",
+                             "registry": "harbor.example", "interval": 0.5,
+                             "state_file": str(state),
+                             "environments": {"staging": ["staging-k8s"],
+                                              "production": ["prod-k8s"]}},
             },
             "dash-test-config.yaml",
         )  # fmt: skip
@@ -180,10 +193,12 @@ def live_order_service_exposition(
 
     import paas_sdk
     from examples.order_service.asgi_app import create_app
-    from examples.order_service.settings import DUBBO_INTERFACE
+    from examples.order_service.orders import OrderBook
+    from examples.order_service.triple import serve_triple
     from paas_sdk.context import ServiceContext
     from paas_sdk.platform import PlatformSettings
     from paas_sdk.testing.apollo import ApolloDouble
+    from paas_sdk.testing.servers import free_port
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -204,8 +219,9 @@ def live_order_service_exposition(
             install_signal_handlers=False,
         )
         try:
-            platform.expose(DUBBO_INTERFACE, port=20880)
-            app = create_app(platform)
+            book = OrderBook()
+            triple = serve_triple(platform, book, port=free_port())
+            app = create_app(platform, book)
             transport = httpx.ASGITransport(app=app)
 
             async def traffic() -> None:
@@ -217,6 +233,15 @@ def live_order_service_exposition(
             import asyncio
 
             asyncio.run(traffic())
+            import grpc
+
+            from examples.order_service.proto import order_pb2, order_pb2_grpc
+
+            with grpc.insecure_channel(triple.address) as channel:  # the Dubbo face, over Triple
+                stub = order_pb2_grpc.OrderServiceStub(channel)
+                stub.GetOrder(order_pb2.GetOrderRequest(id=1), timeout=5)
+                with contextlib.suppress(grpc.RpcError):
+                    stub.GetOrder(order_pb2.GetOrderRequest(id=404), timeout=5)
             port = platform.metrics_server.port  # type: ignore[union-attr]
             yield httpx.get(f"http://127.0.0.1:{port}/metrics").text
         finally:

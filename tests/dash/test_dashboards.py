@@ -22,8 +22,9 @@ def boards() -> list:  # type: ignore[type-arg]
 
 def test_the_built_in_dashboards_and_their_uids(boards: list) -> None:  # type: ignore[type-arg]
     assert [b.uid for b in boards] == [
-        "paas-coredns", "paas-etcd", "paas-harbor", "paas-jenkins", "paas-kube-apiserver",
-        "paas-log-pipeline", "paas-platform-overview", "paas-service-overview", "paas-spinnaker",
+        "paas-coredns", "paas-delivery", "paas-etcd", "paas-harbor", "paas-jenkins",
+        "paas-kube-apiserver", "paas-log-pipeline", "paas-platform-overview",
+        "paas-service-overview", "paas-spinnaker",
     ]  # fmt: skip
     again = load_dashboards(builtin_dashboards_dir())
     assert [b.model for b in again] == [b.model for b in boards]
@@ -132,7 +133,7 @@ def test_lint_command_passes_on_the_built_in_code() -> None:
     result = CliRunner().invoke(main, ["lint", "--promtool", promtool()])
     assert result.exit_code == 0, result.output
     assert (
-        result.output.strip().splitlines()[-1].startswith("lint: 9 dashboards, 71 rules, 0 errors")
+        result.output.strip().splitlines()[-1].startswith("lint: 10 dashboards, 74 rules, 0 errors")
     )
 
 

@@ -108,7 +108,7 @@ def test_a_misspelt_metric_is_named_with_its_panel(tmp_path: Path) -> None:
     ]
 
 
-EXPORTER_DASHBOARDS = ("harbor.py", "jenkins.py", "spinnaker.py")
+EXPORTER_DASHBOARDS = ("harbor.py", "jenkins.py", "spinnaker.py", "delivery.py")
 
 
 def _as_query(expr: str, job: str) -> str:

@@ -35,6 +35,7 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
         "traffic",
         "config hot reload",
         "registered in ZooKeeper",
+        "Java Dubbo consumer over Triple",
         "logs shipped and indexed",
         "Prometheus scraping",
         "dashboards rendered",
@@ -43,6 +44,8 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
     assert "paas-sdk-kube-apiserver" in summary["kubernetes"]["prometheusrules"]
     assert "grafana-dashboard-paas-etcd" in summary["kubernetes"]["configmaps"]
     assert summary["config"]["after"] == "bonjour"
-    assert summary["logs"]["order_placed"] == summary["traffic"]["placed"] > 0
-    assert summary["registry"]["providers"][0].startswith("dubbo://127.0.0.1:")
+    # the HTTP orders and the one the Java consumer placed over Triple
+    assert summary["logs"]["order_placed"] == summary["traffic"]["placed"] + 1
+    assert summary["registry"]["providers"][0].startswith("tri://127.0.0.1:")
+    assert summary["java"]["answered"] == summary["java"]["calls"]
     assert summary["prometheus"]["harbor projects"] == 40

@@ -3,6 +3,7 @@ follow the platform's rules (non-root, read-only root, probes, limits, drain wit
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_the_overlay_pins_images_and_namespace(overlay: list[dict[str, Any]]) ->
         assert deployment["metadata"]["namespace"] == "paas-example"
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert container["image"].startswith("registry.example.com/")
-            assert ":" in container["image"]
+            assert re.fullmatch(r"[^@:]+@sha256:[0-9a-f]{64}", container["image"])
 
 
 def test_the_drain_fits_in_the_grace_period(overlay: list[dict[str, Any]]) -> None:
@@ -102,22 +103,28 @@ def test_the_drain_fits_in_the_grace_period(overlay: list[dict[str, Any]]) -> No
         assert "fieldRef" in env[field]["valueFrom"], field
 
 
-def test_the_exporter_config_is_valid_and_its_credentials_come_from_the_secret(
-    overlay: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+def test_the_exporter_config_is_valid_and_its_credentials_are_files_of_the_secret(
+    overlay: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    deployment = by_kind(overlay, "Deployment")["paas-exporter"]
-    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    secret = next(o for o in overlay if o["kind"] == "Secret")
+    pod = by_kind(overlay, "Deployment")["paas-exporter"]["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    volume = next(v for v in pod["volumes"] if "secret" in v)
+    secret = by_kind(overlay, "Secret")[volume["secret"]["secretName"]]
+    directory = mounts[volume["name"]]
     config_text = (DEPLOY / "exporter" / "config.yaml").read_text()
-    for line in config_text.splitlines():
-        if "_env:" in line:
-            variable = line.split(":", 1)[1].split("#")[0].strip()
-            reference = env[variable]["valueFrom"]["secretKeyRef"]
-            assert reference["name"] == secret["metadata"]["name"]
-            assert reference["key"] in secret["stringData"]
-            monkeypatch.setenv(variable, "from-the-secret")
-    config = load_config(DEPLOY / "exporter" / "config.yaml")
+    files = re.findall(r"(?:password|token)_file: (\S+)", config_text)
+    assert len(files) == 3
+    assert "_env:" not in config_text  # secrets never in environment variables
+    for path in files:
+        assert path.startswith(directory + "/")
+        assert path.removeprefix(directory + "/") in secret["stringData"]
+        local = tmp_path / path.removeprefix("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text("from-the-secret\n")
+    (tmp_path / "config.yaml").write_text(config_text.replace("/etc/", f"{tmp_path}/etc/"))
+    config = load_config(tmp_path / "config.yaml")
     assert {t.kind for t in config.targets} == {"harbor", "jenkins", "spinnaker"}
+    assert all(t.url.startswith("https://") and t.tls.ca_file for t in config.targets)
 
 
 def test_the_rendered_monitoring_objects_are_up_to_date(tmp_path: Path) -> None:

@@ -282,3 +282,66 @@ def test_a_state_file_that_is_not_ours_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"{state}" in done.stderr
     assert "not a paas-exporter delivery state file" in done.stderr
+
+
+def test_a_deploy_running_across_polls_is_counted_once_it_ends(
+    simulators: tuple[Any, ...], tmp_path: Path
+) -> None:
+    """Triggered before the next poll's search window, it is asked for by id until it ends."""
+    world = DeliveryWorld.generate(2, 2, now_ms=int(time.time() * 1000) - 60_000)
+    _, deploy = world.add_release("svc000", int(time.time() * 1000) - 10 * 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    spinnaker = simulators[2]
+    running = next(e for e in spinnaker.state.executions["svc000"] if e["id"] == deploy.id)
+    finished = {k: running[k] for k in ("status", "endTime", "stages")}
+    stages = [{**s, "status": "RUNNING", "endTime": None} for s in running["stages"]]
+    running.update(status="RUNNING", endTime=None, stages=stages)
+    lane = key(application="svc000", environment="production", result="succeeded")
+    poller = Poller(parse_config(config(simulators, state_file=str(tmp_path / "s.json")), "t"))
+    poller.start()
+    try:
+        assert poller.wait_for_polls_of("delivery", 2, 60)
+        before = series(
+            parse_samples(poller.exposition.text.decode()), "delivery_deployments_total"
+        )
+        running.update(finished)
+        polls = poller.targets["delivery"].polls
+        assert poller.wait_for_polls_of("delivery", polls + 3, 30)
+        after = series(parse_samples(poller.exposition.text.decode()), "delivery_deployments_total")
+    finally:
+        poller.close()
+    assert after[lane] == before.get(lane, 0) + 1
+
+
+def test_a_first_poll_cut_short_by_harbor_leaves_nothing_half_counted(
+    simulators: tuple[Any, ...], tmp_path: Path
+) -> None:
+    world = DeliveryWorld.generate(4, 10, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    harbor = simulators[0]
+    harbor.faults.error_status = 503
+    # The application replayed last, so the others were already recorded when it fails.
+    last = max(
+        world.applications,
+        key=lambda a: min(d.deploy_end_ms for d in world.deploys if d.application == a),
+    )
+    harbor.faults.path_prefix = f"/api/v2.0/projects/apps/repositories/{last}"
+    poller = Poller(parse_config(config(simulators, state_file=str(tmp_path / "s.json")), "t"))
+    poller.start()
+    try:
+        assert poller.wait_for_polls_of("delivery", 2, 60)
+        state = poller.targets["delivery"]
+        assert not state.snapshot.up
+        assert "HTTP 503" in (state.snapshot.error or "")
+        harbor.faults.clear()
+        deadline = time.monotonic() + 30
+        while not poller.targets["delivery"].snapshot.up:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        samples = parse_samples(poller.exposition.text.decode())
+    finally:
+        poller.close()
+    want = Expected(world)
+    assert series(samples, "delivery_deployments_total") == {
+        key(application=a, environment=e, result=r): v for (a, e, r), v in want.deployments.items()
+    }

@@ -17,6 +17,30 @@ FAULTS: dict[str, dict[str, Any]] = {
     "truncated body": {"truncated": True},
     "wrong content type": {"wrong_content_type": True},
 }
+# What `paas_exporter_target_down_reason` says for each (a body cut short is a broken connection).
+REASONS = {
+    "server error": "http_5xx",
+    "hang past the timeout": "timeout",
+    "malformed JSON": "malformed",
+    "truncated body": "connect",
+    "wrong content type": "malformed",
+}
+
+
+def down_reasons(samples: Any, target: str, kind: str) -> dict[str, float]:
+    found = series(samples, "paas_exporter_target_down_reason")
+    return {
+        dict(k)["reason"]: v
+        for k, v in found.items()
+        if dict(k)["target"] == target and dict(k)["kind"] == kind
+    }
+
+
+def down_reason(samples: Any, target: str, kind: str) -> str | None:
+    reasons = down_reasons(samples, target, kind)
+    assert len(reasons) == 7
+    [*why] = [reason for reason, value in reasons.items() if value == 1]
+    return why[0] if why else None
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -39,6 +63,9 @@ def test_a_failing_harbor_does_not_disturb_jenkins(
         recovered = exporter.samples()
 
     assert harbor_up == 0
+    assert down_reason(samples, "harbor", "harbor") == REASONS[fault]
+    assert down_reason(recovered, "harbor", "harbor") is None
+    assert down_reason(samples, "jenkins", "jenkins") is None
     assert errors >= failed_before + 1
     assert not series(samples, "harbor_project_total")  # no stale series from an earlier poll
     assert jenkins_up == 1
@@ -55,6 +82,7 @@ def test_wrong_credentials_mark_the_target_down(
         samples = exporter.samples()
         error = exporter.poller.targets["harbor"].snapshot.error
     assert samples["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 0
+    assert down_reason(samples, "harbor", "harbor") == "auth"
     assert error is not None
     assert "401" in error
     assert "wrong" not in error
@@ -72,6 +100,7 @@ def test_an_unreachable_target_is_down_and_counted() -> None:
         exporter.poll_again(1)
         samples = exporter.samples()
     assert samples["paas_exporter_target_up", key(target="gone", kind="jenkins")] == 0
+    assert down_reason(samples, "gone", "jenkins") == "connect"
     assert samples["paas_exporter_upstream_errors_total", key(target="gone", kind="jenkins")] >= 2
     assert samples["paas_exporter_upstream_requests_total", key(target="gone", kind="jenkins")] >= 2
 
@@ -110,3 +139,17 @@ def test_a_rotated_password_file_is_picked_up_after_a_refused_poll(
     assert refused["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 0
     assert accepted["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 1
     assert series(accepted, "harbor_project_total")
+
+
+def test_harbor_leaving_zero_fields_out_is_not_a_failure(harbor: HarborSimulator) -> None:
+    """A full disk (`free` 0), no vulnerabilities, an empty queue: Harbor omits those fields."""
+    harbor.state.storage = [{"total": 500 * 1024**3, "free": 0}]
+    harbor.state.security_summary = dict.fromkeys(harbor.state.security_summary, 0)
+    for queue in harbor.state.queues:
+        queue.update(count=0, latency=0)
+    with running_exporter([harbor_target(harbor)]) as exporter:
+        samples = exporter.samples()
+    assert samples["paas_exporter_target_up", key(target="harbor", kind="harbor")] == 1
+    assert samples["harbor_storage_free_bytes", key()] == 0
+    assert set(series(samples, "harbor_vulnerabilities").values()) == {0}
+    assert set(series(samples, "harbor_task_queue_size").values()) == {0}

@@ -7,6 +7,7 @@ import subprocess
 
 import httpx
 from paas_exporter.config import parse_config
+from paas_exporter.exposition import Exposition, MetricFamily, render_target
 from paas_exporter.poller import Poller
 from paas_exporter.server import MetricsServer
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
@@ -86,6 +87,24 @@ def test_landing_page_lists_targets_and_their_state(harbor: HarborSimulator) -> 
     assert missing.status_code == 404
 
 
+def test_the_landing_page_shows_hosts_only_and_no_header_names_python(
+    harbor: HarborSimulator,
+) -> None:
+    elsewhere = {
+        "name": "gate",
+        "kind": "spinnaker",
+        "url": "http://127.0.0.1:9/gate/api?token=abc",
+        "timeout": 1,
+    }
+    with running_exporter([harbor_target(harbor), elsewhere]) as exporter:
+        page = httpx.get(exporter.url + "/")
+    assert "(127.0.0.1:9)" in page.text
+    assert "/gate/api" not in page.text
+    assert "token=abc" not in page.text
+    assert page.headers["Server"].startswith("paas-exporter/")
+    assert "Python" not in page.headers["Server"]
+
+
 def test_probe_serves_one_target(harbor: HarborSimulator, jenkins: JenkinsSimulator) -> None:
     with running_exporter([harbor_target(harbor), jenkins_target(jenkins)], probe=True) as exporter:
         probe = httpx.get(exporter.url + "/probe", params={"target": "jenkins"})
@@ -124,3 +143,20 @@ def test_readiness_waits_for_the_first_poll_of_every_target(harbor: HarborSimula
     assert before.status_code == 503
     assert "harbor" in before.text
     assert after.status_code == 200
+
+
+def test_every_body_of_an_exposition_holds_the_same_samples() -> None:
+    """Only the gzipped OpenMetrics body is built with the poll; the others on demand."""
+    gauge = MetricFamily("demo_value", "gauge", "A value", ("name",))
+    for index in range(2_000):
+        gauge.add(index, f"n{index}")
+    counter = MetricFamily("demo_events_total", "counter", "Events")
+    counter.add(3)
+    exposition = Exposition.compose([render_target([gauge, counter], ())])
+    openmetrics = gzip.decompress(exposition.openmetrics_gzip)
+    assert openmetrics == exposition.openmetrics
+    assert openmetrics.endswith(b"# EOF\n")
+    assert gzip.decompress(exposition.text_gzip) == exposition.text
+    samples = [line for line in exposition.text.splitlines() if not line.startswith(b"#")]
+    assert samples == [line for line in openmetrics.splitlines() if not line.startswith(b"#")]
+    assert len(samples) == 2_001

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pytest
 
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
 from paas_sdk.testing.simulators.jenkins import parse_tree
@@ -87,6 +90,88 @@ def test_spinnaker_search_honours_the_time_window_and_paging(spinnaker: Spinnake
     window = httpx.get(url, params={"triggerTimeStartBoundary": boundary, "size": 100}).json()
     page = httpx.get(url, params={"startIndex": 1, "size": 1}).json()
     missing = httpx.get(spinnaker.url + "/applications/nope/pipelineConfigs")
-    assert [e["id"] for e in window] == [e["id"] for e in newest_first[:2]]
+    assert [e["id"] for e in window] == [e["id"] for e in newest_first[:1]]  # bounds exclusive
     assert [e["id"] for e in page] == [newest_first[1]["id"]]
     assert missing.status_code == 404
+
+
+def test_spinnaker_search_pages_as_orca_does(spinnaker: SpinnakerSimulator) -> None:
+    """Pages of 2 x size, stopping at `size` matches: nothing at or past index 2 x size."""
+    url = spinnaker.url + "/applications/*/executions/search"
+    total = sum(len(runs) for runs in spinnaker.state.executions.values())
+    assert total > 6
+    assert len(httpx.get(url, params={"size": 3, "startIndex": 3}).json()) == 3
+    assert httpx.get(url, params={"size": 3, "startIndex": 6}).json() == []
+    newest = sorted(
+        (e for runs in spinnaker.state.executions.values() for e in runs),
+        key=lambda e: e["buildTime"],
+        reverse=True,
+    )
+    end = newest[2]["buildTime"]
+    below = httpx.get(url, params={"size": 1, "triggerTimeEndBoundary": end}).json()
+    assert [e["id"] for e in below] == [newest[3]["id"]]
+
+
+def test_spinnaker_search_refuses_bad_bounds_and_leaves_stages_unexpanded(
+    spinnaker: SpinnakerSimulator,
+) -> None:
+    url = spinnaker.url + "/applications/app000/executions/search"
+    for params in (
+        {"triggerTimeStartBoundary": -1},
+        {"triggerTimeStartBoundary": 5, "triggerTimeEndBoundary": 4},
+        {"startIndex": -1},
+        {"size": 0},
+    ):
+        assert httpx.get(url, params=params).status_code == 400, params
+    [execution] = httpx.get(url, params={"size": 1}).json()
+    assert all(s["context"] == {} and s["tasks"] == [] for s in execution["stages"])
+    [expanded] = httpx.get(url, params={"size": 1, "expand": "true"}).json()
+    assert any(s["context"] for s in expanded["stages"])
+
+
+def test_spinnaker_has_executions_days_old_that_still_run(spinnaker: SpinnakerSimulator) -> None:
+    now_ms = time.time() * 1000
+    stuck = [
+        e
+        for runs in spinnaker.state.executions.values()
+        for e in runs
+        if e["status"] == "RUNNING" and now_ms - e["buildTime"] > 2 * 86_400_000
+    ]
+    assert stuck
+
+
+def test_jenkins_tree_ranges_read_as_jenkins_reads_them() -> None:
+    def ranges(tree: str) -> object:
+        return parse_tree(tree)["jobs"][1]
+
+    assert ranges("jobs{3}") == (3, 4)
+    assert ranges("jobs{3,}") == (3, 2**31 - 1)
+    assert ranges("jobs{,3}") == (0, 3)
+    assert ranges("jobs{1,3}") == (1, 3)
+    assert parse_tree(" name") == {" name": (None, None)}
+    for bad in ("jobs{x}", "jobs{1,2", "a,,b", "jobs[name", "jobs{}", ""):
+        with pytest.raises(ValueError, match="expected"):
+            parse_tree(bad)
+
+
+def test_jenkins_range_of_one_returns_that_one_item(jenkins: JenkinsSimulator) -> None:
+    response = httpx.get(
+        jenkins.url + "/api/json",
+        params={"tree": "jobs[name]{1}"},
+        auth=("exporter", "api-token"),
+    )
+    assert [j["name"] for j in response.json()["jobs"]] == [jenkins.state.root["jobs"][1]["name"]]
+
+
+def test_harbor_omits_zero_numbers_and_protects_the_version(harbor: HarborSimulator) -> None:
+    harbor.state.storage = [{"total": 10, "free": 0}]
+    volumes = httpx.get(f"{harbor.url}/api/v2.0/systeminfo/volumes", auth=HARBOR_AUTH).json()
+    assert volumes == {"storage": [{"total": 10}]}
+    queues = httpx.get(f"{harbor.url}/api/v2.0/jobservice/queues", auth=HARBOR_AUTH).json()
+    assert all("paused" in q for q in queues)
+    assert all("count" not in q for q in queues if q["job_type"] == "GARBAGE_COLLECTION")
+    anonymous = httpx.get(f"{harbor.url}/api/v2.0/systeminfo").json()
+    signed_in = httpx.get(f"{harbor.url}/api/v2.0/systeminfo", auth=HARBOR_AUTH).json()
+    assert "harbor_version" not in anonymous
+    assert anonymous["auth_mode"] == "db_auth"
+    assert signed_in["harbor_version"] == harbor.state.system_info["harbor_version"]

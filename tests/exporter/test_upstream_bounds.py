@@ -129,7 +129,7 @@ def test_a_two_gigabyte_answer_is_cut_at_max_response_bytes_with_memory_bounded(
     assert errors, output
     assert "answer exceeds max_response_bytes (16777216 bytes)" in landing
     # each call stopped reading past 16 MiB (plus what the socket buffers held), none drained 2 GB
-    assert max(upstream.sent_on.values()) < 24 * 1024**2
+    assert max(upstream.sent_on.values()) < 32 * 1024**2
     assert peak < 256 * 1024**2, f"peak RSS {peak / 1024**2:.0f} MiB"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -68,3 +69,16 @@ def read_topic(
     finally:
         consumer.close()
     return docs
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``paas-logs`` as a user would; its output as text."""
+    return subprocess.run(
+        [PAAS_LOGS, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def count(es: Any, index: str, query: dict[str, Any] | None = None) -> int:
+    """Documents in `index` (matching `query`), after a refresh."""
+    es.indices.refresh(index=index)
+    return int(es.count(index=index, query=query or {"match_all": {}})["count"])

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import time
 import uuid
-from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -17,13 +16,7 @@ from paas_sdk.context import ServiceContext
 from paas_sdk.logs import EcsFormatter, KafkaLogHandler
 from paas_sdk.testing.pytest_plugin import Endpoint
 
-from .conftest import CONTEXT, PAAS_LOGS
-
-
-def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PAAS_LOGS, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+from .conftest import CONTEXT, PAAS_LOGS, cli, count
 
 
 def _ship(kafka: str, topic: str, count: int, context: ServiceContext = CONTEXT) -> None:
@@ -45,11 +38,6 @@ def _ship(kafka: str, topic: str, count: int, context: ServiceContext = CONTEXT)
     assert handler.stats.delivered == count
 
 
-def _count(es: Elasticsearch, index: str, query: dict[str, Any] | None = None) -> int:
-    es.indices.refresh(index=index)
-    return int(es.count(index=index, query=query or {"match_all": {}})["count"])
-
-
 @pytest.fixture
 def es(elasticsearch: Endpoint) -> Elasticsearch:
     return Elasticsearch(elasticsearch.address)
@@ -64,11 +52,11 @@ def test_setup_falls_back_to_an_index_template_without_data_streams(
     elasticsearch: Endpoint, es: Elasticsearch
 ) -> None:
     name = f"t-{uuid.uuid4().hex[:6]}"
-    dry = _cli("setup", "--es", elasticsearch.address, "--name", name, "--index", name, "--dry-run")
+    dry = cli("setup", "--es", elasticsearch.address, "--name", name, "--index", name, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert '"index_patterns"' in dry.stdout
     assert not es.indices.exists_index_template(name=name)
-    result = _cli("setup", "--es", elasticsearch.address, "--name", name, "--index", name)
+    result = cli("setup", "--es", elasticsearch.address, "--name", name, "--index", name)
     assert result.returncode == 0, result.stderr
     assert "index template (no data streams on this node)" in result.stdout
     template = es.indices.get_index_template(name=name)["index_templates"][0]["index_template"]
@@ -81,12 +69,12 @@ def test_setup_falls_back_to_an_index_template_without_data_streams(
 
 
 def test_unreachable_elasticsearch_is_one_clear_line() -> None:
-    result = _cli("setup", "--es", "http://127.0.0.1:9")
+    result = cli("setup", "--es", "http://127.0.0.1:9")
     assert result.returncode == 1
     assert "http://127.0.0.1:9: cannot reach Elasticsearch" in result.stderr
     assert "Traceback" not in result.stderr
-    assert _cli("setup", "--es", "ftp://x").returncode == 2
-    assert _cli("index", "--es", "http://127.0.0.1:9").returncode == 2  # --bootstrap missing
+    assert cli("setup", "--es", "ftp://x").returncode == 2
+    assert cli("index", "--es", "http://127.0.0.1:9").returncode == 2  # --bootstrap missing
 
 
 @pytest.mark.slow
@@ -94,13 +82,13 @@ def test_100k_records_become_exactly_100k_ecs_documents(
     kafka: Endpoint, elasticsearch: Endpoint, es: Elasticsearch, topic: str, index_name: str
 ) -> None:
     assert (
-        _cli(
+        cli(
             "setup", "--es", elasticsearch.address, "--name", index_name, "--index", index_name
         ).returncode
         == 0
     )
     _ship(kafka.address, topic, 100_000)
-    result = _cli(
+    result = cli(
         "index",
         "--es",
         elasticsearch.address,
@@ -118,7 +106,7 @@ def test_100k_records_become_exactly_100k_ecs_documents(
     assert result.returncode == 0, result.stderr
     assert "done: 100000 records consumed" in result.stdout
     assert "records/s" in result.stderr
-    assert _count(es, index_name) == 100_000
+    assert count(es, index_name) == 100_000
     # ECS-valid: every document has the required fields and this service's identity
     ecs = {
         "bool": {
@@ -131,14 +119,14 @@ def test_100k_records_become_exactly_100k_ecs_documents(
             ]
         }
     }
-    assert _count(es, index_name, ecs) == 100_000
+    assert count(es, index_name, ecs) == 100_000
     distinct = es.search(
         index=index_name,
         size=0,
         aggs={"n": {"cardinality": {"field": "order.id", "precision_threshold": 40000}}},
     )
     assert distinct["aggregations"]["n"]["value"] > 98_000  # cardinality is approximate past 40 000
-    assert _count(es, index_name, {"range": {"order.id": {"gte": 99_990}}}) == 10
+    assert count(es, index_name, {"range": {"order.id": {"gte": 99_990}}}) == 10
 
 
 @pytest.mark.slow
@@ -161,6 +149,7 @@ def test_indexer_killed_mid_run_and_restarted_loses_and_duplicates_nothing(
         f"g-{topic}",
         "--batch-size",
         "1000",
+        "--install-template",
     ]
     first = subprocess.Popen(
         [PAAS_LOGS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -168,26 +157,24 @@ def test_indexer_killed_mid_run_and_restarted_loses_and_duplicates_nothing(
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if es.indices.exists(index=index_name) and _count(es, index_name) >= 3000:
+            if es.indices.exists(index=index_name) and count(es, index_name) >= 3000:
                 break
             time.sleep(0.2)
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(timeout=30)
-    indexed_before = _count(es, index_name)
+    indexed_before = count(es, index_name)
     assert 0 < indexed_before < total, "the kill has to land mid-run"
-    second = _cli(*args, "--idle-exit", "5")
+    second = cli(*args, "--idle-exit", "5")
     assert second.returncode == 0, second.stderr
-    assert _count(es, index_name) == total
-    assert _count(es, index_name, {"range": {"order.id": {"gte": 0, "lt": total}}}) == total
+    assert count(es, index_name) == total
+    assert count(es, index_name, {"range": {"order.id": {"gte": 0, "lt": total}}}) == total
 
 
 def test_tail_filters_by_service_level_and_text(
     kafka: Endpoint, elasticsearch: Endpoint, es: Elasticsearch, topic: str, index_name: str
 ) -> None:
-    setup = _cli(
-        "setup", "--es", elasticsearch.address, "--name", index_name, "--index", index_name
-    )
+    setup = cli("setup", "--es", elasticsearch.address, "--name", index_name, "--index", index_name)
     assert setup.returncode == 0, setup.stderr
     other = ServiceContext(app_id="payments", host_name="ci")
     logger = logging.getLogger(f"tail.{uuid.uuid4().hex[:8]}")
@@ -205,7 +192,7 @@ def test_tail_filters_by_service_level_and_text(
         logger.error("%s card declined", words)
         logger.removeHandler(handler)
         handler.close()
-    result = _cli(
+    result = cli(
         "index",
         "--es",
         elasticsearch.address,
@@ -223,7 +210,7 @@ def test_tail_filters_by_service_level_and_text(
     )
     assert result.returncode == 0, result.stderr
     es.indices.refresh(index=index_name)
-    shown = _cli(
+    shown = cli(
         "tail",
         "--es",
         elasticsearch.address,
@@ -239,11 +226,11 @@ def test_tail_filters_by_service_level_and_text(
     assert len(lines) == 1
     assert "ERROR" in lines[0]
     assert "payments card declined" in lines[0]
-    texts = _cli("tail", "--es", elasticsearch.address, "--index", index_name, "--text", "started")
+    texts = cli("tail", "--es", elasticsearch.address, "--index", index_name, "--text", "started")
     assert [line.rsplit(": ", 1)[1] for line in texts.stdout.splitlines()] == [
         "orders started",
         "payments started",
     ]
-    missing = _cli("tail", "--es", elasticsearch.address, "--index", "no-such-index")
+    missing = cli("tail", "--es", elasticsearch.address, "--index", "no-such-index")
     assert missing.returncode == 1
     assert "no-such-index: no such index" in missing.stderr

@@ -18,12 +18,14 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 import paas_sdk
+from examples.order_service.proto import order_pb2_grpc
+from examples.order_service.settings import DUBBO_INTERFACE
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError
 from paas_sdk.platform import PlatformSettings
 from paas_sdk.testing.apollo import ApolloDouble
 from paas_sdk.testing.pytest_plugin import Endpoint
-from paas_sdk.testing.servers import ZooKeeperServer
+from paas_sdk.testing.servers import ZooKeeperServer, free_port
 
 
 class Greeting(BaseModel):
@@ -143,8 +145,14 @@ def test_with_everything_configured_it_uses_the_real_servers(
         try:
             greeting = platform.typed_settings(Greeting)
             assert greeting.current.greeting == "from apollo"
-            url = platform.expose("com.example.Orders", methods=["get"], port=20880)
-            providers = "/dubbo/com.example.Orders/providers"
+            triple = platform.triple_server(port=free_port())
+            triple.add_service(
+                order_pb2_grpc.add_OrderServiceServicer_to_server,
+                order_pb2_grpc.OrderServiceServicer(),
+            )
+            triple.start()
+            url = platform.expose(DUBBO_INTERFACE, port=triple.port)
+            providers = f"/dubbo/{DUBBO_INTERFACE}/providers"
             assert wait_until(lambda: zk.exists(providers) and zk.get_children(providers))
             assert wait_until(platform.ready)
             apollo.publish(app_id, "application", {"greeting": "hot reloaded"})
@@ -183,7 +191,11 @@ def test_readiness_follows_the_registry(
         PlatformSettings(zookeeper=managed_zookeeper.hosts, metrics_port=0, drain_seconds=0)
     )
     try:
-        platform.expose("com.example.Ready", port=20880)
+        triple = platform.triple_server(port=free_port())
+        triple.add_service(
+            order_pb2_grpc.add_OrderServiceServicer_to_server, order_pb2_grpc.OrderServiceServicer()
+        )
+        triple.start()
         readyz = f"http://127.0.0.1:{platform.metrics_server.port}/readyz"  # type: ignore[union-attr]
         assert wait_until(lambda: httpx.get(readyz).status_code == 200)
         managed_zookeeper.stop()
@@ -200,5 +212,23 @@ def test_logging_can_be_left_to_the_service(clean_env: Path, root_logging: None)
     try:
         assert platform.logging is None
         assert not any(getattr(h, "_paas_logs", False) for h in logging.getLogger().handlers)
+    finally:
+        platform.shutdown()
+
+
+def test_expose_refuses_what_no_triple_server_serves(clean_env: Path, root_logging: None) -> None:
+    # the old behaviour registered the HTTP port as dubbo://, which every consumer call failed on
+    platform = start(PlatformSettings(metrics_port=-1, drain_seconds=0))
+    try:
+        with pytest.raises(ConfigError, match=r"no Triple server .* serves com\.example\.Greeter"):
+            platform.expose("com.example.Greeter", port=8080)
+        triple = platform.triple_server(port=free_port())
+        triple.add_service(
+            order_pb2_grpc.add_OrderServiceServicer_to_server, order_pb2_grpc.OrderServiceServicer()
+        )
+        triple.start()
+        assert platform.expose(DUBBO_INTERFACE, port=triple.port).protocol == "tri"
+        with pytest.raises(ConfigError, match=rf"serves {DUBBO_INTERFACE} on :{triple.port}"):
+            platform.expose(DUBBO_INTERFACE, port=triple.port + 1)
     finally:
         platform.shutdown()

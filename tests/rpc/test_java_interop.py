@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from examples.order_service.java_dubbo import JavaProvider, run_java_consumer
 from examples.order_service.proto import order_pb2, order_pb2_grpc
-from paas_sdk.registry import ZooKeeperRegistry
+from paas_sdk.registry import DubboURL, ZooKeeperRegistry
 from paas_sdk.rpc import DubboReference, TripleServer
 from paas_sdk.testing.servers import free_port
-from tests.rpc.conftest import (
-    INTERFACE,
-    ORDER_SERVICE,
-    JavaProvider,
-    Orders,
-    run_java_consumer,
-)
+from tests.rpc.conftest import INTERFACE, ORDER_SERVICE, Orders
 
 
 def _server(registry: ZooKeeperRegistry, metrics: CollectorRegistry, name: str) -> TripleServer:
@@ -100,6 +96,7 @@ def test_a_python_consumer_calls_a_java_provider_and_never_another_group(
             placed = to_java.PlaceOrder(order_pb2.PlaceOrderRequest(items=["tea", "cake"]))
             assert list(placed.items) == ["tea", "cake"]
             assert [u.port for u in g1.providers] == [java.port]
+            _registered_as_java_does(g1.providers[0], python.urls[0], observer_of(registry))
     finally:
         java.stop()
         python.stop(grace=1)
@@ -108,3 +105,30 @@ def test_a_python_consumer_calls_a_java_provider_and_never_another_group(
         {"service": INTERFACE, "method": "GetOrder", "status": "ok"},
     )
     assert calls == 40
+
+
+def observer_of(registry: ZooKeeperRegistry) -> Any:
+    client = registry._client
+    assert client is not None
+    return client
+
+
+def _registered_as_java_does(java: DubboURL, python: DubboURL, client: Any) -> None:
+    """Our leaf and application instance, side by side with those Dubbo 3.3.5 Java wrote."""
+    assert python.protocol == java.protocol == "tri"
+    assert python.path == java.path == "paas.example.order.v1.OrderService"
+    assert set(python.parameters) == set(java.parameters)
+    for key in set(java.parameters) - {"application", "group", "timestamp"}:
+        assert python.get(key) == java.get(key), key
+    java_instance = json.loads(client.get(f"/services/java-order-provider/{java.address}")[0])
+    ours = json.loads(client.get(f"/services/py-orders/{python.address}")[0])
+    assert set(ours) == set(java_instance)
+    assert ours["payload"]["@class"] == java_instance["payload"]["@class"]
+    assert ours["payload"]["id"] == python.address  # as Java's is its ip:port
+    assert java_instance["payload"]["id"] == java.address
+    for key in ("dubbo.endpoints", "dubbo.metadata.revision", "timestamp"):
+        assert key in ours["payload"]["metadata"], key
+        assert key in java_instance["payload"]["metadata"], key
+    assert json.loads(ours["payload"]["metadata"]["dubbo.endpoints"]) == [
+        {"port": python.port, "protocol": "tri"}
+    ]

@@ -59,8 +59,12 @@ class Lane:
     last: tuple[float, str, str, str] | None = None  # end, result, image, revision
 
 
-def _median_since(pairs: array[float], since: float) -> float | None:
-    values = [pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i] > since]
+def _pairs(values: array[float]) -> list[tuple[float, float]]:
+    return list(zip(values[0::2], values[1::2], strict=True))
+
+
+def _median_since(pairs: list[tuple[float, float]], since: float) -> float | None:
+    values = [v for t, v in pairs if t > since]
     return statistics.median(values) if values else None
 
 
@@ -189,20 +193,25 @@ class Ledger:
                 end, result, image, revision = lane.last
                 fam["last"].add(end, *labels)
                 fam["info"].add(1, *labels, result, image, revision)
+            deploys, lead_times, restores = (
+                _pairs(lane.deploys),
+                _pairs(lane.lead),
+                _pairs(lane.restore),
+            )
             for window, width in WINDOWS:
                 since = now - width
                 counts = [0, 0, 0]
-                for i in range(0, len(lane.deploys), 2):
-                    if lane.deploys[i] > since:
-                        counts[int(lane.deploys[i + 1])] += 1
+                for end, result_index in deploys:
+                    if end > since:
+                        counts[int(result_index)] += 1
                 for result, count in zip(RESULTS, counts, strict=True):
                     fam["recent_deployments"].add(count, *labels, result, window)
                 failures = sum(1 for t in lane.failures if t > since)
                 fam["recent_failures"].add(failures, *labels, window)
-                lead = _median_since(lane.lead, since)
+                lead = _median_since(lead_times, since)
                 if lead is not None:
                     fam["recent_lead"].add(lead, *labels, window)
-                restore = _median_since(lane.restore, since)
+                restore = _median_since(restores, since)
                 if restore is not None:
                     fam["recent_restore"].add(restore, *labels, window)
         return list(fam.values())

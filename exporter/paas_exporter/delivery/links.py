@@ -48,6 +48,26 @@ def environment_matchers(config: DeliveryConfig) -> list[tuple[str, NameFilter]]
     return [(env, NameFilter(patterns, [])) for env, patterns in config.environments.items()]
 
 
+def deploy_stage(
+    execution: dict[str, Any], config: DeliveryConfig, envs: list[tuple[str, NameFilter]]
+) -> tuple[list[dict[str, Any]], dict[str, Any], str] | None:
+    """(stages, the deploy or else rollback stage, its environment), None when the execution
+    deploys nowhere tracked; known before the stage runs (its context comes from the config)."""
+    where = f"execution {execution.get('id')!r:.60}"
+    stages = [expect_dict(s, where) for s in expect_list(execution.get("stages") or [], where)]
+    stage = next((s for s in stages if s.get("type") in config.deploy_stages), None) or next(
+        (s for s in stages if s.get("type") in config.rollback_stages), None
+    )
+    if stage is None:
+        return None
+    context = expect_dict(stage.get("context") or {}, where)
+    account = context.get("account") or context.get("credentials")
+    environment = next(
+        (env for env, match in envs if isinstance(account, str) and match(account)), None
+    )
+    return None if environment is None else (stages, stage, environment)
+
+
 def deploy_fact(
     execution: dict[str, Any], config: DeliveryConfig, envs: list[tuple[str, NameFilter]]
 ) -> DeployFact | None:
@@ -57,23 +77,11 @@ def deploy_fact(
     (spinnaker/orca `orca-core/.../pipeline/model/StageExecutionImpl.java`,
     `orca-clouddriver/.../tasks/manifest/PromoteManifestKatoOutputsTask.java`)."""
     where = f"execution {execution.get('id')!r:.60}"
-    stages = [expect_dict(s, where) for s in expect_list(execution.get("stages") or [], where)]
-    deploy = next((s for s in stages if s.get("type") in config.deploy_stages), None)
-    rollback = (
-        None
-        if deploy
-        else next((s for s in stages if s.get("type") in config.rollback_stages), None)
-    )
-    stage = deploy or rollback
-    if stage is None:
+    found = deploy_stage(execution, config, envs)
+    if found is None:
         return None
-    context = expect_dict(stage.get("context") or {}, where)
-    account = context.get("account") or context.get("credentials")
-    environment = next(
-        (env for env, match in envs if isinstance(account, str) and match(account)), None
-    )
-    if environment is None:
-        return None
+    stages, stage, environment = found
+    deploy = stage if stage.get("type") in config.deploy_stages else None
     status = text(stage.get("status"), where)
     if deploy is None:
         result = "rollback"

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -33,6 +33,7 @@ from paas_exporter.delivery.links import (
     artifact_fact,
     build_fact,
     deploy_fact,
+    deploy_stage,
     environment_matchers,
     git_project,
     image_ref,
@@ -44,6 +45,7 @@ from paas_exporter.exposition import MetricFamily
 from paas_exporter.upstream import Upstream, expect_dict, expect_list, number, text
 
 log = logging.getLogger("paas_exporter")
+T = TypeVar("T")
 API = "/api/v2.0"
 #: Executions stored a little after their trigger time are still found by the next search.
 OVERLAP_MS = 5 * 60_000
@@ -121,7 +123,7 @@ class DeliveryView:
         self._counted: set[str] = set()
         self._uncounted: set[str] = set()
         self._started = time.time()
-        state = load_state(delivery.state_file)
+        state = self._state = load_state(delivery.state_file)
         if state is not None:
             self.ledger.restore_counts(state)
             self._counted_floor = int(state["floor"])
@@ -133,15 +135,22 @@ class DeliveryView:
         now_ms = int(now * 1000)
         first = self.floor is None
         history_start = now_ms - int(self.config.history * 1000)
-        start = history_start if self.floor is None else min([self.floor, *self.pending.values()])
-        facts, pending, skipped = await self._search(
-            up.spinnaker, max(start, history_start), now_ms
-        )
-        facts.sort(key=lambda f: (f.end_s, f.id))
-        links = await self._link(up, facts, first, history_start / 1000)
-        # Every request is done: from here on nothing can fail half-way.
-        for fact in facts:
-            self.ledger.record(fact, self._delivered(fact, links.get(fact.id)), self._counts(fact))
+        start = history_start if self.floor is None else max(self.floor, history_start)
+        found, pending, skipped = await self._search(up.spinnaker, start, now_ms)
+        # Deploys still running from before the window (a manual judgment waiting for days):
+        # each asked for by id rather than widening every search back to them.
+        older = [i for i, built in self.pending.items() if built < start and i not in pending]
+        for execution in await _gather_results(self._execution(up.spinnaker, i) for i in older):
+            if execution is not None:
+                self._classify(execution, found, pending, skipped, again=True)
+        facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
+        if first:
+            await self._replay(up, facts, history_start / 1000)
+        else:
+            links = await self._link(up, facts, False, history_start / 1000)
+            # Every request is done: from here on nothing can fail half-way.
+            for fact in facts:
+                self._record(fact, links)
         self.seen.update(skipped)
         self.seen.update((f.id, f.build_ms) for f in facts)
         self.pending = {k: v for k, v in pending.items() if v >= history_start}
@@ -154,6 +163,31 @@ class DeliveryView:
                 "pending": sorted(self.pending),
             })  # fmt: skip
         return self.ledger.families(now)
+
+    def _record(self, fact: DeployFact, links: dict[str, Link]) -> None:
+        self.ledger.record(fact, self._delivered(fact, links.get(fact.id)), self._counts(fact))
+
+    async def _replay(self, up: DeliveryUpstreams, facts: list[DeployFact], since: float) -> None:
+        """The first poll: the whole history, one application at a time, so only one
+        repository's artifacts and one job's builds are held at once. Should a request fail,
+        the ledger goes back to what the state file holds and the next poll starts over."""
+        by_app: dict[str, list[DeployFact]] = {}
+        for fact in facts:
+            by_app.setdefault(fact.application, []).append(fact)
+        try:
+            for app_facts in by_app.values():
+                links = await self._link(up, app_facts, True, since)
+                for fact in app_facts:
+                    self._record(fact, links)
+                self.artifacts = {}
+                self.commit_times = {}
+                self._prune_builds()
+        except BaseException:
+            self.ledger = Ledger(self.config.failure_window, self.config.history)
+            if self._state is not None:
+                self.ledger.restore_counts(self._state)
+            self.builds = {}
+            raise
 
     def _counts(self, fact: DeployFact) -> bool:
         """Whether counters take this execution: not if they took it before a restart."""
@@ -168,16 +202,27 @@ class DeliveryView:
         return not (fact.build_ms < self._counted_floor and fact.id not in self._uncounted)
 
     def _forget(self, now: float) -> None:
-        before = now - self.config.history - 86400
+        """Keep only what later polls need: the builds from the oldest one still deployed
+        somewhere (the next deploy ships the commits after it); artifacts are asked for again
+        by reference, one request per new deploy, rather than held for 30 days."""
         self.ledger.prune(now)
-        self.artifacts = {k: a for k, a in self.artifacts.items() if a is None or a.push_s > before}
+        self.artifacts = {}
+        self.commit_times = {}
+        self._prune_builds()
+
+    def _prune_builds(self) -> None:
+        lowest: dict[str, int] = {}
+        for lane in self.ledger.lanes.values():
+            for job, built in lane.last_build.items():
+                lowest[job] = min(lowest.get(job, built), built)
         for job, builds in self.builds.items():
-            self.builds[job] = {n: b for n, b in builds.items() if b.end_s > before}
+            keep = lowest.get(job, max(builds, default=0))
+            self.builds[job] = {n: b for n, b in builds.items() if n >= keep}
 
     # -- Spinnaker ------------------------------------------------------------------------------
     async def _search(
         self, spinnaker: Upstream, start: int, now_ms: int
-    ) -> tuple[list[DeployFact], dict[str, int], dict[str, int]]:
+    ) -> tuple[dict[str, DeployFact], dict[str, int], dict[str, int]]:
         """Executions triggered since `start`, newest first, paged by moving the exclusive
         `triggerTimeEndBoundary` to the oldest trigger time seen: Orca stops reading once it
         holds `size` matches, so `startIndex` cannot page (spinnaker/orca
@@ -203,36 +248,49 @@ class DeliveryView:
             for raw in page:
                 execution = expect_dict(raw, path)
                 ident = text(execution.get("id"), path)
-                built = int(number(execution.get("buildTime"), f"{path} buildTime"))
-                oldest = min(oldest, built)
+                oldest = min(oldest, int(number(execution.get("buildTime"), path)))
                 if ident in facts or ident in pending or ident in skipped:
                     continue
                 fresh += 1
-                self._classify(execution, ident, built, facts, pending, skipped)
+                self._classify(execution, facts, pending, skipped)
             if len(page) < size or not fresh or oldest <= start:
                 break
             high = oldest
-        return list(facts.values()), pending, skipped
+        return facts, pending, skipped
 
-    def _classify(  # noqa: PLR0917 - one execution and the three piles it may go to
+    async def _execution(self, spinnaker: Upstream, ident: str) -> dict[str, Any] | None:
+        """One execution, expanded (Gate `GET /pipelines/{id}`, Orca `TaskController.getPipeline`);
+        None once it is gone."""
+        path = f"/pipelines/{quote(ident, safe='')}"
+        body, _ = await spinnaker.get(path, missing_ok=True)
+        return None if body is None else expect_dict(body, path)
+
+    def _classify(
         self,
         execution: dict[str, Any],
-        ident: str,
-        built: int,
         facts: dict[str, DeployFact],
         pending: dict[str, int],
         skipped: dict[str, int],
+        *,
+        again: bool = False,
     ) -> None:
+        """Put an execution on its pile: a deploy fact, still running, or nothing to count."""
+        ident = text(execution.get("id"), "execution id")
+        built = int(number(execution.get("buildTime"), "execution buildTime"))
         app = execution.get("application")
         if execution.get("type", "PIPELINE") != "PIPELINE" or not isinstance(app, str):
             return
         if not self.keep(app):
             return
         if execution.get("status") not in COMPLETE:
-            pending[ident] = built
+            if deploy_stage(execution, self.config, self.envs) is not None:
+                pending[ident] = built
             return
         done_before = ident in self.seen or (
-            self.floor is not None and built < self.floor and ident not in self.pending
+            not again
+            and self.floor is not None
+            and built < self.floor
+            and ident not in self.pending
         )
         if done_before:
             return
@@ -296,10 +354,9 @@ class DeliveryView:
         try:
             return artifact, self._match(job, artifact, ref), ref
         except Unlinked as why:
-            newest = max((b.start_s for b in self.builds.get(job, {}).values()), default=0.0)
-            if why.reason != "no_build" or job in refreshed or newest >= artifact.push_s:
+            if why.reason != "no_build" or job in refreshed:
                 return why
-        refreshed.add(job)  # a build newer than those we hold: ask Jenkins once more
+        refreshed.add(job)  # a build we do not hold: ask Jenkins once more
         await self._list_builds(jenkins, job, None)
         try:
             return artifact, self._match(job, artifact, ref), ref
@@ -493,3 +550,9 @@ async def _gather(calls: Iterable[Any]) -> None:
     async with asyncio.TaskGroup() as group:
         for call in calls:
             group.create_task(call)
+
+
+async def _gather_results(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(call) for call in calls]
+    return [task.result() for task in tasks]

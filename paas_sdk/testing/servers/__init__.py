@@ -11,7 +11,7 @@ from paas_sdk.testing.servers._process import ServerProcess, free_port
 from paas_sdk.testing.servers.cache import Cache
 from paas_sdk.testing.servers.coredns import CoreDNSServer
 from paas_sdk.testing.servers.elasticsearch import ElasticsearchServer
-from paas_sdk.testing.servers.kafka import KafkaServer
+from paas_sdk.testing.servers.kafka import KafkaCluster, KafkaServer
 from paas_sdk.testing.servers.kubernetes import APIServer, EtcdServer, KubernetesCluster
 from paas_sdk.testing.servers.prometheus import PrometheusServer, promtool
 from paas_sdk.testing.servers.zookeeper import ZooKeeperServer
@@ -22,6 +22,7 @@ __all__ = [
     "CoreDNSServer",
     "ElasticsearchServer",
     "EtcdServer",
+    "KafkaCluster",
     "KafkaServer",
     "KubernetesCluster",
     "PrometheusServer",

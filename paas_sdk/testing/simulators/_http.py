@@ -103,11 +103,16 @@ class SimulatorServer:
     def error_body(self, status: int, message: str) -> Any:
         return {"message": message}
 
+    def authenticated(self, request: Request) -> bool:
+        """True when the request carries the credentials (or none are required)."""
+        if self.credentials is None:
+            return True
+        expected = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
+        return request.headers.get("Authorization") == expected
+
     def dispatch(self, request: Request) -> Response:
-        if self.credentials is not None and not self.unauthenticated(request.path):
-            expected = "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode()
-            if request.headers.get("Authorization") != expected:
-                return Response(self.error_body(401, "unauthorized"), status=401)
+        if not self.unauthenticated(request.path) and not self.authenticated(request):
+            return Response(self.error_body(401, "unauthorized"), status=401)
         for method, pattern, handler in self._routes:
             match = pattern.match(request.path)
             if match and method == request.method:

@@ -3,6 +3,12 @@
 Field names, paths, paging (`page` from 1, `page_size` default 10 and at most 100, X-Total-Count
 and Link headers) follow Harbor's swagger (api/v2.0). The state is generated from a seed and
 exposed as plain attributes so a test can compute what an exporter should report.
+
+As Harbor's go-swagger models do, a number that is zero is left out of the JSON (`omitempty` on
+every property neither required nor `x-omitempty: false`): a full disk's storage `free`, zero
+vulnerability counts, an empty queue's `count` and `latency`. `/systeminfo` answers anyone but
+carries the version and the other protected fields only for an authenticated caller
+(goharbor/harbor `src/server/v2.0/handler/systeminfo.go`, `convertInfo`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,23 @@ from paas_sdk.testing.simulators._http import (
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 REPLICATION_STATUSES = ("Succeed", "Failed", "InProgress", "Stopped")
+# GeneralInfo fields `convertInfo` fills in only when `WithProtectedInfo` (authenticated).
+PROTECTED_INFO = frozenset(
+    ("has_ca_root", "project_creation_restriction", "harbor_version", "external_url",
+     "registry_url", "read_only", "registry_storage_provider_name", "notification_enable",
+     "current_time", "with_notary", "with_chartmuseum")
+)  # fmt: skip
+# Properties with `x-omitempty: false`, kept even when zero or false.
+ALWAYS_PRESENT = frozenset(("paused",))
+
+
+def omit_zero(item: dict[str, Any]) -> dict[str, Any]:
+    """go-swagger's `omitempty`: zero numbers and false flags are not in the JSON."""
+    return {
+        k: v
+        for k, v in item.items()
+        if k in ALWAYS_PRESENT or (v is not False and not (type(v) is int and v == 0))
+    }
 
 
 def _iso(moment: datetime) -> str:
@@ -49,7 +72,11 @@ class HarborState:
     artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def generate_state(projects: int, *, seed: int = 7, repos_per_project: int = 3) -> HarborState:
+def generate_state(
+    projects: int, *, seed: int = 7, repos_per_project: int = 3, repositories: int | None = None
+) -> HarborState:
+    """`projects` projects of 0 to 2 x `repos_per_project` repositories each, or, given
+    `repositories`, exactly that many spread evenly."""
     rnd = random.Random(seed)
     state = HarborState()
     repo_id = 0
@@ -58,6 +85,8 @@ def generate_state(projects: int, *, seed: int = 7, repos_per_project: int = 3) 
         name = f"project-{index:04d}"
         public = index % 3 == 0
         repo_count = rnd.randint(0, 2 * repos_per_project)
+        if repositories is not None:
+            repo_count = repositories // projects + (index < repositories % projects)
         created = EPOCH + timedelta(hours=index)
         state.projects.append(
             {
@@ -184,17 +213,20 @@ class HarborSimulator(SimulatorServer):
         self,
         *,
         projects: int = 20,
+        repositories: int | None = None,
         seed: int = 7,
         credentials: tuple[str, str] | None = ("admin", "Harbor12345"),
         port: int = 0,
     ) -> None:
         super().__init__(port=port, credentials=credentials)
-        self.state = generate_state(projects, seed=seed)
+        self.state = generate_state(projects, seed=seed, repositories=repositories)
         api = "/api/v2.0"
         self.route("GET", f"{api}/health", self._health)
-        self.route("GET", f"{api}/systeminfo", lambda r: Response(self.state.system_info))
+        self.route("GET", f"{api}/systeminfo", self._system_info)
         self.route(
-            "GET", f"{api}/systeminfo/volumes", lambda r: Response({"storage": self.state.storage})
+            "GET",
+            f"{api}/systeminfo/volumes",
+            lambda r: Response({"storage": [omit_zero(s) for s in self.state.storage]}),
         )
         self.route("GET", f"{api}/statistics", self._statistics)
         self.route("GET", f"{api}/projects", lambda r: page_of(self.state.projects, r))
@@ -215,9 +247,15 @@ class HarborSimulator(SimulatorServer):
         self.route("GET", f"{api}/replication/policies", lambda r: page_of(self.state.policies, r))
         self.route("GET", f"{api}/replication/executions", self._executions)
         self.route("GET", f"{api}/scanners", lambda r: page_of(self.state.scanners, r))
-        self.route("GET", f"{api}/jobservice/queues", lambda r: Response(self.state.queues))
         self.route(
-            "GET", f"{api}/security/summary", lambda r: Response(self.state.security_summary)
+            "GET",
+            f"{api}/jobservice/queues",
+            lambda r: Response([omit_zero(q) for q in self.state.queues]),
+        )
+        self.route(
+            "GET",
+            f"{api}/security/summary",
+            lambda r: Response(omit_zero(self.state.security_summary)),
         )
         self.route(
             "GET",
@@ -231,6 +269,12 @@ class HarborSimulator(SimulatorServer):
     def error_body(self, status: int, message: str) -> Any:
         codes = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 400: "BAD_REQUEST"}
         return {"errors": [{"code": codes.get(status, "UNKNOWN"), "message": message}]}
+
+    def _system_info(self, request: Request) -> Response:
+        info = self.state.system_info
+        if not self.authenticated(request):
+            info = {k: v for k, v in info.items() if k not in PROTECTED_INFO}
+        return Response(info)
 
     def _health(self, request: Request) -> Response:
         healthy = all(c["status"] == "healthy" for c in self.state.components)

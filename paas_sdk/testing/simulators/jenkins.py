@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,39 +34,71 @@ RESULT_COLORS = {
 TreeSpec = dict[str, "tuple[TreeSpec | None, tuple[int, int] | None]"]
 
 
+_TOKENS = re.compile(r"[,\[\]{}]|[^,\[\]{}]+")
+_MAX = 2**31 - 1  # Range.ALL's Integer.MAX_VALUE
+
+
 def parse_tree(text: str) -> TreeSpec:
-    """Parse Jenkins' `tree` syntax: `a,b[c,d[e]]{0,10}` into a nested field spec."""
-    spec, rest = _parse_fields(text, 0)
-    if rest != len(text):
-        raise ValueError(f"unexpected {text[rest]!r} at {rest} in tree")
+    """Parse Jenkins' `tree` as stapler's `NamedPathPruner.parse` does (jenkinsci/stapler
+    `core/src/main/java/org/kohsuke/stapler/export/NamedPathPruner.java`): `a,b[c,d[e]]{2,5}`;
+    names are taken verbatim (spaces included); a range is `{N}` (that one item), `{N,}`,
+    `{,M}` or `{N,M}` (from N up to, not including, M), numbers only; `ValueError` otherwise."""
+    tokens = [(m.group(), m.start()) for m in _TOKENS.finditer(text)] + [("", len(text))]
+    pos = 0
+
+    def accept(token: str) -> bool:
+        nonlocal pos
+        if tokens[pos][0] == token:
+            pos += 1
+            return True
+        return False
+
+    def expect(token: str, what: str) -> None:
+        if not accept(token):
+            raise ValueError(f"expected {what} at {tokens[pos][1]}")
+
+    def word() -> str:
+        nonlocal pos
+        value = tokens[pos][0]
+        if value in ("", ",", "[", "]", "{", "}"):
+            raise ValueError(f"expected name at {tokens[pos][1]}")
+        pos += 1
+        return value
+
+    def integer() -> int:
+        value, at = tokens[pos]
+        if not value.isascii() or not value.isdigit():
+            raise ValueError(f"expected number at {at}")
+        word()
+        return int(value)
+
+    def fields() -> TreeSpec:
+        spec: TreeSpec = {}
+        while True:
+            name = word()
+            sub: TreeSpec | None = None
+            bounds: tuple[int, int] | None = None
+            if accept("["):
+                sub = fields()
+                expect("]", "]")
+            if accept("{"):
+                if accept(","):
+                    bounds = (0, integer())
+                else:
+                    low = integer()
+                    if tokens[pos][0] == "}":
+                        bounds = (low, low + 1)
+                    else:
+                        expect(",", ",")
+                        bounds = (low, _MAX) if tokens[pos][0] == "}" else (low, integer())
+                expect("}", "}")
+            spec[name] = (sub, bounds)
+            if not accept(","):
+                return spec
+
+    spec = fields()
+    expect("", "end of tree")
     return spec
-
-
-def _parse_fields(text: str, pos: int) -> tuple[TreeSpec, int]:
-    spec: TreeSpec = {}
-    while pos < len(text) and text[pos] != "]":
-        start = pos
-        while pos < len(text) and text[pos] not in ",[]{":
-            pos += 1
-        name = text[start:pos].strip()
-        if not name:
-            raise ValueError(f"empty field name at {start} in tree")
-        sub: TreeSpec | None = None
-        bounds: tuple[int, int] | None = None
-        if pos < len(text) and text[pos] == "[":
-            sub, pos = _parse_fields(text, pos + 1)
-            if pos >= len(text) or text[pos] != "]":
-                raise ValueError("unclosed [ in tree")
-            pos += 1
-        if pos < len(text) and text[pos] == "{":
-            end = text.index("}", pos)
-            low, _, high = text[pos + 1 : end].partition(",")
-            bounds = (int(low or 0), int(high) if high else 1 << 30)
-            pos = end + 1
-        spec[name] = (sub, bounds)
-        if pos < len(text) and text[pos] == ",":
-            pos += 1
-    return spec, pos
 
 
 def select(value: Any, spec: TreeSpec | None) -> Any:
@@ -158,13 +192,16 @@ def _job(rnd: random.Random, name: str, parent: str, base_url: str, now_ms: int)
 def generate_state(
     jobs: int,
     *,
-    folders: int = 10,
+    folders: int | Sequence[int] = 10,
     depth: int = 3,
     seed: int = 7,
     base_url: str = "/",
     now_ms: int | None = None,
 ) -> JenkinsState:
-    """`folders` children per folder level, `depth` folder levels, jobs spread over leaves."""
+    """`folders` children per folder (or a count per level: `(100, 18)` is 100 top folders of
+    18 each, 1 900 in all), `depth` folder levels, jobs spread over the leaves."""
+    per_level = [folders] * depth if isinstance(folders, int) else list(folders)
+    depth = len(per_level)
     rnd = random.Random(seed)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
 
@@ -179,7 +216,7 @@ def generate_state(
     for level in range(depth):
         next_leaves = []
         for parent in leaves:
-            for index in range(folders):
+            for index in range(per_level[level]):
                 child = folder(f"l{level}-{index:02d}", parent.get("fullName", ""))
                 parent["jobs"].append(child)
                 next_leaves.append(child)
@@ -213,7 +250,7 @@ class JenkinsSimulator(SimulatorServer):
         self,
         *,
         jobs: int = 30,
-        folders: int = 3,
+        folders: int | Sequence[int] = 3,
         depth: int = 2,
         seed: int = 7,
         credentials: tuple[str, str] | None = ("exporter", "api-token"),

@@ -4,7 +4,16 @@ Paths and parameters follow Gate (`/applications`, `/applications/{app}/pipeline
 `/applications/{app}/executions/search` with trigger-time boundaries, `startIndex`, `size`,
 `statuses`, `reverse`, `expand`, and `/executions?pipelineConfigIds=`). Executions carry
 `type, id, application, name, pipelineConfigId, status, buildTime, startTime, endTime, trigger,
-authentication, stages[]` with epoch-millisecond times.
+authentication, stages[]` with epoch-millisecond times. Every `stuck_every`-th application also
+has an execution started 2.8 days ago that still runs.
+
+The search answers as Orca's does behind Gate (spinnaker/orca
+`orca-web/.../controllers/TaskController.groovy` `searchForPipelinesByTrigger`, spinnaker/gate
+`gate-web/.../controllers/ExecutionsController.java`): 400 for negative bounds or index, a start
+after the end, or a size below 1; build-time bounds exclusive on both sides
+(`orca-sql/.../SqlExecutionRepository.kt`); pages of 2 x size read until `size` match, so a
+`startIndex` at or past 2 x size answers `[]`; `expand` false by default on the search (stage
+contexts and outputs emptied, tasks dropped) and true on `/executions`.
 """
 
 from __future__ import annotations
@@ -56,6 +65,9 @@ def _execution(
     }  # fmt: skip
 
 
+STUCK_AGE_MS = int(2.8 * 86_400_000)
+
+
 def generate_state(
     applications: int,
     *,
@@ -63,6 +75,7 @@ def generate_state(
     executions: int = 4,
     seed: int = 7,
     now_ms: int | None = None,
+    stuck_every: int = 3,
 ) -> SpinnakerState:
     rnd = random.Random(seed)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -86,6 +99,11 @@ def generate_state(
                 serial += 1
                 build = now_ms - rnd.randint(60_000, 20_000_000)
                 runs.append(_execution(rnd, app, config, serial, build))
+        if configs and stuck_every and a % stuck_every == 0:
+            serial += 1
+            stuck = _execution(rnd, app, configs[0], serial, now_ms - STUCK_AGE_MS)
+            stuck.update(status="RUNNING", endTime=None)
+            runs.append(stuck)
         state.executions[app] = runs
     return state
 
@@ -114,18 +132,24 @@ class SpinnakerSimulator(SimulatorServer):
         pipelines: int = 3,
         executions: int = 4,
         seed: int = 7,
+        stuck_every: int = 3,
         credentials: tuple[str, str] | None = None,
         port: int = 0,
     ) -> None:
         super().__init__(port=port, credentials=credentials)
         self.state = generate_state(
-            applications, pipelines=pipelines, executions=executions, seed=seed
+            applications,
+            pipelines=pipelines,
+            executions=executions,
+            seed=seed,
+            stuck_every=stuck_every,
         )
         self.route("GET", "/applications", lambda r: Response(self.state.applications))
         self.route("GET", "/applications/(?P<app>[^/]+)", self._application)
         self.route("GET", "/applications/(?P<app>[^/]+)/pipelineConfigs", self._configs)
         self.route("GET", "/applications/(?P<app>[^/*]+|\\*)/executions/search", self._search)
         self.route("GET", "/executions", self._by_config)
+        self.route("GET", "/pipelines/(?P<id>[^/]+)", self._pipeline)
 
     def _app(self, request: Request) -> str:
         assert request.match is not None
@@ -148,11 +172,21 @@ class SpinnakerSimulator(SimulatorServer):
         params = request.params
         try:
             low = int(params.get("triggerTimeStartBoundary", "0"))
-            high = int(params.get("triggerTimeEndBoundary", str(1 << 62)))
+            high = int(params.get("triggerTimeEndBoundary", str(2**63 - 1)))
             start = int(params.get("startIndex", "0"))
             size = int(params.get("size", "10"))
         except ValueError as error:
             raise HTTPError(400, {"error": "Bad Request", "message": str(error)}) from None
+        problem = (
+            "triggerTimeStartBoundary must be >= 0" if low < 0
+            else "triggerTimeEndBoundary must be >= 0" if high < 0
+            else "triggerTimeStartBoundary must be <= triggerTimeEndBoundary" if low > high
+            else "startIndex must be >= 0" if start < 0
+            else "size must be > 0" if size <= 0
+            else None
+        )  # fmt: skip
+        if problem:
+            raise HTTPError(400, {"error": "Bad Request", "message": problem, "status": 400})
         statuses = {s for s in params.get("statuses", "").split(",") if s}
         name = params.get("pipelineName")
         pool = (
@@ -163,15 +197,27 @@ class SpinnakerSimulator(SimulatorServer):
         found = [
             e
             for e in pool
-            if low <= e["buildTime"] <= high
+            if low < e["buildTime"] < high
             and (not statuses or e["status"] in statuses)
             and (name is None or e["name"] == name)
         ]
         found.sort(key=lambda e: e["buildTime"], reverse=params.get("reverse") != "true")
-        chunk = found[start : start + size]
+        # The first page of 2 x size already holds `size` matches (no trigger filters here).
+        chunk = found[: 2 * size][start : start + size]
         if params.get("expand", "false") != "true":
             chunk = [unexpanded(e) for e in chunk]
         return Response(chunk)
+
+    def _pipeline(self, request: Request) -> Response:
+        """One execution, expanded, by id (Orca `TaskController.getPipeline`); 404 when unknown."""
+        assert request.match is not None
+        ident = request.match["id"]
+        for runs in self.state.executions.values():
+            for execution in runs:
+                if execution["id"] == ident:
+                    return Response(execution)
+        raise HTTPError(404, {"error": "Not Found", "status": 404,
+                              "message": f"Pipeline not found (id: {ident})"})  # fmt: skip
 
     def _by_config(self, request: Request) -> Response:
         ids = {i for i in request.params.get("pipelineConfigIds", "").split(",") if i}

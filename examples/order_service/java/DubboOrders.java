@@ -1,10 +1,10 @@
-// A real Java Dubbo 3 application for the Triple interop tests, using stubs generated from
+// A Java Dubbo 3.3 consumer and provider of the order service, with stubs generated from
 // examples/order_service/proto/order.proto by protoc and Dubbo's dubbo-compiler plugin.
 //
-//   java TripleInterop consume <zk host:port> <group|-> <version|-> <calls> <pause ms>
+//   java DubboOrders consume <zk host:port> <group|-> <version|-> <calls> <pause ms>
 //       calls GetOrder(id) through ZooKeeper, one line per call ("OK <id> <served_by>" or
 //       "FAIL <message>"), then "DONE ok=<n> failed=<n> seconds=<s>"
-//   java TripleInterop provide <zk host:port> <port> <group|-> <version|-> <name>
+//   java DubboOrders provide <zk host:port> <port> <group|-> <version|-> <name>
 //       exports OrderService over tri on <port>, prints "READY", stops when stdin closes
 import com.example.order.v1.DubboOrderServiceTriple;
 import com.example.order.v1.GetOrderRequest;
@@ -18,7 +18,7 @@ import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.ServiceConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 
-public class TripleInterop {
+public class DubboOrders {
     public static void main(String[] args) throws Exception {
         if (args[0].equals("consume")) {
             consume(args[1], optional(args[2]), optional(args[3]), Integer.parseInt(args[4]),
