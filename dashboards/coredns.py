@@ -9,6 +9,8 @@ from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
 FOLDER = "paas-platform"
 S = 'job=~"$job", instance=~"$instance"'
 RATE = "[$__rate_interval]"
+# the forward plugin's upstream calls: CoreDNS 1.11+ counts them in its proxy package
+FWD = 'proxy_name="forward"'
 
 
 def dashboard() -> Dashboard:
@@ -115,7 +117,8 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        f"sum by (to) (rate(coredns_forward_requests_total{{{S}}}{RATE}))",
+                        "sum by (to) (rate(coredns_proxy_request_duration_seconds_count"
+                        f"{{{S}, {FWD}}}{RATE}))",
                         "{{to}}",
                     )
                 ],
@@ -130,7 +133,8 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        f"sum by (to, rcode) (rate(coredns_forward_responses_total{{{S}}}{RATE}))",
+                        "sum by (to, rcode) (rate(coredns_proxy_request_duration_seconds_count"
+                        f"{{{S}, {FWD}}}{RATE}))",
                         "{{to}} {{rcode}}",
                     )
                 ],
@@ -146,11 +150,31 @@ def dashboard() -> Dashboard:
                 [
                     (
                         "histogram_quantile(0.99, sum by (to, le) (rate("
-                        f"coredns_forward_request_duration_seconds_bucket{{{S}}}{RATE})))",
+                        f"coredns_proxy_request_duration_seconds_bucket{{{S}, {FWD}}}{RATE})))",
                         "{{to}}",
                     )
                 ],
                 width=8,
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Upstream health checks failed",
+                "Failed health checks per second to each upstream, and queries sent while every"
+                " upstream was down (CoreDNSForwardHealthcheckFailureCount, ...BrokenCount).",
+                "ops",
+                [
+                    (
+                        "sum by (to) (rate(coredns_proxy_healthcheck_failures_total"
+                        f"{{{S}, {FWD}}}{RATE}))",
+                        "{{to}}",
+                    ),
+                    (
+                        f"sum(rate(coredns_forward_healthcheck_broken_total{{{S}}}{RATE}))",
+                        "all upstreams down",
+                    ),
+                ],
+                width=24,
             )
         )
     )

@@ -362,7 +362,7 @@ class Demo:
     def apply_to_kubernetes(self, prometheus: PrometheusServer) -> None:
         """A real API server: `paas-dash apply`, then what the server stored, read back."""
         cache = Cache.default()
-        cluster = KubernetesCluster(self.root / "kubernetes", crds=[cache.operator_crds])
+        cluster = KubernetesCluster(self.root / "kubernetes", crds=cache.operator_crd_files)
         cluster.start()
         self.owns("kubernetes", cluster.stop)
         prometheus.scrape("etcd", [cluster.etcd.url.removeprefix("http://")])

@@ -220,7 +220,7 @@ def kubernetes(_server_pool: _ServerPool) -> Kubernetes:
     cache.require("kubernetes")
     cache.require("operator_crds")
     workdir = Path(tempfile.mkdtemp(prefix="kubernetes-", dir=_server_pool.root))
-    cluster = KubernetesCluster(workdir, crds=[cache.operator_crds])
+    cluster = KubernetesCluster(workdir, crds=cache.operator_crd_files)
     # the pool stops them in reverse: the API server first, then its etcd
     _server_pool.servers += [cluster.etcd, cluster.apiserver]
     cluster.start()

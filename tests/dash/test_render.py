@@ -26,6 +26,7 @@ def test_render_writes_dashboard_json_per_folder(tmp_path: Path) -> None:
         p.relative_to(tmp_path).as_posix() for p in (tmp_path / "dashboards").rglob("*.json")
     )
     assert files == [
+        "dashboards/paas-delivery/paas-delivery.json",
         "dashboards/paas-delivery/paas-harbor.json", "dashboards/paas-delivery/paas-jenkins.json",
         "dashboards/paas-delivery/paas-spinnaker.json",
         "dashboards/paas-platform/paas-coredns.json", "dashboards/paas-platform/paas-etcd.json",
@@ -56,7 +57,7 @@ def test_render_writes_file_provisioning_for_each_folder(tmp_path: Path) -> None
 def test_render_writes_one_sidecar_configmap_per_dashboard(tmp_path: Path) -> None:
     _render(tmp_path, "--namespace", "grafana")
     maps = sorted((tmp_path / "configmaps").glob("*.yaml"))
-    assert len(maps) == 9
+    assert len(maps) == 10
     for path in maps:
         assert path.stat().st_size < CONFIGMAP_LIMIT
         configmap = yaml.safe_load(path.read_text())

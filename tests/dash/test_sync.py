@@ -16,6 +16,11 @@ from paas_sdk.testing.grafana import GrafanaDouble
 
 from .conftest import Grafana, write_team_dir
 
+# the built-in catalog's size: the counts below follow it as dashboards are added
+BUILTIN = load_dashboards(builtin_dashboards_dir())
+DASHBOARDS = len(BUILTIN)
+FOLDERS = len({board.folder.uid for board in BUILTIN})
+
 
 def run_sync(grafana: Grafana, *args: str, token: str | None = None) -> Result:
     env = {"GRAFANA_URL": grafana.url, "GRAFANA_TOKEN": token or grafana.token}
@@ -25,13 +30,13 @@ def run_sync(grafana: Grafana, *args: str, token: str | None = None) -> Result:
 def test_first_sync_creates_folders_and_dashboards_second_writes_nothing(grafana: Grafana) -> None:
     first = run_sync(grafana)
     assert first.exit_code == 0, first.output
-    assert "sync: 8 written, 0 unchanged, 0 failed" in first.output  # 2 folders + 6 dashboards
+    assert f"sync: {FOLDERS + DASHBOARDS} written, 0 unchanged, 0 failed" in first.output
     assert "create paas-harbor (folder paas-delivery)" in first.output
     second = run_sync(grafana)
     assert second.exit_code == 0, second.output
-    assert "sync: 0 written, 6 unchanged, 0 failed" in second.output
+    assert f"sync: 0 written, {DASHBOARDS} unchanged, 0 failed" in second.output
     if grafana.double is not None:
-        assert grafana.double.writes == 8
+        assert grafana.double.writes == FOLDERS + DASHBOARDS
 
 
 def test_every_dashboard_lands_in_its_folder(grafana: Grafana) -> None:
@@ -49,7 +54,7 @@ def test_a_dashboard_moved_to_the_root_is_moved_back(grafana: Grafana) -> None:
     api.dashboard.update_dashboard({"dashboard": stored, "overwrite": False})  # no folderUid
     assert api.dashboard.get_dashboard("paas-harbor")["meta"].get("folderUid", "") == ""
     again = run_sync(grafana)
-    assert "sync: 1 written, 5 unchanged, 0 failed" in again.output
+    assert f"sync: 1 written, {DASHBOARDS - 1} unchanged, 0 failed" in again.output
     assert api.dashboard.get_dashboard("paas-harbor")["meta"]["folderUid"] == "paas-delivery"
 
 
@@ -101,17 +106,17 @@ def test_an_edit_made_in_grafana_since_the_last_sync_is_shown_and_kept(grafana: 
     # The diff says what the edit changed since the version sync saved.
     assert '-  "title": "PaaS / Jenkins",' in result.output
     assert '+  "title": "Jenkins (edited)",' in result.output
-    assert "sync: 0 written, 5 unchanged, 1 failed" in result.output
+    assert f"sync: 0 written, {DASHBOARDS - 1} unchanged, 1 failed" in result.output
     assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["title"] == "Jenkins (edited)"
     dry = run_sync(grafana, "--dry-run")
     assert "would not write: paas-jenkins: edited in Grafana" in dry.output
 
     forced = run_sync(grafana, "--overwrite-drift")
     assert forced.exit_code == 0, forced.output
-    assert "sync: 1 written, 5 unchanged, 0 failed" in forced.output
+    assert f"sync: 1 written, {DASHBOARDS - 1} unchanged, 0 failed" in forced.output
     assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["title"] == "PaaS / Jenkins"
     again = run_sync(grafana)
-    assert "sync: 0 written, 6 unchanged, 0 failed" in again.output
+    assert f"sync: 0 written, {DASHBOARDS} unchanged, 0 failed" in again.output
 
 
 def test_a_dashboard_created_by_hand_under_a_catalog_uid_is_drift(grafana: Grafana) -> None:
@@ -294,19 +299,17 @@ def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
     # Only the double can be made to fall over on cue, so this one always runs against it.
     with GrafanaDouble(token="t") as double:
         grafana = Grafana(double.url, double.token, double)
-        double.fail_writes_after = 3
+        double.fail_writes_after = FOLDERS + 1  # the folders and the first dashboard
         result = run_sync(grafana)
         assert result.exit_code == 1
         lines = result.output.strip().splitlines()
-        assert lines[:3] == [
-            "create-folder paas-delivery",
-            "create-folder paas",
-            "create paas-harbor (folder paas-delivery)",
-        ]
-        assert "written before the error: 3" in lines
-        assert lines[-1] == f"error: {double.url}: saving paas-jenkins: server error 500"
+        first, second = BUILTIN[0], BUILTIN[1]
+        assert all(line.startswith("create-folder ") for line in lines[:FOLDERS])
+        assert lines[FOLDERS] == f"create {first.uid} (folder {first.folder.uid})"
+        assert f"written before the error: {FOLDERS + 1}" in lines
+        assert lines[-1] == f"error: {double.url}: saving {second.uid}: server error 500"
         hits = grafana.api().search.search_dashboards(type_="dash-db")
-        assert [h["uid"] for h in hits] == ["paas-harbor"]
+        assert [h["uid"] for h in hits] == [first.uid]
 
 
 def test_a_provisioned_dashboard_is_refused_and_explained() -> None:
@@ -318,7 +321,7 @@ def test_a_provisioned_dashboard_is_refused_and_explained() -> None:
             "not written: paas-harbor: provisioned from harbor.json; Grafana refuses API saves"
             in result.output
         )
-        assert "sync: 7 written, 0 unchanged, 1 failed" in result.output
+        assert f"sync: {FOLDERS + DASHBOARDS - 1} written, 0 unchanged, 1 failed" in result.output
         assert double.dashboard("paas-harbor")["title"] == "Harbor from files"  # type: ignore[index]
 
 
@@ -329,7 +332,8 @@ def test_dry_run_warns_about_a_provisioned_dashboard_instead_of_planning_an_upda
         assert result.exit_code == 0, result.output
         assert "would update paas-harbor" not in result.output
         assert "would not write: paas-harbor: provisioned from paas/harbor.json" in result.output
-        assert "dry run: 7 changes, 1 refused, nothing written" in result.output
+        changes = FOLDERS + DASHBOARDS - 1
+        assert f"dry run: {changes} changes, 1 refused, nothing written" in result.output
 
 
 def test_a_provisioned_dashboard_that_allows_ui_updates_is_synced() -> None:
@@ -359,7 +363,7 @@ def test_dry_run_on_an_empty_grafana_lists_creations_and_writes_nothing(grafana:
     assert "would create-folder paas-delivery 'PaaS delivery'" in result.output
     assert "would create paas-harbor 'PaaS / Harbor'" in result.output
     assert "+ new dashboard in folder paas-delivery (18 panels)" in result.output
-    assert "dry run: 8 changes, 0 refused, nothing written" in result.output
+    assert f"dry run: {FOLDERS + DASHBOARDS} changes, 0 refused, nothing written" in result.output
     api = grafana.api()
     assert api.search.search_dashboards(type_="dash-db") == []
     assert [f for f in api.folder.get_all_folders() if f["uid"].startswith("paas")] == []

@@ -41,6 +41,10 @@ ETCD_VERSION = "v3.7.0"
 COREDNS_VERSION = "v1.14.7"
 # the PrometheusRule and ServiceMonitor CRDs (deploy/ has both), files of the operator's module
 PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
+OPERATOR_CRDS = (
+    "monitoring.coreos.com_prometheusrules.yaml",
+    "monitoring.coreos.com_servicemonitors.yaml",
+)
 # bumped when the set of jars fetched for a server changes, so a stale cache is refetched
 _ZOOKEEPER_LAYOUT = 2
 
@@ -110,6 +114,11 @@ class Cache:
     @property
     def operator_crds(self) -> Path:
         return self.root / f"prometheus-operator-crds-{PROMETHEUS_OPERATOR_VERSION}"
+
+    @property
+    def operator_crd_files(self) -> list[Path]:
+        """The PrometheusRule and ServiceMonitor CRDs, for `KubernetesCluster(crds=...)`."""
+        return [self.operator_crds / name for name in OPERATOR_CRDS]
 
     @property
     def maven_repository(self) -> Path:
@@ -292,10 +301,7 @@ class Cache:
             "github.com/prometheus-operator/prometheus-operator",
             PROMETHEUS_OPERATOR_VERSION,
             subdir="example/prometheus-operator-crd",
-            names=(
-                "monitoring.coreos.com_prometheusrules.yaml",
-                "monitoring.coreos.com_servicemonitors.yaml",
-            ),
+            names=OPERATOR_CRDS,
             target=self.operator_crds,
         )
         _mark_complete(self.operator_crds)

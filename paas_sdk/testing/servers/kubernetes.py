@@ -162,8 +162,8 @@ class APIServer(ServerProcess):
 class KubernetesCluster:
     """etcd plus the API server, with a kubeconfig for the admin; stopped whatever happens.
 
-    With `crds` (directories of CRD YAML files), those CRDs are created once the server is up
-    and the harness waits until they are served.
+    With `crds` (CRD YAML files), those CRDs are created once the server is up and the harness
+    waits until they are served.
     """
 
     def __init__(self, workdir: Path, *, crds: Sequence[Path] = ()) -> None:
@@ -184,8 +184,8 @@ class KubernetesCluster:
             self.kubeconfig.write_text(
                 kubeconfig(self.apiserver.url, self.apiserver.ca_file, self.apiserver.token)
             )
-            for directory in self.crds:
-                self.install_crds(directory)
+            if self.crds:
+                self.install_crds(self.crds)
         except BaseException:
             self.stop()
             raise
@@ -195,11 +195,11 @@ class KubernetesCluster:
         self.apiserver.stop()
         self.etcd.stop()
 
-    def install_crds(self, directory: Path, timeout: float = 30.0) -> list[str]:
-        """Create every CRD of `directory` and wait until each is Established."""
+    def install_crds(self, files: Sequence[Path], timeout: float = 30.0) -> list[str]:
+        """Create the CRDs of `files` and wait until each is Established."""
         names = []
         with self.apiserver.client() as client:
-            for path in sorted(directory.glob("*.y*ml")):
+            for path in files:
                 for crd in yaml.safe_load_all(path.read_text()):
                     if not crd or crd.get("kind") != "CustomResourceDefinition":
                         continue
