@@ -387,15 +387,16 @@ class Demo:
         table = Table(title=f"stored by the API server at {cluster.url}")
         for column in ("kind", "name", "content", "field manager"):
             table.add_column(column)
-        for item in maps + rules:
+        # list items carry no kind of their own: the list says it
+        for kind, item in [("ConfigMap", m) for m in maps] + [("PrometheusRule", r) for r in rules]:
             meta = item["metadata"]
-            if item["kind"] == "ConfigMap":
+            if kind == "ConfigMap":
                 content = f"{sum(len(v) for v in item['data'].values())} bytes of dashboard JSON"
             else:
                 groups = item["spec"]["groups"]
                 content = f"{len(groups)} groups, {sum(len(g['rules']) for g in groups)} rules"
             managers = ", ".join(sorted({m["manager"] for m in meta["managedFields"]}))
-            table.add_row(item["kind"], meta["name"], content, managers)
+            table.add_row(kind, meta["name"], content, managers)
         console.print(table)
         self.summary["kubernetes"] = {
             "server": cluster.url,
