@@ -139,11 +139,12 @@ def dashboard() -> Dashboard:
         .with_panel(
             timeseries_panel(
                 "Policies whose last execution failed",
-                "Replication policies whose newest execution failed.",
+                "1 for each replication policy whose newest execution failed, else 0.",
                 "short",
                 [
                     (
-                        f'harbor_replication_last_execution_status{{{S}, status="Failed"}} == 1',
+                        f"max by (policy) (harbor_replication_last_execution_status"
+                        f'{{{S}, status="Failed"}})',
                         "{{policy}}",
                     )
                 ],

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from paas_sdk.dash.panels import RECORDS_PER_SECOND, base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import (
+    RECORDS_PER_SECOND,
+    base_dashboard,
+    or_none,
+    stat_panel,
+    timeseries_panel,
+)
 
 FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
@@ -85,7 +91,11 @@ def dashboard() -> Dashboard:
                 RECORDS_PER_SECOND,
                 [
                     (
-                        f"sum by (job, reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))",
+                        or_none(
+                            f"sum by (job, reason) (rate(paas_log_records_dropped_total{{{S}}}"
+                            f"{RATE}))",
+                            "reason",
+                        ),
                         "{{job}} {{reason}}",
                     )
                 ],

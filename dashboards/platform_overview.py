@@ -8,6 +8,7 @@ from grafana_foundation_sdk.models.dashboard import DashboardLinkType
 from paas_sdk.dash.panels import (
     GOOD_WHEN_ZERO,
     base_dashboard,
+    error_ratio,
     managed_uid,
     query_variable,
     stat_panel,
@@ -96,8 +97,7 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 [
                     (
-                        f'sum by (job) (rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
-                        f" / sum by (job) (rate({HTTP}_count{{{S}}}{RATE}))",
+                        error_ratio(f"{HTTP}_count", S, by="job"),
                         "{{job}}",
                     )
                 ],

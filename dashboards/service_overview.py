@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
 
-from paas_sdk.dash.panels import RECORDS_PER_SECOND, base_dashboard, stat_panel, timeseries_panel
+from paas_sdk.dash.panels import (
+    RECORDS_PER_SECOND,
+    base_dashboard,
+    error_ratio,
+    or_none,
+    stat_panel,
+    timeseries_panel,
+)
 
 FOLDER = "paas"
 S = 'job=~"$job", instance=~"$instance"'
@@ -37,8 +44,7 @@ def dashboard() -> Dashboard:
                 "Error ratio",
                 "Share of the selected instances' HTTP requests answered 5xx.",
                 "percentunit",
-                f'sum(rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
-                f" / sum(rate({HTTP}_count{{{S}}}{RATE}))",
+                error_ratio(f"{HTTP}_count", S),
                 steps=((None, "green"), (0.01, "orange"), (0.05, "red")),
             )
         )
@@ -76,8 +82,7 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 [
                     (
-                        f'sum by (route) (rate({HTTP}_count{{{S}, status=~"5.."}}{RATE}))'
-                        f" / sum by (route) (rate({HTTP}_count{{{S}}}{RATE}))",
+                        error_ratio(f"{HTTP}_count", S, by="route"),
                         "{{route}}",
                     )
                 ],
@@ -127,8 +132,11 @@ def dashboard() -> Dashboard:
                 "reqps",
                 [
                     (
-                        "sum by (service, status) "
-                        f"(rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
+                        or_none(
+                            "sum by (service, status) "
+                            f"(rate(rpc_client_duration_seconds_count{{{S}}}{RATE}))",
+                            "service",
+                        ),
                         "{{service}} {{status}}",
                     )
                 ],
@@ -141,10 +149,12 @@ def dashboard() -> Dashboard:
                 "percentunit",
                 [
                     (
-                        "sum by (service) (rate(rpc_server_duration_seconds_count"
-                        f'{{{S}, status=~"{RPC_SERVER_ERRORS}"}}{RATE}))'
-                        " / sum by (service) "
-                        f"(rate(rpc_server_duration_seconds_count{{{S}}}{RATE}))",
+                        error_ratio(
+                            "rpc_server_duration_seconds_count",
+                            S,
+                            by="service",
+                            errors=f'status=~"{RPC_SERVER_ERRORS}"',
+                        ),
                         "{{service}}",
                     )
                 ],
@@ -186,8 +196,10 @@ def dashboard() -> Dashboard:
                 RECORDS_PER_SECOND,
                 [
                     (
-                        f"sum by (reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))"
-                        " or vector(0)",
+                        or_none(
+                            f"sum by (reason) (rate(paas_log_records_dropped_total{{{S}}}{RATE}))",
+                            "reason",
+                        ),
                         "{{reason}}",
                     ),
                 ],
@@ -284,7 +296,9 @@ def dashboard() -> Dashboard:
                 "short",
                 [
                     (
-                        f"max by (interface) (paas_registry_providers{{{S}}})",
+                        or_none(
+                            f"max by (interface) (paas_registry_providers{{{S}}})", "interface"
+                        ),
                         "{{interface}}",
                     )
                 ],

@@ -92,10 +92,10 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             timeseries_panel(
-                "Failed stages",
+                "Failed stages (top 10)",
                 "Failed stages in each pipeline's last execution.",
                 "short",
-                [(f"{P}_failed_stages{{{S}}} > 0", "{{application}}/{{pipeline}}")],
+                [(f"topk(10, {P}_failed_stages{{{S}}})", "{{application}}/{{pipeline}}")],
             )
         )
     )

@@ -5,9 +5,10 @@ Jenkins and Spinnaker simulators; runs the example order service (config from Ap
 endpoint registered in ZooKeeper, ECS logs to Kafka, metrics) and paas-exporter; drives traffic
 and one config change; has a Java Dubbo consumer call the service through ZooKeeper;
 indexes the shipped logs into Elasticsearch with `paas-logs`; has Prometheus scrape both; renders
-the dashboards with `paas-dash` (or syncs them when GRAFANA_URL is set); starts a real Kubernetes
-API server (with etcd), applies the dashboards and rules to it with `paas-dash apply` and shows
-what it stored; and prints what happened.
+the dashboards with `paas-dash` (or syncs them when GRAFANA_URL is set), draws a preview of each
+from Prometheus' live data; starts a real Kubernetes API server (with etcd), applies the
+dashboards and rules to it with `paas-dash apply` and shows what it stored; and prints what
+happened and where the previews are.
 
     scripts/demo                          # run until Ctrl-C
     scripts/demo --once --summary s.json  # stop after the summary; exit 1 if a check failed
@@ -150,6 +151,7 @@ class Demo:
         self.index_logs(kafka.bootstrap_servers, elasticsearch.url)
         self.show_prometheus(prometheus)
         self.dashboards()
+        self.previews(prometheus, service["url"])
         self.apply_to_kubernetes(prometheus)
 
     def start_workloads(
@@ -186,6 +188,7 @@ class Demo:
             "listen": {"host": "127.0.0.1", "port": exporter_port},
             "targets": [
                 {"name": "harbor", "kind": "harbor", "url": harbor.url, "interval": 5,
+                 "repository_pulls": True,
                  "auth": {"username": "admin", "password_env": "DEMO_HARBOR_PASSWORD"}},
                 {"name": "jenkins", "kind": "jenkins", "url": jenkins.url, "interval": 5,
                  "auth": {"username": "exporter", "password_env": "DEMO_JENKINS_TOKEN"}},
@@ -359,6 +362,49 @@ class Demo:
             f"{len(files)} files in {out}",
         )
 
+    def previews(self, prometheus: PrometheusServer, url: str) -> None:
+        # A live service has traffic: keep a trickle of requests going while the panels that read
+        # the last few seconds ("now") are queried.
+        stop = threading.Event()
+
+        def trickle() -> None:
+            while not stop.wait(0.1):
+                with contextlib.suppress(httpx.HTTPError):
+                    httpx.get(f"{url}/greeting", timeout=5)
+
+        threading.Thread(target=trickle, name="demo-traffic", daemon=True).start()
+        self.owns("traffic", stop.set)
+        time.sleep(3)  # a few scrapes into the trickle
+        out = self.root / "previews"
+        began = time.monotonic()
+        with console.status("drawing dashboard previews from Prometheus ..."):
+            run = subprocess.run(
+                [str(BIN / "paas-dash"), "preview", "--prometheus", prometheus.url,
+                 "--out", str(out), "--range", "5m", "--scrape-interval", "1s"],
+                capture_output=True, text=True, check=False, timeout=300,
+            )  # fmt: skip
+        seconds = time.monotonic() - began
+        stop.set()
+        for line in run.stdout.splitlines():
+            console.print(f"  {line}")
+        listed = out / "preview.json"
+        drawn = json.loads(listed.read_text()) if run.returncode == 0 and listed.is_file() else {}
+        self.summary["previews"] = {
+            uid: {"image": str(out / entry["image"]), "panels": entry["panels"],
+                  "empty": entry["empty"]}
+            for uid, entry in drawn.items()
+        }  # fmt: skip
+        panels = sum(entry["panels"] for entry in drawn.values())
+        empty = sum(len(entry["empty"]) for entry in drawn.values())
+        self.check(
+            "dashboards previewed",
+            run.returncode == 0 and bool(drawn),
+            f"{len(drawn)} dashboards, {panels} panels ({empty} without data) drawn in "
+            f"{seconds:.1f} s into {out}"
+            if drawn
+            else (run.stderr.strip() or run.stdout.strip())[-300:],
+        )
+
     def apply_to_kubernetes(self, prometheus: PrometheusServer) -> None:
         """A real API server: `paas-dash apply`, then what the server stored, read back."""
         cache = Cache.default()
@@ -369,7 +415,8 @@ class Demo:
         prometheus.scrape(
             "apiserver",
             [cluster.apiserver.url.removeprefix("https://")],
-            tls=cluster.apiserver.scrape_tls,
+            scheme="https",
+            tls_config=cluster.apiserver.scrape_tls,
         )
         with cluster.apiserver.client() as api:
             api.post("/api/v1/namespaces", json={"metadata": {"name": "monitoring"}})

@@ -295,6 +295,8 @@ class HTTPServer:
         self._workers: list[threading.Thread] = []
         self._idle_workers = 0
         self._next_expiry = 0.0
+        self._refused = 0
+        self._next_refusal_log = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -353,6 +355,17 @@ class HTTPServer:
                     sock.setblocking(False)
                     sock.send(_REFUSED)
                 sock.close()
+                self._refused += 1
+                now = time.monotonic()
+                if now >= self._next_refusal_log:  # once a minute at most, under a flood too
+                    self._next_refusal_log = now + 60
+                    log.warning(
+                        "%s: %d connections open, the limit; %d refused since the last warning",
+                        self.thread_name,
+                        len(self._connections),
+                        self._refused,
+                    )
+                    self._refused = 0
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)

@@ -16,7 +16,11 @@ The fields and their meaning follow prometheus/exporter-toolkit ``web/tls_config
 
 Python's `ssl` verifies every client certificate it asks for, so the two toolkit types that ask
 without verifying (``RequestClientCert``, ``RequireAnyClientCert``) are refused rather than
-silently made stricter; so is every toolkit field this server cannot honour.
+silently made stricter; so is every toolkit field this server cannot honour (inline ``cert`` and
+``key``, ``cipher_suites``, ``curve_preferences``, ``client_allowed_sans``, ``rate_limit``,
+``http_server_config.headers``). Two are accepted without effect: ``http_server_config.http2``
+(the server speaks HTTP/1.1, which every client falls back to) and
+``prefer_server_cipher_suites`` (ignored by Go's TLS as well since Go 1.18).
 """
 
 from __future__ import annotations

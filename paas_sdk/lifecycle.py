@@ -32,6 +32,7 @@ library is used, so this works without the rest of the SDK.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -262,6 +263,11 @@ class Lifecycle:
         for step in self._final:
             self._run(step)
         self._finished.set()
+        if not threading.main_thread().is_alive():
+            # the program has ended and the interpreter waits for this thread to tear down: its
+            # last garbage collection over a loaded app's objects can take a second on a busy
+            # machine, and a process on its way out gains nothing from it
+            gc.freeze()
         if signum is not None and self._previous.get(signum) in (signal.SIG_DFL, None):
             self._default_action(signum)
 

@@ -18,6 +18,8 @@ Apollo's own variables, see `paas_sdk.config.open_config`), else from the local 
 - ``PAAS_KAFKA_BOOTSTRAP``: Kafka bootstrap servers for log shipping (unset: stdout only)
 - ``PAAS_LOG_TOPIC``: the Kafka topic logs go to (``paas-logs``)
 - ``PAAS_LOG_LEVEL``: root log level (``INFO``)
+- ``PAAS_LOG_FORMAT``: ``json`` (ECS) or ``console`` on stdout; unset: console on a terminal,
+  else ECS JSON (Kafka always gets ECS)
 - ``PAAS_METRICS_PORT``: port of ``/metrics``, ``/healthz``, ``/readyz``; ``-1`` turns it off
   (``9464``)
 - ``PAAS_METRICS_HOST``: the address that port listens on (``0.0.0.0``, all interfaces, as
@@ -32,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -47,6 +50,7 @@ from paas_sdk._web_config import load_web_config
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import ConfigError, RegistryAuthError
 from paas_sdk.lifecycle import Lifecycle
+from paas_sdk.logs._servers import capture_uncaught, route_server_logs
 from paas_sdk.metrics import (
     HealthEndpoints,
     MetricsServer,
@@ -60,10 +64,12 @@ from paas_sdk.metrics._multiprocess import (
 )
 
 if TYPE_CHECKING:
+    from google.protobuf.descriptor import ServiceDescriptor
+
     from paas_sdk.config import ApolloClient, FileConfigClient, TypedSettings
     from paas_sdk.logs import LoggingSetup
     from paas_sdk.registry import DubboURL, ZooKeeperRegistry
-    from paas_sdk.rpc import TripleServer
+    from paas_sdk.rpc import DubboReference, TripleServer
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -87,10 +93,16 @@ class PlatformSettings(BaseSettings):
     kafka_bootstrap: str | None = None
     log_topic: str = "paas-logs"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] | None = None  # unset: console on a terminal
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
     metrics_host: str = "0.0.0.0"
     web_config_file: str | None = None
     drain_seconds: float = Field(default=10.0, ge=0)
+
+    @property
+    def console_logs(self) -> bool:
+        """Whether stdout gets the console format: as set, else when stdout is a terminal."""
+        return self.log_format == "console" if self.log_format else sys.stdout.isatty()
 
     @field_validator("zookeeper")
     @classmethod
@@ -191,6 +203,43 @@ class Platform:
             first=True,
         )
         return server
+
+    def dubbo_reference(
+        self,
+        service: ServiceDescriptor | str,
+        *,
+        group: str | None = None,
+        version: str | None = None,
+        retryable: Iterable[str] | bool = (),
+        **options: Any,
+    ) -> DubboReference:
+        """A started `DubboReference` to a Dubbo interface, found in this platform's ZooKeeper.
+
+        Calls carry this service's name (``PAAS_APP_ID``) and are timed in the platform's
+        metrics; the reference is closed when the platform stops. Needs ``PAAS_ZOOKEEPER``.
+        """
+        from paas_sdk.rpc import DubboReference
+
+        if self.registry is None:
+            raise ConfigError(
+                "calling Dubbo services needs the registry: set PAAS_ZOOKEEPER",
+                where="PAAS_ZOOKEEPER",
+            )
+        reference = DubboReference(
+            self.registry,
+            service,
+            application=self.context.app_id,
+            group=group,
+            version=version,
+            retryable=retryable,
+            metrics=self.metrics_registry,
+            host=self.advertised_host,
+            **options,
+        ).start()
+        self.lifecycle.on_stop(
+            f"dubbo reference {reference.interface}", reference.close, first=True
+        )
+        return reference
 
     def expose(
         self,
@@ -340,8 +389,11 @@ class Platform:
             kafka_bootstrap=self.settings.kafka_bootstrap,
             topic=self.settings.log_topic,
             level=self.settings.log_level,
+            console=self.settings.console_logs,
             **options,
         )
+        route_server_logs()  # gunicorn's, uvicorn's and Django's own lines through the same
+        self.lifecycle.on_stop("uncaught exceptions", capture_uncaught(), last=True)
         # httpx logs every request at INFO, the config client's long polls included: a line per
         # poll per process would drown the service's own records in Kafka and Elasticsearch.
         for noisy in ("httpx", "httpcore"):

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from paas_sdk.errors import HarnessError
@@ -75,17 +76,24 @@ def java_classpath() -> str:
     return f"{target / 'classes'}{os.pathsep}{libs}"
 
 
-def java_command(classpath: str, *arguments: str, discovery: str | None = None) -> list[str]:
+def java_command(
+    classpath: str,
+    *arguments: str,
+    discovery: str | None = None,
+    properties: Sequence[str] = (),
+) -> list[str]:
     """Run DubboOrders; Dubbo advertises 127.0.0.1 only when it sees no usable interface.
 
     `discovery` forces Dubbo's migration step (``FORCE_INTERFACE``, ``FORCE_APPLICATION``);
-    by default a Dubbo 3 consumer tries application-level first and falls back.
+    by default a Dubbo 3 consumer tries application-level first and falls back. `properties`
+    are more ``-Dname=value`` settings (``dubbo.application.register-mode=instance``).
     """
     return [
         str(java_home() / "bin" / "java"),
         "-Xmx256m",
         "-XX:TieredStopAtLevel=1",
         *([f"-Ddubbo.application.migration.step={discovery}"] if discovery else []),
+        *(f"-D{setting}" for setting in properties),
         "-Ddubbo.network.interface.ignored=.*",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
         "-cp",
@@ -146,11 +154,19 @@ class JavaProvider:
         *,
         group: str | None = None,
         version: str | None = None,
+        properties: Sequence[str] = (),
     ) -> None:
         self.port = port
         self.process = subprocess.Popen(
             java_command(
-                classpath, "provide", zookeeper, str(port), optional(group), optional(version), name
+                classpath,
+                "provide",
+                zookeeper,
+                str(port),
+                optional(group),
+                optional(version),
+                name,
+                properties=properties,
             ),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -213,6 +213,8 @@ class DeliveryConfig(_Strict):
     jenkins: str
     interval: Annotated[float, Field(gt=0, le=86400)] = 60.0
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    #: A whole poll; the first reads the whole history (a request per repository and per job).
+    poll_timeout: Annotated[float | None, Field(gt=0, le=86400)] = None
     history: Annotated[float, Field(ge=DAY, le=90 * DAY)] = 30 * DAY
     applications: Filters = Field(default_factory=Filters)
     #: Environment name -> regular expressions for the Spinnaker accounts deploying to it.
@@ -244,7 +246,7 @@ class DeliveryConfig(_Strict):
 
     @property
     def poll_deadline(self) -> float:
-        return poll_deadline(self.timeout, self.interval)
+        return poll_deadline(self.timeout, self.interval, self.poll_timeout)
 
     @field_validator("environments")
     @classmethod
@@ -365,22 +367,30 @@ def parse_config(data: Any, source: str) -> ExporterConfig:
         raise ExporterConfigError(
             "invalid config:\n  " + "\n  ".join(lines), where=source
         ) from None
-    for index, target in enumerate(config.targets):
+    sources = [(f"targets[{i}].auth", t.auth) for i, t in enumerate(config.targets)]
+    if config.delivery is not None:
+        sources += [(f"delivery.git[{i}].auth", g.auth) for i, g in enumerate(config.delivery.git)]
+    for where, auth in sources:
         try:
-            target.auth.resolve(f"targets[{index}].auth")
+            auth.resolve(where)
         except ExporterConfigError as error:
             raise ExporterConfigError(error.message, where=source) from None
     return config
 
 
-def load_config(path: str | Path) -> ExporterConfig:
-    path = Path(path)
+def read_file(path: Path, what: str) -> bytes:
+    """A file the exporter needs; `ExporterConfigError` naming it and why when unreadable."""
     try:
-        text = path.read_text()
+        return path.read_bytes()
     except OSError as error:
         raise ExporterConfigError(
-            f"cannot read config: {error.strerror}", where=str(path)
+            f"cannot read {what}: {error.strerror}", where=str(path)
         ) from None
+
+
+def load_config(path: str | Path) -> ExporterConfig:
+    path = Path(path)
+    text = read_file(path, "config").decode()
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -428,9 +428,16 @@ class ApolloClient(ConfigStore):
         failing = False
         while not self._stop.is_set():
             try:
+                failed: ConfigError | None = None
                 for namespace, ident in self._long_poll().items():
-                    self._notified_load(namespace)
+                    try:  # one namespace failing must not hold back the others of the answer
+                        self._notified_load(namespace)
+                    except ConfigError as error:
+                        failed = failed or error
+                        continue
                     self._notification_ids[namespace] = ident
+                if failed is not None:
+                    raise failed
             except ConfigError as error:
                 if self._stop.is_set():
                     return

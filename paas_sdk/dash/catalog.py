@@ -212,6 +212,25 @@ def _number_panels(model: dict[str, Any]) -> None:
             next_id += 1
 
 
+_GRID_COLUMNS = 24
+
+
+def _fit_grid(model: dict[str, Any]) -> None:
+    """Move a panel that sticks out past Grafana's 24 columns (the builders' auto-layout places a
+    full-width panel after a half-width one at x=12) to the start of a row of its own, below
+    every panel before it, where Grafana's layout would put it."""
+    bottom = 0
+    for panel in model.get("panels") or []:
+        grid = panel.get("gridPos")
+        if not isinstance(grid, dict):
+            continue
+        x, y, w, h = (int(grid.get(k) or 0) for k in ("x", "y", "w", "h"))
+        if x + w > _GRID_COLUMNS:
+            grid.update(x=0, y=bottom)
+            y = bottom
+        bottom = max(bottom, y + h)
+
+
 def load_dashboards(directory: Path) -> list[Dashboard]:
     """Build every dashboard of `directory`, sorted by uid; duplicate uids are an error."""
     if not directory.is_dir():
@@ -233,6 +252,7 @@ def load_dashboards(directory: Path) -> list[Dashboard]:
         model.pop("id", None)
         model.pop("version", None)
         _number_panels(model)
+        _fit_grid(model)
         if owner is not None:
             tags = [t for t in model.get("tags") or [] if owner_of([t]) is None]
             model["tags"] = [*tags, owner_tag(owner)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -117,13 +118,19 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
     click.echo(f"render: {len(written)} files written under {out}")
 
 
-def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[str, str]:
-    settings: dict[str, str] = {}
-    for item in overrides:
+def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+    """NAME=VALUE options as a mapping; anything else is a usage error naming the option."""
+    pairs: dict[str, str] = {}
+    for item in items:
         name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise DashboardError(f"--set {item!r}: expected NAME=VALUE")
-        settings[name.strip()] = value
+        if not sep or not name.strip():
+            raise DashboardError(f"{option} {item!r}: expected NAME=VALUE")
+        pairs[name.strip()] = value
+    return pairs
+
+
+def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[str, str]:
+    settings = _pairs(overrides, "--set")
     if runbook_url_base:
         settings["runbook_url_base"] = runbook_url_base.rstrip("/")
     return settings
@@ -351,3 +358,68 @@ def _show_diff(diff: list[str]) -> None:
             click.secho(line, fg="yellow")
         else:
             click.echo(line)
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(text: str, option: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if not match or float(match[1]) <= 0:
+        raise DashboardError(f"{option} {text!r}: expected a duration such as 30s, 15m, 6h or 1d")
+    return float(match[1]) * _DURATION[match[2]]
+
+
+@main.command()
+@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--prometheus", envvar="PROMETHEUS_URL", required=True,
+              help="Prometheus to query [env PROMETHEUS_URL].")  # fmt: skip
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Directory for one PNG per dashboard and preview.json.")  # fmt: skip
+@click.option("--range", "time_range", default="1h", show_default=True,
+              help="Time range drawn, ending now (30m, 6h, 1d).")  # fmt: skip
+@click.option("--scrape-interval", default="15s", show_default=True,
+              help="Prometheus' scrape interval (for $__rate_interval).")  # fmt: skip
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+              help="A dashboard variable's value (default: All); repeatable.")  # fmt: skip
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per Prometheus query.")
+def preview(  # noqa: PLR0917 - click passes every option as an argument
+    dashboards: Path | None, prometheus: str, out: Path, time_range: str, scrape_interval: str,
+    variables: tuple[str, ...], timeout: float,
+) -> None:  # fmt: skip
+    """Draw every dashboard as a PNG from live range queries, without a Grafana.
+
+    Each panel shows its title, unit, legend and thresholds; a panel whose queries return
+    nothing is marked "No data" and listed. Exit 1 when Prometheus cannot be queried.
+    """
+    from paas_sdk.dash.catalog import load_dashboards
+    from paas_sdk.dash.preview import PreviewOptions
+    from paas_sdk.dash.preview import preview as draw
+
+    dash_dir, _ = _dirs(dashboards, None)
+    try:
+        values = _pairs(variables, "--var")
+        options = PreviewOptions(
+            prometheus,
+            range_seconds=_seconds(time_range, "--range"),
+            scrape_interval=_seconds(scrape_interval, "--scrape-interval"),
+            variables=values,
+            timeout=timeout,
+        )
+        boards = load_dashboards(dash_dir)
+    except DashboardError as error:
+        _fail(error, 2)
+    try:
+        results = draw(boards, out, options)
+    except DashboardError as error:
+        _fail(error, 1)
+    except OSError as error:
+        _fail(
+            DashboardError(f"cannot write: {error.strerror}", where=str(error.filename or out)), 1
+        )
+    for result in results:
+        panels = sum(p.kind != "row" for p in result.panels)
+        empty = result.empty_panels
+        note = f", no data: {', '.join(empty)}" if empty else ""
+        click.echo(f"{result.path}: {panels} panels{note}")
+    click.echo(f"preview: {len(results)} dashboards drawn under {out}")

@@ -34,7 +34,9 @@ __all__ = [
     "MANAGED_TAG",
     "RECORDS_PER_SECOND",
     "base_dashboard",
+    "error_ratio",
     "managed_uid",
+    "or_none",
     "query_variable",
     "stat_panel",
     "timeseries_panel",
@@ -112,6 +114,30 @@ def base_dashboard(
             query_variable("instance", f'label_values({selector_metric}{{job=~"$job"}}, instance)')
         )
     )
+
+
+def error_ratio(
+    counter: str,
+    selector: str,
+    *,
+    by: str = "",
+    errors: str = 'status=~"5.."',
+    window: str = "$__rate_interval",
+) -> str:
+    """The share of `counter`'s rate whose series match `errors`, from summed numerators and
+    denominators (an average of per-series ratios would weigh a quiet instance like a busy one),
+    and 0 rather than "No data" while nothing fails."""
+    grouping = f" by ({by})" if by else ""
+    total = f"sum{grouping} (rate({counter}{{{selector}}}[{window}]))"
+    failed = f"sum{grouping} (rate({counter}{{{selector}, {errors}}}[{window}]))"
+    return f"({failed} or 0 * {total}) / {total}"
+
+
+def or_none(expr: str, label: str, text: str = "none") -> str:
+    """`expr`, or a single 0 labelled `label="none"` while it selects nothing (no calls made, no
+    interface subscribed, nothing dropped): the panel then says so instead of "No data", which
+    would also be what a broken scrape looks like."""
+    return f'{expr} or label_replace(vector(0), "{label}", "{text}", "", "")'
 
 
 def _target(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:

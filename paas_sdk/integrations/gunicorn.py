@@ -68,6 +68,7 @@ def on_starting(server: Any) -> None:
     global _pod  # noqa: PLW0603 - one arbiter per process
     try:
         settings = PlatformSettings.from_env()
+        _log_like_the_workers(settings)
         _pod = PodEndpoints(settings).prepare()
     except PaasError as error:
         server.log.error("paas_sdk: %s", error)
@@ -82,6 +83,18 @@ def on_starting(server: Any) -> None:
         )
 
 
+def _log_like_the_workers(settings: PlatformSettings) -> None:
+    # the arbiter's own lines ("Booting worker", "Shutting down") in the workers' format
+    from paas_sdk.context import ServiceContext
+    from paas_sdk.logs import configure_logging
+    from paas_sdk.logs._servers import route_server_logs
+
+    configure_logging(
+        ServiceContext.from_env(), level=settings.log_level, console=settings.console_logs
+    )
+    route_server_logs()
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """Worker, before the app loads: metrics to the shared files, the port left to the arbiter."""
     if _pod is not None:
@@ -94,7 +107,7 @@ def post_worker_init(worker: Any) -> None:
     if hasattr(worker, "config") and hasattr(worker.config, "app"):  # uvicorn's worker class
         from paas_sdk.integrations.asgi import PlatformLifespan
 
-        worker.wsgi = PlatformLifespan(worker.wsgi)  # started inside uvicorn's own serve()
+        worker.wsgi = PlatformLifespan(worker.wsgi, exiting=True)  # inside uvicorn's serve()
         return
     import paas_sdk
 

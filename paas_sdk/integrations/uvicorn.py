@@ -30,7 +30,7 @@ def run(app: Any, **options: Any) -> None:
     """`uvicorn.run(app, **options)` with the platform's lifespan around `app` (one process)."""
     import uvicorn
 
-    uvicorn.run(PlatformLifespan(app), **options)
+    uvicorn.run(PlatformLifespan(app, exiting=True), **options)
 
 
 def _wrapped_app() -> Any:
@@ -40,7 +40,7 @@ def _wrapped_app() -> Any:
     app = import_from_string(os.environ[_TARGET])
     if os.environ.get(f"{_TARGET}_FACTORY") == "1":
         app = app()
-    return PlatformLifespan(app)
+    return PlatformLifespan(app, exiting=True)
 
 
 def _workers(args: list[str]) -> int:

@@ -10,6 +10,7 @@ import contextvars
 import itertools
 import logging
 import os
+import re
 import secrets
 import time
 import traceback
@@ -40,8 +41,13 @@ current_trace: contextvars.ContextVar[tuple[str, str] | None] = contextvars.Cont
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+    | {"message", "asctime", "taskName"}
+    | {"color_message"}  # uvicorn's copy of the message with terminal colours: not a field
 )
+# Terminal colour codes (CSI sequences) that servers put in their messages on a TTY (Flask's
+# development-server banner, uvicorn's): meaningless inside JSON, so they are taken out.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # A record's own attributes come first, in the order LogRecord.__init__ sets them; extra= fields
 # follow. A record with no more attributes than these has no extras to look for.
@@ -216,6 +222,8 @@ class EcsFormatter(logging.Formatter):
             message = record.getMessage()
         except Exception:  # wrong arguments for the format string: keep both, never raise
             message = f"{record.msg!r} % {record.args!r}"
+        if "\x1b[" in message:
+            message = _ANSI.sub("", message)
         # @timestamp: the text of the whole second is kept until the second changes
         micros = round(record.created * 1_000_000)
         second, fraction = divmod(micros, 1_000_000)

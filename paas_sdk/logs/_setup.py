@@ -11,6 +11,7 @@ from typing import IO, Any
 from paas_sdk.context import ServiceContext
 from paas_sdk.logs._formatter import DEFAULT_REDACTED_KEYS, EcsFormatter
 from paas_sdk.logs._kafka import KafkaLogHandler
+from paas_sdk.logs._servers import ConsoleFormatter
 
 __all__ = ["LoggingSetup", "configure_logging"]
 
@@ -41,11 +42,13 @@ def configure_logging(
     stream: IO[str] | None = None,
     redact: Iterable[str] = DEFAULT_REDACTED_KEYS,
     logger: logging.Logger | None = None,
+    console: bool = False,
     **kafka_options: Any,
 ) -> LoggingSetup:
     """Install ECS JSON on `stream` (stdout) and, with `kafka_bootstrap`, a `KafkaLogHandler`.
 
-    Handlers installed by an earlier call on the same logger are replaced, not stacked.
+    `console=True` writes `stream` in a one-line format for people instead (Kafka still gets
+    ECS). Handlers installed by an earlier call on the same logger are replaced, not stacked.
     `kafka_options` go to `KafkaLogHandler` (``on_full``, ``fallback_to_stderr``, ...).
     """
     target = logger if logger is not None else logging.getLogger()
@@ -55,7 +58,7 @@ def configure_logging(
             target.removeHandler(old)
             old.close()
     stream_handler: logging.StreamHandler[Any] = logging.StreamHandler(stream or sys.stdout)
-    stream_handler.setFormatter(formatter)
+    stream_handler.setFormatter(ConsoleFormatter() if console else formatter)
     kafka_handler = None
     if kafka_bootstrap:
         kafka_handler = KafkaLogHandler(

@@ -637,6 +637,46 @@ class ZooKeeperRegistry:
         except Exception as exc:
             self._raise(exc, path)
 
+    def watch_children(self, path: str, listener: Callable[[list[str]], None]) -> None:
+        """Call `listener(children)` now and on every change of `path`'s children.
+
+        The path is created if missing (a watch on a missing path would stop silently).
+        `listener` runs on the `paas-registry` worker, where it may `read()` from ZooKeeper.
+        """
+        client = self._client
+        if client is None or not self._connected:
+            raise RegistryConnectionError("the registry is not connected", where=path)
+        from kazoo.recipe.watchers import ChildrenWatch
+
+        def changed(children: list[str]) -> None:
+            self._submit(functools.partial(listener, list(children)))
+
+        try:
+            client.ensure_path(path, acl=self._acl)
+            ChildrenWatch(client, path, changed)
+        except Exception as exc:
+            self._raise(exc, path)
+
+    def read(self, path: str) -> bytes | None:
+        """A node's data, None when it does not exist (or the registry is not connected)."""
+        from kazoo.exceptions import NoNodeError
+
+        client = self._client
+        if client is None or not self._connected:
+            return None
+        try:
+            data, _stat = client.get(path)
+        except NoNodeError:
+            return None
+        except Exception as exc:
+            self._raise(exc, path)
+            raise
+        return bytes(data)
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run `task` on the `paas-registry` worker, where ZooKeeper may be called."""
+        self._submit(task)
+
     # -- session handling ----------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
         # kazoo's connection thread: record and hand over, never call ZooKeeper here

@@ -5,6 +5,8 @@ aside with a growing back-off and taken back after it, and a gRPC channel per pr
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import threading
 import time
@@ -21,6 +23,7 @@ DEFAULT_WEIGHT = 100
 DEFAULT_WARMUP_MS = 10 * 60 * 1000  # Dubbo's `warmup` default
 _SET_ASIDE_FIRST = 1.0
 _SET_ASIDE_MAX = 30.0
+_NEVER = 2**63
 
 
 class Endpoint:
@@ -41,6 +44,7 @@ class Endpoint:
         self.weight = _int(url.get("weight"), DEFAULT_WEIGHT)
         self.timestamp_ms = _int(url.get("timestamp"), 0)
         self.warmup_ms = _int(url.get("warmup"), DEFAULT_WARMUP_MS)
+        self.warm_at_ms = self.timestamp_ms + self.warmup_ms if self.timestamp_ms > 0 else 0
 
     def unary_unary(
         self,
@@ -59,6 +63,8 @@ class Endpoint:
     def effective_weight(self, now_ms: int) -> int:
         """Dubbo's `getWeight`: the configured weight, ramped up over `warmup` after start."""
         weight = self.weight
+        if now_ms >= self.warm_at_ms:
+            return max(weight, 0)
         if weight > 0 and self.timestamp_ms > 0:
             uptime = now_ms - self.timestamp_ms
             if uptime < 0:
@@ -83,12 +89,18 @@ class Endpoint:
 
 
 class Picker:
-    """The current endpoints and Dubbo's weighted random choice among them."""
+    """The current endpoints and Dubbo's weighted random choice among them.
+
+    Weights are summed once per update (once a second while some provider still warms up), so
+    the usual pick is one random number and a bisection.
+    """
 
     def __init__(self) -> None:
         self._endpoints: tuple[Endpoint, ...] = ()
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
+        # (endpoints, cumulative weights, total, valid until epoch ms)
+        self._steady: tuple[tuple[Endpoint, ...], list[int], int, int] | None = None
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -97,6 +109,7 @@ class Picker:
     def update(self, endpoints: Iterable[Endpoint]) -> None:
         with self._lock:
             self._endpoints = tuple(endpoints)
+            self._steady = None
             self.changed.notify_all()
 
     def pick(
@@ -109,23 +122,31 @@ class Picker:
         if not endpoints:
             return None
         now = time.monotonic()
-        candidates = [e for e in endpoints if e.address not in exclude]
-        available = [e for e in candidates if e.set_aside_until <= now] or candidates
-        if not available:
-            return None
+        available: tuple[Endpoint, ...] | list[Endpoint] = endpoints
+        if exclude or any(e.set_aside_until > now for e in endpoints):
+            candidates = [e for e in endpoints if e.address not in exclude]
+            available = [e for e in candidates if e.set_aside_until <= now] or candidates
+            if not available:
+                return None
         if len(available) == 1:
             return available[0]
         now_ms = int(time.time() * 1000)
+        steady = self._steady
+        if steady is not None and steady[0] is available and now_ms < steady[3]:
+            _, cumulative, total, _ = steady
+            return available[bisect.bisect_right(cumulative, random.randrange(total))]  # noqa: S311
         weights = [e.effective_weight(now_ms) for e in available]
         total = sum(weights)
-        if total <= 0 or all(w == weights[0] for w in weights):
-            return random.choice(available)  # noqa: S311
-        offset = random.randrange(total)  # noqa: S311 - load spreading, not secrecy
-        for endpoint, weight in zip(available, weights, strict=True):
-            offset -= weight
-            if offset < 0:
-                return endpoint
-        return available[-1]
+        if total <= 0:
+            return random.choice(available)  # noqa: S311 - load spreading, not secrecy
+        cumulative = list(itertools.accumulate(weights))
+        if available is endpoints:
+            # warm weights hold until the list changes; ramping ones move one step in
+            # warmup/weight (6 s at Dubbo's defaults), so a second's reuse changes nothing
+            warming = now_ms < max(e.warm_at_ms for e in endpoints)
+            self._steady = (endpoints, cumulative, total, now_ms + 1000 if warming else _NEVER)
+        # Dubbo's RandomLoadBalance: an offset in [0, total) falls into one provider's share
+        return available[bisect.bisect_right(cumulative, random.randrange(total))]  # noqa: S311
 
 
 def _int(value: str | None, default: int) -> int:

@@ -2,9 +2,9 @@
 the way Dubbo's consumer does, through a channel any generated grpcio stub accepts.
 
 Dubbo's defaults are kept: `failover` with ``retries=2`` (for calls marked retryable; a call whose
-connection was refused never left, so it moves on whatever its mark), a 3 s timeout (``timeout``
-in Dubbo is 1 s; gRPC has none, the platform's services use 3 s), weighted random with a 10 min
-warm-up. A caller's deadline is inherited from the call being served.
+connection was refused never left, so it moves on whatever its mark) and weighted random with a
+10 min warm-up. The default timeout is 3 s for the whole call, retries included (Dubbo's 1 s is
+per attempt; gRPC has none). A caller's deadline is inherited from the call being served.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from paas_sdk.errors import NoProviderError, RpcError
 from paas_sdk.metrics import RpcMetrics
 from paas_sdk.registry import DubboURL, Subscription, ZooKeeperRegistry
 from paas_sdk.rpc._cluster import Endpoint, Picker
+from paas_sdk.rpc._discovery import ApplicationProviders
 from paas_sdk.rpc._governance import (
     ConditionRouter,
     Override,
@@ -78,8 +79,10 @@ class DubboReference:
     >>> stub.GetOrder(order_pb2.GetOrderRequest(id=7), timeout=1.0)
 
     `retryable` names the proto methods safe to call twice (``True`` for all); `retries` is
-    Dubbo's failover count. A consumer node is registered under ``.../consumers`` as Java
-    consumers do, and override rules from Dubbo Admin are applied live.
+    Dubbo's failover count. Providers are found at the interface level and the application
+    level (Dubbo 3), as a Java consumer's default migration step does. A consumer node is
+    registered under ``.../consumers`` as Java consumers do, and override rules and condition
+    routers from Dubbo Admin are applied live.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class DubboReference:
         )
         self._register_consumer = register_consumer
         self._metrics = RpcMetrics.of(metrics) if metrics is not None else None
+        self._timers: dict[tuple[str, str], Any] = {}
         self._channel_options = list(channel_options)
         self._host = host
         self.picker = Picker()
@@ -123,6 +127,7 @@ class DubboReference:
         self._routed: dict[str, tuple[Endpoint, ...]] = {}  # by method, while nothing changes
         self._lock = threading.Lock()
         self._subscription: Subscription | None = None
+        self._applications: ApplicationProviders | None = None
         self._consumer_url: DubboURL | None = None
         self._warned: set[str] = set()
         self._closed = False
@@ -166,6 +171,14 @@ class DubboReference:
         self._subscription = self.registry.subscribe(
             self.interface, group=self.group, version=self.version, listener=self._on_providers
         )
+        self._applications = ApplicationProviders(
+            self.registry,
+            self.interface,
+            group=self.group,
+            version=self.version,
+            on_change=self._rebuild,
+        )
+        self._applications.start()
         self._rebuild()
         rules = rule_key(self.interface, self.group, self.version)
         key = f"{self.registry.root}/config/dubbo/{rules}"
@@ -179,6 +192,8 @@ class DubboReference:
         self._closed = True
         if self._subscription is not None:
             self._subscription.close()
+        if self._applications is not None:
+            self._applications.close()
         if self._register_consumer and self._consumer_url is not None:
             self.registry.unregister(self._consumer_url)
         with self._lock:
@@ -232,9 +247,13 @@ class DubboReference:
         subscription = self._subscription
         if subscription is None or self._closed:
             return
+        found = subscription.providers
+        if self._applications is not None:  # the interface level wins for an address in both
+            listed = {p.address for p in found}
+            found += tuple(p for p in self._applications.providers if p.address not in listed)
         with self._lock:
             wanted: dict[str, DubboURL] = {}
-            for provider in subscription.providers:
+            for provider in found:
                 if provider.protocol != "tri":
                     self._warn_once(provider)
                     continue
@@ -282,7 +301,9 @@ class DubboReference:
         inherited = call_deadline.get()
         if inherited is not None:
             deadline = min(deadline, inherited)
-        outgoing: list[tuple[str, Any]] = [*(metadata or ()), outgoing_trace()]
+        outgoing: list[tuple[str, Any]] = (
+            [*metadata, outgoing_trace()] if metadata else [outgoing_trace()]
+        )
         attempts = 1 + self.retries
         retryable = self.retryable(method)
         tried: set[str] = set()
@@ -331,9 +352,16 @@ class DubboReference:
             raise
         finally:
             if self._metrics is not None:
-                self._metrics.client_duration.labels(self.interface, method, status).observe(
-                    time.perf_counter() - started
-                )
+                self._timer(method, status).observe(time.perf_counter() - started)
+
+    def _timer(self, method: str, status: str) -> Any:
+        """The histogram child for (method, status), looked up once: `labels()` costs ~5 µs."""
+        child = self._timers.get((method, status))
+        if child is None:
+            assert self._metrics is not None
+            child = self._metrics.client_duration.labels(self.interface, method, status)
+            self._timers[(method, status)] = child
+        return child
 
     def _wait_for_provider(self, deadline: float, method: str) -> Endpoint:
         with self.picker.changed:

@@ -96,8 +96,13 @@ class _Membership:
         group: str | None,
         version: str | None,
         weight: int | None,
-        application_level: bool,
+        register_mode: str,
     ) -> None:
+        if register_mode not in ("all", "interface", "instance"):
+            raise RpcError(
+                f"register_mode {register_mode!r} is not one of all, interface, instance",
+                where="register_mode",
+            )
         self.registry = registry
         self.application = application
         self.host = host
@@ -105,7 +110,7 @@ class _Membership:
         self.group = group
         self.version = version
         self.weight = weight
-        self.application_level = application_level
+        self.register_mode = register_mode
         self.services: list[TripleService] = []
         self.urls: tuple[DubboURL, ...] = ()
         self._instance: ApplicationInstance | None = None
@@ -135,9 +140,10 @@ class _Membership:
         )
         if self.registry is None:
             return
-        for url in self.urls:
-            self.registry.register(url)
-        if self.application_level:
+        if self.register_mode != "instance":
+            for url in self.urls:
+                self.registry.register(url)
+        if self.register_mode != "interface":
             instance = ApplicationInstance(
                 self.registry, self.application, self.host, self.port, self.urls
             )
@@ -187,22 +193,26 @@ class _RecordingServer:
 
 
 class _TripleServerBase:
+    """What both servers share: the Dubbo membership, binding, and adding generated services."""
+
     def __init__(
         self,
         *,
         application: str,
-        port: int,
-        host: str | None,
-        bind: str,
-        registry: ZooKeeperRegistry | None,
-        group: str | None,
-        version: str | None,
-        weight: int | None,
-        metrics: CollectorRegistry | None,
-        application_level: bool,
+        port: int = TRIPLE_PORT,
+        host: str | None = None,
+        bind: str = "[::]",
+        registry: ZooKeeperRegistry | None = None,
+        group: str | None = None,
+        version: str | None = None,
+        weight: int | None = None,
+        metrics: CollectorRegistry | None = REGISTRY,
+        interceptors: Sequence[Any] = (),
+        options: Sequence[tuple[str, Any]] = (),
+        register_mode: str = "all",
     ) -> None:
         if not 0 < port < 65536:
-            raise RpcError(f"port {port} is out of range", where="TripleServer")
+            raise RpcError(f"port {port} is out of range", where=type(self).__name__)
         self.port = port
         self.bind = bind
         self.metrics = RpcMetrics.of(metrics) if metrics is not None else None
@@ -214,8 +224,14 @@ class _TripleServerBase:
             group=group,
             version=version,
             weight=weight,
-            application_level=application_level,
+            register_mode=register_mode,
         )
+        self._interfaces: dict[str, str] = {}
+        self._started = False
+        self.grpc_server: Any = self._create(list(interceptors), _options(options))
+
+    def _create(self, interceptors: list[Any], options: list[tuple[str, Any]]) -> Any:
+        raise NotImplementedError
 
     @property
     def urls(self) -> tuple[DubboURL, ...]:
@@ -226,8 +242,9 @@ class _TripleServerBase:
     def address(self) -> str:
         return f"{self.membership.host}:{self.port}"
 
-    def _add(self, server: Any, add_to_server: AddToServer, servicer: object) -> TripleService:
-        recorder = _RecordingServer(server)
+    def add_service(self, add_to_server: AddToServer, servicer: object) -> TripleService:
+        """Add a servicer with its generated ``add_<Service>Servicer_to_server`` function."""
+        recorder = _RecordingServer(self.grpc_server)
         add_to_server(servicer, recorder)
         if not recorder.names:
             raise RpcError(
@@ -236,12 +253,13 @@ class _TripleServerBase:
             )
         service = TripleService.of(recorder.names[0])
         self.membership.add(service)
+        self._interfaces[service.name] = service.interface
         return service
 
-    def _bind(self, server: Any) -> None:
+    def _bind(self) -> None:
         target = f"{self.bind}:{self.port}"
         try:
-            bound = server.add_insecure_port(target)
+            bound = self.grpc_server.add_insecure_port(target)
         except RuntimeError as exc:
             raise RpcError(f"cannot listen: {exc}", where=target) from None
         if bound == 0:
@@ -261,56 +279,26 @@ class TripleServer(_TripleServerBase):
     >>> server.stop(grace=10)               # deregisters, then drains in-flight calls
 
     `host` is the address consumers dial (the pod IP; default: this host's address);
-    `bind` the listening address. Metrics and trace context come from interceptors that run
-    before any of `interceptors`.
+    `bind` the listening address; `max_workers` the size of the thread pool serving calls.
+    `register_mode` is Dubbo's ``dubbo.application.register-mode``: ``all`` (interface-level
+    leaves and the application instance, Dubbo 3's default), ``interface`` or ``instance``.
+    Metrics and trace context come from an interceptor that runs before any of `interceptors`.
     """
 
-    def __init__(
-        self,
-        *,
-        application: str,
-        port: int = TRIPLE_PORT,
-        host: str | None = None,
-        bind: str = "[::]",
-        registry: ZooKeeperRegistry | None = None,
-        group: str | None = None,
-        version: str | None = None,
-        weight: int | None = None,
-        metrics: CollectorRegistry | None = REGISTRY,
-        max_workers: int = 16,
-        interceptors: Sequence[grpc.ServerInterceptor] = (),
-        options: Sequence[tuple[str, Any]] = (),
-        application_level: bool = True,
-    ) -> None:
-        super().__init__(
-            application=application,
-            port=port,
-            host=host,
-            bind=bind,
-            registry=registry,
-            group=group,
-            version=version,
-            weight=weight,
-            metrics=metrics,
-            application_level=application_level,
-        )
-        self._interfaces: dict[str, str] = {}
-        self.grpc_server = grpc.server(
-            ThreadPoolExecutor(max_workers, thread_name_prefix="paas-rpc"),
-            interceptors=[ServerTelemetry(self.metrics, self._interfaces), *interceptors],
-            options=_options(options),
-        )
-        self._started = False
+    def __init__(self, *, max_workers: int = 16, **options: Any) -> None:
+        self.max_workers = max_workers
+        super().__init__(**options)
 
-    def add_service(self, add_to_server: AddToServer, servicer: object) -> TripleService:
-        """Add a servicer with its generated ``add_<Service>Servicer_to_server`` function."""
-        service = self._add(self.grpc_server, add_to_server, servicer)
-        self._interfaces[service.name] = service.interface
-        return service
+    def _create(self, interceptors: list[Any], options: list[tuple[str, Any]]) -> Any:
+        return grpc.server(
+            ThreadPoolExecutor(self.max_workers, thread_name_prefix="paas-rpc"),
+            interceptors=[ServerTelemetry(self.metrics, self._interfaces), *interceptors],
+            options=options,
+        )
 
     def start(self) -> Self:
         """Listen, start serving, then register (so nobody is sent to a port not yet open)."""
-        self._bind(self.grpc_server)
+        self._bind()
         self.grpc_server.start()
         self._started = True
         try:
@@ -338,50 +326,19 @@ class TripleServer(_TripleServerBase):
 
 
 class AsyncTripleServer(_TripleServerBase):
-    """`TripleServer` on `grpc.aio`: ``await server.start()``, ``await server.stop(grace)``."""
+    """`TripleServer` on `grpc.aio`: ``await server.start()``, ``await server.stop(grace)``.
 
-    def __init__(
-        self,
-        *,
-        application: str,
-        port: int = TRIPLE_PORT,
-        host: str | None = None,
-        bind: str = "[::]",
-        registry: ZooKeeperRegistry | None = None,
-        group: str | None = None,
-        version: str | None = None,
-        weight: int | None = None,
-        metrics: CollectorRegistry | None = REGISTRY,
-        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-        options: Sequence[tuple[str, Any]] = (),
-        application_level: bool = True,
-    ) -> None:
-        super().__init__(
-            application=application,
-            port=port,
-            host=host,
-            bind=bind,
-            registry=registry,
-            group=group,
-            version=version,
-            weight=weight,
-            metrics=metrics,
-            application_level=application_level,
-        )
-        self._interfaces: dict[str, str] = {}
-        self.grpc_server = grpc.aio.server(
+    Takes the same keywords as `TripleServer` but `max_workers` (calls run on the event loop).
+    """
+
+    def _create(self, interceptors: list[Any], options: list[tuple[str, Any]]) -> Any:
+        return grpc.aio.server(
             interceptors=[AsyncServerTelemetry(self.metrics, self._interfaces), *interceptors],
-            options=_options(options),
+            options=options,
         )
-        self._started = False
-
-    def add_service(self, add_to_server: AddToServer, servicer: object) -> TripleService:
-        service = self._add(self.grpc_server, add_to_server, servicer)
-        self._interfaces[service.name] = service.interface
-        return service
 
     async def start(self) -> Self:
-        self._bind(self.grpc_server)
+        self._bind()
         await self.grpc_server.start()
         self._started = True
         try:

@@ -78,24 +78,52 @@ def outgoing_trace() -> tuple[str, str]:
     return TRACEPARENT, f"00-{trace_id}-{_span_id()}-01"
 
 
-class _Labels:
-    """Dubbo interface names by gRPC service, and the histogram they are recorded in."""
+class _ServedCall:
+    """What both interceptors do around one served call: trace and deadline set for the
+    servicer, then the duration recorded with its status."""
+
+    __slots__ = ("_deadline", "_started", "_trace", "context")
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self._trace = current_trace.set(incoming_trace(context.invocation_metadata()))
+        remaining = context.time_remaining()
+        self._deadline = call_deadline.set(
+            None if remaining is None else time.monotonic() + remaining
+        )
+        self._started = time.perf_counter()
+
+    def finish(self, histogram: Histogram | None, labels: tuple[str, str], failed: bool) -> None:
+        code = self.context.code()
+        if failed and code is None:  # an exception the servicer did not turn into a status
+            code = grpc.StatusCode.UNKNOWN
+        status = status_label(code)
+        if histogram is not None:
+            histogram.labels(*labels, status).observe(time.perf_counter() - self._started)
+        current_trace.reset(self._trace)
+        call_deadline.reset(self._deadline)
+
+
+class _Interceptor:
+    """Dubbo interface names by gRPC service; one wrapped handler per method, made once."""
 
     def __init__(self, metrics: RpcMetrics | None, interfaces: Mapping[str, str]) -> None:
         self.histogram: Histogram | None = metrics.server_duration if metrics else None
         self.interfaces = interfaces
+        self.wrapped: dict[str, Any] = {}
 
-    def split(self, full_method: str) -> tuple[str, str]:
+    def wrap(self, full_method: str, handler: Any, timed: Callable[..., Any]) -> Any:
         service, _, method = full_method[1:].rpartition("/")
-        return self.interfaces.get(service, service), method
+        wrapped = self.wrapped[full_method] = grpc.unary_unary_rpc_method_handler(
+            timed(handler.unary_unary, (self.interfaces.get(service, service), method)),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        return wrapped
 
 
-class ServerTelemetry(grpc.ServerInterceptor):
+class ServerTelemetry(_Interceptor, grpc.ServerInterceptor):
     """Times every unary call by interface, method and status; continues the caller's trace."""
-
-    def __init__(self, metrics: RpcMetrics | None, interfaces: Mapping[str, str]) -> None:
-        self._labels = _Labels(metrics, interfaces)
-        self._wrapped: dict[str, Any] = {}
 
     def intercept_service(
         self,
@@ -103,55 +131,34 @@ class ServerTelemetry(grpc.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> Any:
         method: str = details.method
-        wrapped = self._wrapped.get(method)
+        wrapped = self.wrapped.get(method)
         if wrapped is not None:
             return wrapped
         handler = continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            self._timed(handler.unary_unary, *self._labels.split(method)),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
-        return wrapped
+        return self.wrap(method, handler, self._timed)
 
     def _timed(
-        self, behavior: Callable[[Any, Any], Any], service: str, method: str
+        self, behavior: Callable[[Any, Any], Any], labels: tuple[str, str]
     ) -> Callable[[Any, Any], Any]:
-        histogram = self._labels.histogram
+        histogram = self.histogram
 
         def timed(request: Any, context: Any) -> Any:
-            token = current_trace.set(incoming_trace(context.invocation_metadata()))
-            remaining = context.time_remaining()
-            deadline = call_deadline.set(
-                None if remaining is None else time.monotonic() + remaining
-            )
-            started = time.perf_counter()
-            status = "ok"
+            call = _ServedCall(context)
+            failed = True
             try:
                 response = behavior(request, context)
-                status = status_label(context.code())
+                failed = False
                 return response
-            except BaseException:
-                status = status_label(context.code() or grpc.StatusCode.UNKNOWN)
-                raise
             finally:
-                if histogram is not None:
-                    histogram.labels(service, method, status).observe(time.perf_counter() - started)
-                current_trace.reset(token)
-                call_deadline.reset(deadline)
+                call.finish(histogram, labels, failed)
 
         return timed
 
 
-class AsyncServerTelemetry(grpc.aio.ServerInterceptor):
+class AsyncServerTelemetry(_Interceptor, grpc.aio.ServerInterceptor):
     """`ServerTelemetry` for `grpc.aio` servers."""
-
-    def __init__(self, metrics: RpcMetrics | None, interfaces: Mapping[str, str]) -> None:
-        self._labels = _Labels(metrics, interfaces)
-        self._wrapped: dict[str, Any] = {}
 
     async def intercept_service(
         self,
@@ -159,41 +166,27 @@ class AsyncServerTelemetry(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> Any:
         method: str = details.method
-        wrapped = self._wrapped.get(method)
+        wrapped = self.wrapped.get(method)
         if wrapped is not None:
             return wrapped
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
-        behavior = handler.unary_unary
-        histogram = self._labels.histogram
-        service, name = self._labels.split(method)
+        return self.wrap(method, handler, self._timed)
+
+    def _timed(
+        self, behavior: Callable[[Any, Any], Awaitable[Any]], labels: tuple[str, str]
+    ) -> Callable[[Any, Any], Awaitable[Any]]:
+        histogram = self.histogram
 
         async def timed(request: Any, context: Any) -> Any:
-            token = current_trace.set(incoming_trace(context.invocation_metadata()))
-            remaining = context.time_remaining()
-            deadline = call_deadline.set(
-                None if remaining is None else time.monotonic() + remaining
-            )
-            started = time.perf_counter()
-            status = "ok"
+            call = _ServedCall(context)
+            failed = True
             try:
                 response = await behavior(request, context)
-                status = status_label(context.code())
+                failed = False
                 return response
-            except BaseException:
-                status = status_label(context.code() or grpc.StatusCode.UNKNOWN)
-                raise
             finally:
-                if histogram is not None:
-                    histogram.labels(service, name, status).observe(time.perf_counter() - started)
-                current_trace.reset(token)
-                call_deadline.reset(deadline)
+                call.finish(histogram, labels, failed)
 
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            timed,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
-        return wrapped
+        return timed

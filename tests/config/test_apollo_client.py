@@ -378,17 +378,23 @@ def test_the_data_centre_picks_the_cluster_when_none_is_set(
     assert explicit.cluster == "hz"
 
 
-def test_messages_of_held_answers_are_merged_into_later_fetches(
-    apollo: ApolloDouble, make_client: MakeClient
-) -> None:
-    """A held answer names only the changed key; the client keeps the others it knew."""
+def two_namespaces_held(apollo: ApolloDouble, make_client: MakeClient) -> ApolloClient:
+    """A client of `application` (a=1) and `db.json` (url one), inside a held long poll."""
     apollo.publish(APP, "application", {"a": "1"})
     apollo.publish(APP, "db.json", '{"url": "one"}')
     apollo.scan()
     client = make_client(namespaces=["application", "db.json"]).start()
+    time.sleep(0.3)
+    return client
+
+
+def test_messages_of_held_answers_are_merged_into_later_fetches(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    """A held answer names only the changed key; the client keeps the others it knew."""
+    client = two_namespaces_held(apollo, make_client)
     events = Events()
     client.add_change_listener(events)
-    time.sleep(0.3)
     apollo.publish(APP, "db.json", '{"url": "two"}')
     events.wait_for(1)
     apollo.publish(APP, "application", {"a": "2"})
@@ -396,3 +402,18 @@ def test_messages_of_held_answers_are_merged_into_later_fetches(
     [last] = [r for r in apollo.requests if r.path.startswith("/configs/")][-1:]
     details = json.loads(last.query["messages"])["details"]
     assert set(details) == {f"{APP}+default+application", f"{APP}+default+db.json"}
+
+
+def test_a_namespace_whose_fetch_keeps_failing_does_not_hold_back_the_others(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    client = two_namespaces_held(apollo, make_client)
+    apollo.faults.error_status = 500
+    apollo.faults.path_prefix = f"/configs/{APP}/default/application"
+    apollo.publish(APP, "application", {"a": "2"})
+    apollo.publish(APP, "db.json", '{"url": "two"}')
+    apollo.scan()  # one answer names both namespaces
+    wait_until(lambda: client.properties("db.json")["url"] == "two", timeout=4)
+    assert client.get("a") == "1"
+    apollo.faults.clear()
+    wait_until(lambda: client.get("a") == "2", timeout=6)

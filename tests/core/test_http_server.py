@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import socket
 import statistics
 import threading
@@ -153,7 +154,10 @@ def test_slowloris_heads_are_cut_at_the_header_deadline_while_metrics_answers() 
     assert max(answered) < 0.5, answered
 
 
-def test_connections_over_the_cap_are_refused_at_once_and_served_again_below_it() -> None:
+def test_connections_over_the_cap_are_refused_at_once_and_served_again_below_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="paas_sdk.http")
     with serving(Limits(max_connections=20)) as server:
         held = [connect(server.port) for _ in range(20)]
         time.sleep(0.2)  # accepted by the selector
@@ -169,6 +173,9 @@ def test_connections_over_the_cap_are_refused_at_once_and_served_again_below_it(
         assert scrape_seconds(server.port) < 0.5
         for sock in held[5:]:
             sock.close()
+    assert caplog.messages == [
+        "paas-metrics: 20 connections open, the limit; 1 refused since the last warning"
+    ]
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() -> None:

@@ -25,6 +25,7 @@ import paas_sdk
 from paas_sdk.errors import ConfigError
 from paas_sdk.metrics import HealthEndpoints, MetricsServer, load_web_config
 from paas_sdk.platform import PlatformSettings
+from paas_sdk.testing.servers.prometheus import PrometheusServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -389,3 +390,41 @@ def test_the_metrics_host_defaults_to_all_interfaces_and_the_startup_line_says_s
     assert f"metrics endpoints on 0.0.0.0:{port} (all interfaces), plain HTTP, no auth" in (
         caplog.messages
     )
+
+
+def test_a_real_prometheus_scrapes_through_client_certificates_and_basic_auth(
+    prometheus: PrometheusServer, tls_dir: Path, server_ca: trustme.CA
+) -> None:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    path = web_config(
+        tls_dir,
+        {
+            "tls_server_config": {
+                "cert_file": "server.crt",
+                "key_file": "server.key",
+                "client_auth_type": "RequireAndVerifyClientCert",
+                "client_ca_file": "clients-ca.crt",
+            },
+            "basic_auth_users": {"prometheus": hashed},
+        },
+    )
+    server_ca.cert_pem.write_to_path(str(tls_dir / "server-ca.crt"))
+    (tls_dir / "password").write_text(PASSWORD)
+    with serving(path) as address:
+        prometheus.scrape(
+            "tls-endpoints",
+            [address],
+            scheme="https",
+            tls_config={
+                "ca_file": str(tls_dir / "server-ca.crt"),
+                "cert_file": str(tls_dir / "client.crt"),
+                "key_file": str(tls_dir / "client.key"),
+            },
+            basic_auth={"username": "prometheus", "password_file": str(tls_dir / "password")},
+        )
+        try:
+            prometheus.wait_for_targets_up("tls-endpoints", 1)
+            scraped = prometheus.query('orders_placed_total{job="tls-endpoints"}')
+        finally:
+            prometheus.scrape("tls-endpoints", [])
+    assert float(scraped[0]["value"][1]) == 1.0

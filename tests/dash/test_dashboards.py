@@ -150,3 +150,21 @@ def test_lint_command_exits_1_on_a_problem_in_a_users_directory(tmp_path: Path) 
     assert result.exit_code == 1
     assert "error: shop_orders.py: panel 'Orders': panel has no description" in result.output
     assert "lint: 1 dashboards, 0 rules, 1 errors" in result.output
+
+
+def test_a_full_width_panel_after_a_half_width_one_starts_a_row_of_its_own(
+    tmp_path: Path,
+) -> None:
+    directory = write_team_dir(tmp_path / "t", ["shop-orders"])
+    module = directory / "shop_orders.py"
+    module.write_text(
+        module.read_text().replace(
+            '"orders",\n                )\n            ],\n        )\n    )',
+            '"orders",\n                )\n            ],\n        )\n    ).with_panel(\n'
+            '        timeseries_panel("Wide", "All of it.", "reqps", [("up", "up")], width=24)\n'
+            "    )",
+        )
+    )
+    [board] = load_dashboards(directory)
+    grids = [p["gridPos"] for p in board.model["panels"]]
+    assert grids == [{"h": 8, "w": 12, "x": 0, "y": 0}, {"h": 8, "w": 24, "x": 0, "y": 8}]

@@ -87,7 +87,8 @@ def test_every_etcd_and_api_server_panel_has_data_from_the_real_servers(
     prometheus.scrape(
         "apiserver",
         [cluster.apiserver.url.removeprefix("https://")],
-        tls=cluster.apiserver.scrape_tls,
+        scheme="https",
+        tls_config=cluster.apiserver.scrape_tls,
     )
     runner = CliRunner()
 

@@ -141,3 +141,21 @@ def test_an_unknown_setting_is_one_clear_error(tmp_path: Path) -> None:
     assert "error: unknown rule setting 'colour' (known: coredns_selector, error_ratio_min" in (
         result.output
     )
+
+
+def test_every_alert_has_a_runbook_section_with_what_an_on_call_needs() -> None:
+    text = (RULES / "runbook.md").read_text()
+    sections = dict((part.split("\n", 1)[0].strip(), part) for part in text.split("\n## ")[1:])
+    for rule_file in load_rule_files(RULES):
+        for rule in rule_file.rules():
+            if "alert" not in rule:
+                continue
+            alert = rule["alert"]
+            assert alert in sections, f"runbook.md has no section for {alert}"
+            section = sections[alert]
+            for part in ("**Meaning.**", "**Impact.**", "**Diagnosis.**", "**Mitigation.**"):
+                assert part in section, f"{alert}: no {part}"
+            assert "```promql" in section, f"{alert}: no PromQL to run"
+            flat = " ".join(section.split())
+            assert "Kibana: `" in flat or "paas-logs tail" in flat, f"{alert}: no log query"
+            assert rule["annotations"]["runbook_url"].endswith(f"#{alert.lower()}")

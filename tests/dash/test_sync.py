@@ -16,10 +16,13 @@ from paas_sdk.testing.grafana import GrafanaDouble
 
 from .conftest import Grafana, write_team_dir
 
-# the built-in catalog's size: the counts below follow it as dashboards are added
-BUILTIN = load_dashboards(builtin_dashboards_dir())
-DASHBOARDS = len(BUILTIN)
-FOLDERS = len({board.folder.uid for board in BUILTIN})
+# The built-in catalog grows; counts are derived from it: its dashboards (sorted by uid) and the
+# folders they go into, in the order sync creates them.
+BOARDS = load_dashboards(builtin_dashboards_dir())
+BUILTIN = [d.uid for d in BOARDS]
+FOLDERS = list(dict.fromkeys(d.folder.uid for d in BOARDS))
+N = len(BUILTIN)
+F = len(FOLDERS)
 
 
 def run_sync(grafana: Grafana, *args: str, token: str | None = None) -> Result:
@@ -30,13 +33,13 @@ def run_sync(grafana: Grafana, *args: str, token: str | None = None) -> Result:
 def test_first_sync_creates_folders_and_dashboards_second_writes_nothing(grafana: Grafana) -> None:
     first = run_sync(grafana)
     assert first.exit_code == 0, first.output
-    assert f"sync: {FOLDERS + DASHBOARDS} written, 0 unchanged, 0 failed" in first.output
+    assert f"sync: {N + F} written, 0 unchanged, 0 failed" in first.output  # 2 folders
     assert "create paas-harbor (folder paas-delivery)" in first.output
     second = run_sync(grafana)
     assert second.exit_code == 0, second.output
-    assert f"sync: 0 written, {DASHBOARDS} unchanged, 0 failed" in second.output
+    assert f"sync: 0 written, {N} unchanged, 0 failed" in second.output
     if grafana.double is not None:
-        assert grafana.double.writes == FOLDERS + DASHBOARDS
+        assert grafana.double.writes == N + F
 
 
 def test_every_dashboard_lands_in_its_folder(grafana: Grafana) -> None:
@@ -54,7 +57,7 @@ def test_a_dashboard_moved_to_the_root_is_moved_back(grafana: Grafana) -> None:
     api.dashboard.update_dashboard({"dashboard": stored, "overwrite": False})  # no folderUid
     assert api.dashboard.get_dashboard("paas-harbor")["meta"].get("folderUid", "") == ""
     again = run_sync(grafana)
-    assert f"sync: 1 written, {DASHBOARDS - 1} unchanged, 0 failed" in again.output
+    assert f"sync: 1 written, {N - 1} unchanged, 0 failed" in again.output
     assert api.dashboard.get_dashboard("paas-harbor")["meta"]["folderUid"] == "paas-delivery"
 
 
@@ -106,17 +109,17 @@ def test_an_edit_made_in_grafana_since_the_last_sync_is_shown_and_kept(grafana: 
     # The diff says what the edit changed since the version sync saved.
     assert '-  "title": "PaaS / Jenkins",' in result.output
     assert '+  "title": "Jenkins (edited)",' in result.output
-    assert f"sync: 0 written, {DASHBOARDS - 1} unchanged, 1 failed" in result.output
+    assert f"sync: 0 written, {N - 1} unchanged, 1 failed" in result.output
     assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["title"] == "Jenkins (edited)"
     dry = run_sync(grafana, "--dry-run")
     assert "would not write: paas-jenkins: edited in Grafana" in dry.output
 
     forced = run_sync(grafana, "--overwrite-drift")
     assert forced.exit_code == 0, forced.output
-    assert f"sync: 1 written, {DASHBOARDS - 1} unchanged, 0 failed" in forced.output
+    assert f"sync: 1 written, {N - 1} unchanged, 0 failed" in forced.output
     assert api.dashboard.get_dashboard("paas-jenkins")["dashboard"]["title"] == "PaaS / Jenkins"
     again = run_sync(grafana)
-    assert f"sync: 0 written, {DASHBOARDS} unchanged, 0 failed" in again.output
+    assert f"sync: 0 written, {N} unchanged, 0 failed" in again.output
 
 
 def test_a_dashboard_created_by_hand_under_a_catalog_uid_is_drift(grafana: Grafana) -> None:
@@ -299,17 +302,18 @@ def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
     # Only the double can be made to fall over on cue, so this one always runs against it.
     with GrafanaDouble(token="t") as double:
         grafana = Grafana(double.url, double.token, double)
-        double.fail_writes_after = FOLDERS + 1  # the folders and the first dashboard
+        double.fail_writes_after = F + 1
         result = run_sync(grafana)
         assert result.exit_code == 1
         lines = result.output.strip().splitlines()
-        first, second = BUILTIN[0], BUILTIN[1]
-        assert all(line.startswith("create-folder ") for line in lines[:FOLDERS])
-        assert lines[FOLDERS] == f"create {first.uid} (folder {first.folder.uid})"
-        assert f"written before the error: {FOLDERS + 1}" in lines
-        assert lines[-1] == f"error: {double.url}: saving {second.uid}: server error 500"
+        assert lines[: F + 1] == [
+            *(f"create-folder {folder}" for folder in FOLDERS),
+            f"create {BOARDS[0].uid} (folder {BOARDS[0].folder.uid})",
+        ]
+        assert f"written before the error: {F + 1}" in lines
+        assert lines[-1] == f"error: {double.url}: saving {BUILTIN[1]}: server error 500"
         hits = grafana.api().search.search_dashboards(type_="dash-db")
-        assert [h["uid"] for h in hits] == [first.uid]
+        assert [h["uid"] for h in hits] == [BUILTIN[0]]
 
 
 def test_a_provisioned_dashboard_is_refused_and_explained() -> None:
@@ -321,7 +325,7 @@ def test_a_provisioned_dashboard_is_refused_and_explained() -> None:
             "not written: paas-harbor: provisioned from harbor.json; Grafana refuses API saves"
             in result.output
         )
-        assert f"sync: {FOLDERS + DASHBOARDS - 1} written, 0 unchanged, 1 failed" in result.output
+        assert f"sync: {N - 1 + F} written, 0 unchanged, 1 failed" in result.output
         assert double.dashboard("paas-harbor")["title"] == "Harbor from files"  # type: ignore[index]
 
 
@@ -332,8 +336,7 @@ def test_dry_run_warns_about_a_provisioned_dashboard_instead_of_planning_an_upda
         assert result.exit_code == 0, result.output
         assert "would update paas-harbor" not in result.output
         assert "would not write: paas-harbor: provisioned from paas/harbor.json" in result.output
-        changes = FOLDERS + DASHBOARDS - 1
-        assert f"dry run: {changes} changes, 1 refused, nothing written" in result.output
+        assert f"dry run: {N - 1 + F} changes, 1 refused, nothing written" in result.output
 
 
 def test_a_provisioned_dashboard_that_allows_ui_updates_is_synced() -> None:
@@ -363,7 +366,7 @@ def test_dry_run_on_an_empty_grafana_lists_creations_and_writes_nothing(grafana:
     assert "would create-folder paas-delivery 'PaaS delivery'" in result.output
     assert "would create paas-harbor 'PaaS / Harbor'" in result.output
     assert "+ new dashboard in folder paas-delivery (18 panels)" in result.output
-    assert f"dry run: {FOLDERS + DASHBOARDS} changes, 0 refused, nothing written" in result.output
+    assert f"dry run: {N + F} changes, 0 refused, nothing written" in result.output
     api = grafana.api()
     assert api.search.search_dashboards(type_="dash-db") == []
     assert [f for f in api.folder.get_all_folders() if f["uid"].startswith("paas")] == []

@@ -39,6 +39,7 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
         "logs shipped and indexed",
         "Prometheus scraping",
         "dashboards rendered",
+        "dashboards previewed",
         "applied to Kubernetes",
     }
     assert "paas-sdk-kube-apiserver" in summary["kubernetes"]["prometheusrules"]
@@ -49,3 +50,12 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
     assert summary["registry"]["providers"][0].startswith("tri://127.0.0.1:")
     assert summary["java"]["answered"] == summary["java"]["calls"]
     assert summary["prometheus"]["harbor projects"] == 40
+    # Every panel of the built-in dashboards has data from the demo's live Prometheus.
+    previews = summary["previews"]
+    builtin = ("paas-platform-overview", "paas-service-overview", "paas-log-pipeline",
+               "paas-harbor", "paas-jenkins", "paas-spinnaker")  # fmt: skip
+    assert {uid: previews[uid]["empty"] for uid in builtin} == {uid: [] for uid in builtin}
+    for uid in builtin:
+        image = Path(previews[uid]["image"])
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert previews[uid]["panels"] >= 8

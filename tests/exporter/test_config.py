@@ -23,11 +23,13 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HARBOR_PASSWORD", "JENKINS_API_TOKEN", "SPINNAKER_TOKEN"):
+    for name in ("HARBOR_PASSWORD", "JENKINS_API_TOKEN", "SPINNAKER_TOKEN", "GITLAB_TOKEN"):
         monkeypatch.setenv(name, "s3cret")
     config = load_config(EXAMPLE)
     kinds = [type(t) for t in config.targets]
     assert kinds == [HarborTarget, JenkinsTarget, SpinnakerTarget]
+    assert config.delivery is not None
+    assert [g.kind for g in config.delivery.git] == ["gitlab"]
     assert config.targets[1].filters.matcher()("platform/api")
     assert not config.targets[1].filters.matcher()("sandbox/api")
 

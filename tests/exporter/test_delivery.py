@@ -20,6 +20,7 @@ from paas_exporter.poller import Poller
 
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
 from paas_sdk.testing.simulators.delivery import DeliveryWorld, Deploy, install
+from paas_sdk.testing.simulators.git import GitSimulator
 from tests.exporter.conftest import Samples, key, parse_samples, series
 
 WINDOW = 2 * 3600
@@ -78,7 +79,9 @@ def poll(cfg: dict[str, Any], polls: int = 1) -> tuple[Poller, Samples]:
 class Expected:
     """What the four keys are, worked out from the world's history alone."""
 
-    def __init__(self, world: DeliveryWorld) -> None:  # noqa: PLR0912 - one pass, every key
+    def __init__(  # noqa: PLR0912 - one pass, every key
+        self, world: DeliveryWorld, *, commit_times_from_git: bool = False
+    ) -> None:
         self.deployments: Counter[tuple[str, str, str]] = Counter()
         self.failures: Counter[tuple[str, str, str]] = Counter()
         self.unlinked: Counter[tuple[str, str, str]] = Counter()
@@ -124,7 +127,7 @@ class Expected:
                 low = d.build.number - 1 if previous is None else previous
                 for n in range(low + 1, d.build.number + 1):
                     for commit in builds[d.application, n].commits:
-                        if commit.in_change_set:
+                        if commit.in_change_set or commit_times_from_git:
                             self.lead[lane].append((end, end - commit.time_ms / 1000))
                         else:
                             reason = "no_commit_time"
@@ -139,6 +142,24 @@ class Expected:
         if not d.image.startswith("harbor.example/"):
             return "other_registry"
         return "no_build" if d.build is None else None
+
+
+def assert_lead_times(samples: Samples, want: Expected) -> None:
+    counts = series(samples, "delivery_lead_time_seconds_count")
+    sums = series(samples, "delivery_lead_time_seconds_sum")
+    for (app, env), values in want.lead.items():
+        labels = key(application=app, environment=env)
+        assert counts[labels] == len(values)
+        assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+
+
+def check(path: Path) -> subprocess.CompletedProcess[str]:
+    """`paas-exporter --check` as a user runs it."""
+    return subprocess.run(
+        [EXPORTER, "--config", str(path), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
+    )  # fmt: skip
 
 
 def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_path: Path) -> None:
@@ -160,12 +181,7 @@ def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_
     got = series(samples, "delivery_unlinked_deployments_total")
     assert got == {key(application=a, environment=e, reason=r): v
                    for (a, e, r), v in want.unlinked.items()}  # fmt: skip
-    counts = series(samples, "delivery_lead_time_seconds_count")
-    sums = series(samples, "delivery_lead_time_seconds_sum")
-    for (app, env), values in want.lead.items():
-        labels = key(application=app, environment=env)
-        assert counts[labels] == len(values)
-        assert sums[labels] == pytest.approx(sum(v for _, v in values), rel=1e-9)
+    assert_lead_times(samples, want)
     for window, width in (("1d", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY)):
         since = now - width
         recent = series(samples, "delivery_recent_deployments")
@@ -258,11 +274,7 @@ def test_bad_delivery_config_exits_2_naming_the_field(
     cfg = config(sims, **change)
     path = tmp_path / "exporter.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    done = subprocess.run(
-        [EXPORTER, "--config", str(path), "--check"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
-    )  # fmt: skip
+    done = check(path)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -274,11 +286,7 @@ def test_a_state_file_that_is_not_ours_is_refused(tmp_path: Path) -> None:
     state.write_text('{"hello": 1}')
     path = tmp_path / "exporter.yaml"
     path.write_text(yaml.safe_dump(config(sims, state_file=str(state))))
-    done = subprocess.run(
-        [EXPORTER, "--config", str(path), "--check"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"TEST_HARBOR_PASSWORD": "x", "TEST_JENKINS_TOKEN": "y", "PATH": "/usr/bin"},
-    )  # fmt: skip
+    done = check(path)
     assert done.returncode == 2
     assert f"{state}" in done.stderr
     assert "not a paas-exporter delivery state file" in done.stderr
@@ -320,11 +328,8 @@ def test_a_first_poll_cut_short_by_harbor_leaves_nothing_half_counted(
     install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
     harbor = simulators[0]
     harbor.faults.error_status = 503
-    # The application replayed last, so the others were already recorded when it fails.
-    last = max(
-        world.applications,
-        key=lambda a: min(d.deploy_end_ms for d in world.deploys if d.application == a),
-    )
+    # The application replayed last (in name order), so the others are recorded when it fails.
+    last = max(world.applications)
     harbor.faults.path_prefix = f"/api/v2.0/projects/apps/repositories/{last}"
     poller = Poller(parse_config(config(simulators, state_file=str(tmp_path / "s.json")), "t"))
     poller.start()
@@ -345,3 +350,35 @@ def test_a_first_poll_cut_short_by_harbor_leaves_nothing_half_counted(
     assert series(samples, "delivery_deployments_total") == {
         key(application=a, environment=e, result=r): v for (a, e, r), v in want.deployments.items()
     }
+
+
+@pytest.mark.parametrize("kind", ["gitlab", "gitee"])
+def test_commit_times_jenkins_lacks_come_from_the_git_server(
+    simulators: tuple[Any, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    world = DeliveryWorld.generate(4, 10, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    want = Expected(world, commit_times_from_git=True)
+    assert any(not c.in_change_set for b in world.builds for c in b.commits)
+    monkeypatch.setenv("TEST_GIT_TOKEN", "git-token")
+    with GitSimulator(world) as git:
+        source = {"name": "git", "kind": kind, "url": git.url, "hosts": ["gitlab.example"],
+                  "auth": {"token_env": "TEST_GIT_TOKEN"}}  # fmt: skip
+        cfg = config(simulators, state_file=str(tmp_path / "s.json"), git=[source])
+        _, samples = poll(cfg)
+    assert "no_commit_time" not in {r for (_, _, r) in want.unlinked}
+    got = series(samples, "delivery_unlinked_deployments_total")
+    assert got == {key(application=a, environment=e, reason=r): v
+                   for (a, e, r), v in want.unlinked.items()}  # fmt: skip
+    assert_lead_times(samples, want)
+
+
+def test_an_unreadable_git_token_is_refused_at_load(tmp_path: Path) -> None:
+    sims = tuple(type("S", (), {"url": f"http://127.0.0.1:{9 + i}"})() for i in range(3))
+    source = {"name": "gl", "kind": "gitlab", "url": "https://gitlab.example",
+              "auth": {"token_file": str(tmp_path / "missing")}}  # fmt: skip
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(config(sims, git=[source])))
+    done = check(path)
+    assert done.returncode == 2
+    assert "delivery.git[0].auth.token_file: cannot read" in done.stderr

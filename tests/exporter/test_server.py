@@ -14,6 +14,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 
 from paas_sdk.testing.servers import promtool
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
+from tests.core.test_http_server import exchange
 from tests.exporter.conftest import (
     harbor_target,
     jenkins_target,
@@ -103,6 +104,25 @@ def test_the_landing_page_shows_hosts_only_and_no_header_names_python(
     assert "token=abc" not in page.text
     assert page.headers["Server"].startswith("paas-exporter/")
     assert "Python" not in page.headers["Server"]
+
+
+def test_a_get_carrying_a_body_is_never_read_as_a_second_request(harbor: HarborSimulator) -> None:
+    smuggled = b"GET /probe?target=harbor HTTP/1.1\r\nHost: x\r\n\r\n"
+    raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(smuggled),
+        smuggled,
+    )
+    duplicate = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 48\r\n\r\n"
+    )
+    with running_exporter([harbor_target(harbor, interval=60)]) as exporter:
+        port = exporter.server.port
+        answered, closed = exchange(port, raw)
+        refused, refused_closed = exchange(port, duplicate + smuggled)
+    assert answered == [(200, b"ok\n")]
+    assert closed
+    assert [status for status, _ in refused] == [400]
+    assert refused_closed
 
 
 def test_probe_serves_one_target(harbor: HarborSimulator, jenkins: JenkinsSimulator) -> None:

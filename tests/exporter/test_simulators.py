@@ -175,3 +175,12 @@ def test_harbor_omits_zero_numbers_and_protects_the_version(harbor: HarborSimula
     assert "harbor_version" not in anonymous
     assert anonymous["auth_mode"] == "db_auth"
     assert signed_in["harbor_version"] == harbor.state.system_info["harbor_version"]
+
+
+def test_spinnaker_executions_by_config_expand_by_default(spinnaker: SpinnakerSimulator) -> None:
+    config = spinnaker.state.pipeline_configs["app000"][0]["id"]
+    url = spinnaker.url + "/executions"
+    expanded = httpx.get(url, params={"pipelineConfigIds": config, "limit": 5}).json()
+    brief = httpx.get(url, params={"pipelineConfigIds": config, "limit": 5, "expand": "false"})
+    assert any(s["context"] for e in expanded for s in e["stages"])
+    assert all(s["context"] == {} for e in brief.json() for s in e["stages"])

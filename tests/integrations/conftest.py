@@ -18,6 +18,7 @@ import gunicorn.config
 import httpx
 import pytest
 
+from paas_sdk.metrics._multiprocess import serving_workers
 from paas_sdk.testing.servers._process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,7 @@ class Served:
         return f"http://127.0.0.1:{self.metrics_port}"
 
     terminal: bool = False
+    kind: str = ""
 
     def alive(self) -> bool:
         if self.terminal:
@@ -116,6 +118,9 @@ COMMANDS: dict[str, Callable[[int], list[str]]] = {
 }
 
 
+MULTI_WORKER = ("gunicorn-sync", "gunicorn-uvicorn", "uvicorn-workers")
+
+
 def serve(
     kind: str,
     tmp_path: Path,
@@ -141,8 +146,10 @@ def serve(
         "TEST_INTERFACE": interface,
         "TEST_PORT": str(port),
     }
-    for name in ("PROMETHEUS_MULTIPROC_DIR", "PAAS_METRICS_SUPERVISOR", "APOLLO_META"):
+    for name in ("PAAS_METRICS_SUPERVISOR", "APOLLO_META"):
         environment.pop(name, None)
+    if kind in MULTI_WORKER:  # known to the test, which reads the workers' marks there
+        environment["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "multiprocess")
     environment.update(env)
     if zookeeper:
         environment["PAAS_ZOOKEEPER"] = zookeeper
@@ -165,17 +172,22 @@ def serve(
         )
     if terminal:
         assert process.wait(timeout=10) == 0, output.read_text()  # tmux made the session
-    return Served(process, port, metrics_port, interface, output, terminal)
+    return Served(process, port, metrics_port, interface, output, terminal, kind)
 
 
 def wait_ready(served: Served, timeout: float = 60.0) -> None:
-    """Until the app answers and the pod's /readyz says ready."""
+    """Until the app answers, the pod's /readyz says ready and every worker serves."""
+    workers = (
+        2 if "-w" in COMMANDS[served.kind](0) or "--workers" in COMMANDS[served.kind](0) else 0
+    )
+    marks = served.output.parent / "multiprocess"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert served.alive(), served.log()[-3000:]
         try:
             ready = httpx.get(served.endpoints + "/readyz", timeout=2).status_code == 200
-            if ready and httpx.get(served.base + "/work", timeout=2).status_code == 200:
+            serving = serving_workers(str(marks)) >= workers if marks.is_dir() else not workers
+            if ready and serving and httpx.get(served.base + "/work", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -232,3 +232,31 @@ def test_expose_refuses_what_no_triple_server_serves(clean_env: Path, root_loggi
             platform.expose(DUBBO_INTERFACE, port=triple.port + 1)
     finally:
         platform.shutdown()
+
+
+def test_a_platform_calls_what_another_serves_and_closes_its_reference_on_shutdown(
+    zookeeper: Endpoint, clean_env: Path, root_logging: None
+) -> None:
+    from examples.order_service.proto import order_pb2
+    from tests.rpc.conftest import ORDER_SERVICE, Orders
+
+    settings = PlatformSettings(zookeeper=zookeeper.address, metrics_port=-1, drain_seconds=0)
+    provider, consumer = start(settings), start(settings)
+    try:
+        triple = provider.triple_server(port=free_port(), group="platforms")
+        triple.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders("served"))
+        triple.start()
+        orders = consumer.dubbo_reference(ORDER_SERVICE, group="platforms", retryable=True)
+        stub = orders.stub(order_pb2_grpc.OrderServiceStub)
+        assert stub.GetOrder(order_pb2.GetOrderRequest(id=9), timeout=5).served_by == "served"
+        assert orders.consumer_url.get("application") == consumer.context.app_id
+    finally:
+        consumer.shutdown()
+        provider.shutdown()
+    assert ("dubbo reference " + DUBBO_INTERFACE, "ok") in consumer.lifecycle.completed
+    no_registry = start(PlatformSettings(metrics_port=-1, drain_seconds=0))
+    try:
+        with pytest.raises(ConfigError, match="PAAS_ZOOKEEPER"):
+            no_registry.dubbo_reference(ORDER_SERVICE)
+    finally:
+        no_registry.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -132,3 +133,39 @@ def _registered_as_java_does(java: DubboURL, python: DubboURL, client: Any) -> N
     assert json.loads(ours["payload"]["metadata"]["dubbo.endpoints"]) == [
         {"port": python.port, "protocol": "tri"}
     ]
+
+
+def test_a_python_consumer_finds_providers_registered_only_at_the_application_level(
+    zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry, interop_classpath: str
+) -> None:
+    # Dubbo 3's register-mode=instance: no interface-level leaf, only the instance, the mapping
+    # and (remote) metadata
+    java = JavaProvider(
+        interop_classpath, zookeeper.address, free_port(), "java-app", group="app-only",
+        properties=[
+            "dubbo.application.register-mode=instance",
+            "dubbo.application.metadata-type=remote",
+        ],
+    )  # fmt: skip
+    python = TripleServer(
+        application="py-orders-app", port=free_port(), host="127.0.0.1", registry=registry,
+        group="app-only", metrics=metrics, register_mode="instance",
+    )  # fmt: skip
+    python.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders("py-app"))
+    python.start()
+    try:
+        assert registry.subscribe(INTERFACE, group="app-only").providers == ()
+        with DubboReference(
+            registry, ORDER_SERVICE, application="py-web", group="app-only", metrics=metrics
+        ) as reference:
+            stub = reference.stub(order_pb2_grpc.OrderServiceStub)
+            deadline = time.monotonic() + 10
+            while len(reference.providers) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert sorted(u.port for u in reference.providers) == sorted([java.port, python.port])
+            request = order_pb2.GetOrderRequest(id=5)
+            seen = Counter(stub.GetOrder(request).served_by for _ in range(60))
+    finally:
+        java.stop()
+        python.stop(grace=1)
+    assert set(seen) == {"java-app", "py-app"}, seen

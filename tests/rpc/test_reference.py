@@ -329,3 +329,52 @@ def test_rules_read_as_dubbo_reads_them(caplog: pytest.LogCaptureFixture) -> Non
     messages = [r.getMessage() for r in caplog.records]
     assert any("/dubbo/config/dubbo/x.configurators" in m for m in messages)
     assert any("/dubbo/config/dubbo/x.cr" in m for m in messages)
+
+
+def test_a_call_made_while_serving_one_inherits_its_deadline(
+    registry: ZooKeeperRegistry, metrics: CollectorRegistry
+) -> None:
+    class Slow(Orders):
+        def GetOrder(self, request: Any, context: Any) -> Any:  # noqa: N802
+            time.sleep(1.5)
+            return super().GetOrder(request, context)
+
+    inner_took: list[float] = []
+    inner_codes: list[grpc.StatusCode] = []
+
+    class Front(Orders):
+        def GetOrder(self, request: Any, context: Any) -> Any:  # noqa: N802
+            started = time.monotonic()
+            try:
+                return slow_stub.GetOrder(request)  # no timeout given: the caller's applies
+            except TripleCallError as exc:
+                inner_codes.append(exc.code())
+                context.abort(exc.code(), exc.details())
+            finally:
+                inner_took.append(time.monotonic() - started)
+
+    servers = []
+    for group, servicer in (("slow", Slow("slow")), ("front", Front("front"))):
+        server = TripleServer(
+            application="py-orders", port=free_port(), host="127.0.0.1", registry=registry,
+            group=group, metrics=metrics,
+        )  # fmt: skip
+        server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, servicer)
+        servers.append(server.start())
+    try:
+        with DubboReference(
+            registry, ORDER_SERVICE, application="front", group="slow", metrics=metrics
+        ) as slow, DubboReference(
+            registry, ORDER_SERVICE, application="web", group="front", metrics=metrics
+        ) as front:  # fmt: skip
+            slow_stub = slow.stub(order_pb2_grpc.OrderServiceStub)
+            with pytest.raises(TripleCallError) as error:
+                front.stub(order_pb2_grpc.OrderServiceStub).GetOrder(
+                    order_pb2.GetOrderRequest(id=1), timeout=0.4
+                )
+    finally:
+        for server in servers:
+            server.stop(grace=2)
+    assert error.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert inner_codes == [grpc.StatusCode.DEADLINE_EXCEEDED]
+    assert inner_took[0] < 0.6  # the inner call's own default was 3 s

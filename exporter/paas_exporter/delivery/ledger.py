@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from paas_exporter.config import read_file
 from paas_exporter.delivery.links import DeployFact
 from paas_exporter.exposition import HistogramFamily, MetricFamily
 from paas_sdk.errors import ExporterConfigError
@@ -306,16 +307,9 @@ def _families() -> dict[str, MetricFamily]:
 # -- the state file -----------------------------------------------------------------------------
 def load_state(path: Path | None) -> dict[str, Any] | None:
     """The saved state, None when there is none yet; a file that is not ours is refused."""
-    if path is None:
+    if path is None or not path.exists():
         return None
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise ExporterConfigError(
-            f"cannot read state file: {error.strerror}", where=str(path)
-        ) from None
+    raw = read_file(path, "state file")
     try:
         data = orjson.loads(raw)
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:

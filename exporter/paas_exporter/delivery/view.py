@@ -133,26 +133,12 @@ class DeliveryView:
     # -- the poll -------------------------------------------------------------------------------
     async def collect(self, up: DeliveryUpstreams, now: float) -> list[MetricFamily]:
         now_ms = int(now * 1000)
-        first = self.floor is None
         history_start = now_ms - int(self.config.history * 1000)
-        start = history_start if self.floor is None else max(self.floor, history_start)
-        found, pending, skipped = await self._search(up.spinnaker, start, now_ms)
-        # Deploys still running from before the window (a manual judgment waiting for days):
-        # each asked for by id rather than widening every search back to them.
-        older = [i for i, built in self.pending.items() if built < start and i not in pending]
-        for execution in await _gather_results(self._execution(up.spinnaker, i) for i in older):
-            if execution is not None:
-                self._classify(execution, found, pending, skipped, again=True)
-        facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
-        if first:
-            await self._replay(up, facts, history_start / 1000)
+        if self.floor is None:
+            pending, seen = await self._replay(up, history_start, now_ms)
         else:
-            links = await self._link(up, facts, False, history_start / 1000)
-            # Every request is done: from here on nothing can fail half-way.
-            for fact in facts:
-                self._record(fact, links)
-        self.seen.update(skipped)
-        self.seen.update((f.id, f.build_ms) for f in facts)
+            pending, seen = await self._since(up, max(self.floor, history_start), now_ms)
+        self.seen.update(seen)
         self.pending = {k: v for k, v in pending.items() if v >= history_start}
         self.floor = now_ms - OVERLAP_MS
         self.seen = {k: v for k, v in self.seen.items() if v >= self.floor}
@@ -164,21 +150,55 @@ class DeliveryView:
             })  # fmt: skip
         return self.ledger.families(now)
 
+    async def _since(
+        self, up: DeliveryUpstreams, start: int, now_ms: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """A steady poll: what completed since the last one, across all applications."""
+        found, pending, seen = await self._search(up.spinnaker, "*", start, now_ms)
+        # Deploys still running from before the window (a manual judgment waiting for days):
+        # each asked for by id rather than widening every search back to them.
+        older = [i for i, built in self.pending.items() if built < start and i not in pending]
+        for execution in await _gather_results(self._execution(up.spinnaker, i) for i in older):
+            if execution is not None:
+                self._classify(execution, found, pending, seen, again=True)
+        facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
+        links = await self._link(up, facts, False, start / 1000)
+        # Every request is done: from here on nothing can fail half-way.
+        for fact in facts:
+            self._record(fact, links)
+        seen.update((f.id, f.build_ms) for f in facts)
+        return pending, seen
+
     def _record(self, fact: DeployFact, links: dict[str, Link]) -> None:
         self.ledger.record(fact, self._delivered(fact, links.get(fact.id)), self._counts(fact))
 
-    async def _replay(self, up: DeliveryUpstreams, facts: list[DeployFact], since: float) -> None:
-        """The first poll: the whole history, one application at a time, so only one
-        repository's artifacts and one job's builds are held at once. Should a request fail,
-        the ledger goes back to what the state file holds and the next poll starts over."""
-        by_app: dict[str, list[DeployFact]] = {}
-        for fact in facts:
-            by_app.setdefault(fact.application, []).append(fact)
+    async def _replay(
+        self, up: DeliveryUpstreams, start: int, now_ms: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """The first poll: the whole history, one application at a time (its executions, its
+        repository's artifacts, its job's builds), so no more than one application's history
+        is held at once. Should a request fail, the ledger goes back to what the state file
+        holds and the next poll starts over."""
+        body, _ = await up.spinnaker.get("/applications")
+        apps = sorted(
+            {
+                text(expect_dict(a, "/applications").get("name"), "application name")
+                for a in expect_list(body, "/applications")
+            }
+        )
+        pending: dict[str, int] = {}
+        seen: dict[str, int] = {}
+        recent = now_ms - OVERLAP_MS
         try:
-            for app_facts in by_app.values():
-                links = await self._link(up, app_facts, True, since)
-                for fact in app_facts:
+            for app in filter(self.keep, apps):
+                found, waiting, skipped = await self._search(up.spinnaker, app, start, now_ms)
+                facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
+                links = await self._link(up, facts, True, start / 1000)
+                for fact in facts:
                     self._record(fact, links)
+                pending.update(waiting)
+                skipped.update((f.id, f.build_ms) for f in facts)
+                seen.update((k, v) for k, v in skipped.items() if v >= recent)
                 self.artifacts = {}
                 self.commit_times = {}
                 self._prune_builds()
@@ -188,6 +208,7 @@ class DeliveryView:
                 self.ledger.restore_counts(self._state)
             self.builds = {}
             raise
+        return pending, seen
 
     def _counts(self, fact: DeployFact) -> bool:
         """Whether counters take this execution: not if they took it before a restart."""
@@ -221,15 +242,15 @@ class DeliveryView:
 
     # -- Spinnaker ------------------------------------------------------------------------------
     async def _search(
-        self, spinnaker: Upstream, start: int, now_ms: int
+        self, spinnaker: Upstream, app: str, start: int, now_ms: int
     ) -> tuple[dict[str, DeployFact], dict[str, int], dict[str, int]]:
         """Executions triggered since `start`, newest first, paged by moving the exclusive
         `triggerTimeEndBoundary` to the oldest trigger time seen: Orca stops reading once it
         holds `size` matches, so `startIndex` cannot page (spinnaker/orca
         `orca-web/.../controllers/TaskController.groovy`, `searchForPipelinesByTrigger`). Each
-        page is reduced to facts at once, so the first poll's 30 days never sit in memory."""
+        page is reduced to facts at once. `app` may be `*`, every application."""
         size = self.config.search_page_size
-        path = "/applications/*/executions/search"
+        path = f"/applications/{quote(app, safe='*')}/executions/search"
         facts: dict[str, DeployFact] = {}
         pending: dict[str, int] = {}
         skipped: dict[str, int] = {}

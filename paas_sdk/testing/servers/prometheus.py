@@ -51,8 +51,8 @@ class PrometheusServer(ServerProcess):
             "scrape_configs": [
                 {
                     "job_name": job,
-                    "static_configs": [{"targets": targets}],
                     **self._job_options.get(job, {}),
+                    "static_configs": [{"targets": targets}],
                 }
                 for job, targets in sorted(self._jobs.items())
             ],
@@ -81,16 +81,13 @@ class PrometheusServer(ServerProcess):
         return False
 
     # -- driving it from a test ----------------------------------------------------------------
-    def scrape(
-        self, job: str, targets: Iterable[str], *, tls: dict[str, str] | None = None
-    ) -> None:
+    def scrape(self, job: str, targets: Iterable[str], **options: Any) -> None:
         """Scrape `targets` (``host:port``) as `job`; takes effect with a live reload.
 
-        With `tls` (a Prometheus `tls_config`: `ca_file`, `cert_file`, `key_file`) the targets
-        are scraped over HTTPS, as the Kubernetes API server is.
-        """
+        `options` are more fields of the scrape config (``scheme``, ``tls_config``,
+        ``basic_auth``, ...)."""
         self._jobs[job] = list(targets)
-        self._job_options[job] = {"scheme": "https", "tls_config": tls} if tls else {}
+        self._job_options[job] = options
         self._write_config()
         if self.running:
             httpx.post(f"{self.url}/-/reload", timeout=10).raise_for_status()

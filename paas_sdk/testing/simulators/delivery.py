@@ -53,7 +53,8 @@ def _sha(*parts: object) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
 
 
-def _iso(ms: int) -> str:
+def iso_time(ms: int) -> str:
+    """Epoch milliseconds as the RFC 3339 UTC time Harbor and GitLab write."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
@@ -363,7 +364,7 @@ class DeliveryWorld:
                 "commitId": c.sha,
                 "id": c.sha,
                 "timestamp": c.time_ms,
-                "date": _iso(c.time_ms).replace("Z", "+0000"),
+                "date": iso_time(c.time_ms).replace("Z", "+0000"),
                 "msg": f"change {c.sha[:7]}",
                 "authorEmail": "dev@example.com",
             }
@@ -425,13 +426,13 @@ class DeliveryWorld:
                 "repository_name": f"{PROJECT}/{app}",
                 "digest": digest,
                 "size": 30_000_000,
-                "push_time": _iso(pushed),
+                "push_time": iso_time(pushed),
                 "pull_time": "0001-01-01T00:00:00.000Z",
                 "extra_attrs": {
                     "architecture": "amd64",
                     "os": "linux",
                     "author": "",
-                    "created": _iso(pushed - MINUTE),
+                    "created": iso_time(pushed - MINUTE),
                     "config": {"Labels": labels},
                 },
                 "annotations": annotations or None,
@@ -441,7 +442,7 @@ class DeliveryWorld:
                         "repository_id": 1,
                         "artifact_id": index + 1,
                         "name": tag,
-                        "push_time": _iso(pushed),
+                        "push_time": iso_time(pushed),
                         "pull_time": "0001-01-01T00:00:00.000Z",
                         "immutable": False,
                     }
@@ -656,8 +657,8 @@ def install(
                     "description": "",
                     "artifact_count": len(artifacts),
                     "pull_count": 0,
-                    "creation_time": _iso(world.now_ms - 40 * DAY),
-                    "update_time": _iso(world.now_ms),
+                    "creation_time": iso_time(world.now_ms - 40 * DAY),
+                    "update_time": iso_time(world.now_ms),
                 }
             )
     if spinnaker is not None:

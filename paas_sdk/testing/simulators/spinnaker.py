@@ -222,10 +222,11 @@ class SpinnakerSimulator(SimulatorServer):
     def _by_config(self, request: Request) -> Response:
         ids = {i for i in request.params.get("pipelineConfigIds", "").split(",") if i}
         limit = int(request.params.get("limit", "1"))
+        expand = request.params.get("expand", "true") != "false"  # Gate's default here: true
         found: list[dict[str, Any]] = []
         for config_id in sorted(ids):
             runs = [e for app in self.state.executions.values() for e in app
                     if e["pipelineConfigId"] == config_id]  # fmt: skip
             runs.sort(key=lambda e: e["buildTime"], reverse=True)
-            found.extend(runs[:limit])
+            found.extend(runs[:limit] if expand else [unexpanded(e) for e in runs[:limit]])
         return Response(found)
