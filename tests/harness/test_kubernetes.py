@@ -38,5 +38,8 @@ def test_the_api_server_is_real_and_authorizes(kubernetes: Kubernetes) -> None:
     assert review["status"]["allowed"] is False
     config = yaml.safe_load(kubernetes.kubeconfig.read_text())
     server = config["clusters"][0]["cluster"]["server"]
-    # a stranger gets 401, not a page: authentication is on
-    assert httpx.get(f"{server}/api/v1/namespaces", verify=False, timeout=5).status_code == 401  # noqa: S501
+    # a wrong token is refused (401); no token is system:anonymous, whom RBAC forbids (403)
+    wrong = {"Authorization": "Bearer not-a-token"}
+    url = f"{server}/api/v1/namespaces"
+    assert httpx.get(url, headers=wrong, verify=False, timeout=5).status_code == 401  # noqa: S501
+    assert httpx.get(url, verify=False, timeout=5).status_code == 403  # noqa: S501
