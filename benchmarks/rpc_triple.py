@@ -4,11 +4,12 @@ Provider side: a bare grpcio client calls a bare `grpc.server` and the SDK's `Tr
 (registered in a real ZooKeeper, metrics and trace interceptors on). Consumer side: a bare
 `grpc.insecure_channel` stub and a `DubboReference` stub (discovery, weighted random, failover
 bookkeeping, metrics, traceparent) call the same bare server. Latency is measured call by call
-(median and p99, rounds interleaved so drift hits both alike), throughput with 8 caller threads.
+(median and p99, rounds interleaved so drift hits both alike), throughput with 8 caller threads
+together with this process's CPU time per call (on a shared machine the steadier of the two).
 With ``--java``, a Java Dubbo 3.3 consumer's calls/s against the Python provider are printed
 beside the same consumer against a Java Dubbo provider.
 
-    .venv/bin/python benchmarks/rpc_triple.py [--calls 4000] [--rounds 5] [--java] [--quick]
+    .venv/bin/python benchmarks/rpc_triple.py [--calls 4000] [--rounds 9] [--java] [--quick]
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def _latencies(call: Callable[[], object], count: int) -> list[float]:
     return times
 
 
-def _throughput(call: Callable[[], object], count: int) -> float:
+def _throughput(call: Callable[[], object], count: int) -> tuple[float, float]:
+    """Calls per second with 8 callers, and this process's CPU seconds per call meanwhile
+    (client and server share the process: the CPU figure is what the SDK adds to both)."""
     per_thread = count // THREADS
     barrier = threading.Barrier(THREADS + 1)
 
@@ -73,10 +76,11 @@ def _throughput(call: Callable[[], object], count: int) -> float:
     with ThreadPoolExecutor(THREADS) as pool:
         futures = [pool.submit(run) for _ in range(THREADS)]
         barrier.wait()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for future in futures:
             future.result()
-        return per_thread * THREADS / (time.perf_counter() - started)
+        calls = per_thread * THREADS
+        return calls / (time.perf_counter() - started), (time.process_time() - cpu) / calls
 
 
 def _compare(
@@ -86,13 +90,17 @@ def _compare(
         _latencies(call, 200)
     lat: dict[str, list[float]] = {"bare": [], "sdk": []}
     rate: dict[str, list[float]] = {"bare": [], "sdk": []}
+    cpu: dict[str, list[float]] = {"bare": [], "sdk": []}
     for _ in range(rounds):
         for name, call in (("bare", bare), ("sdk", sdk)):
             lat[name].extend(_latencies(call, calls // 2))
-            rate[name].append(_throughput(call, calls))
+            calls_per_second, cpu_per_call = _throughput(call, calls)
+            rate[name].append(calls_per_second)
+            cpu[name].append(cpu_per_call * 1e6)
     p50 = {k: statistics.median(v) * 1e6 for k, v in lat.items()}
     p99 = {k: statistics.quantiles(v, n=100)[98] * 1e6 for k, v in lat.items()}
     cps = {k: statistics.median(v) for k, v in rate.items()}
+    cpu_us = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"\n{title}")
     print(f"  {'':14}{'bare grpcio':>14}{'SDK':>14}{'SDK / bare':>12}")
     print(
@@ -103,12 +111,16 @@ def _compare(
         f"  {'calls/s x' + str(THREADS):14}{cps['bare']:14.0f}{cps['sdk']:14.0f}"
         f"{cps['sdk'] / cps['bare']:12.3f}"
     )
+    print(
+        f"  {'CPU µs/call':14}{cpu_us['bare']:14.1f}{cpu_us['sdk']:14.1f}"
+        f"{cpu_us['sdk'] / cpu_us['bare']:12.3f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--java", action="store_true", help="also Java consumer calls/s")
     parser.add_argument("--quick", action="store_true", help="800 calls, 2 rounds")
     args = parser.parse_args()

@@ -163,3 +163,24 @@ class KubernetesError(DashboardError):
 
 class HarnessError(PaasError):
     """A real test server (ZooKeeper, Kafka, Elasticsearch, Prometheus) cannot be set up."""
+
+
+def connection_failure(error: BaseException) -> str:
+    """Why a connection failed, in words ("Connection refused"), not an exception's class name.
+
+    HTTP clients wrap the socket's error (urllib3's NewConnectionError around the
+    ConnectionRefusedError, requests' ConnectionError around that); the innermost OSError's
+    reason is the one a person can act on.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return str(current.strerror)
+        nested = [arg for arg in current.args if isinstance(arg, BaseException)]
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError keeps it there
+        if isinstance(reason, BaseException):
+            nested.insert(0, reason)
+        current = current.__cause__ or current.__context__ or (nested[0] if nested else None)
+    return str(error) or type(error).__name__

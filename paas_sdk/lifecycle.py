@@ -198,13 +198,14 @@ class Lifecycle:
     def _hand_on(self, signum: int) -> None:
         """After the drain: the server's own handler stops it; wait (bounded) until it has."""
         previous = self._previous.get(signum, signal.SIG_DFL)
-        if signum in self._handed_on or previous == signal.SIG_IGN:
+        if previous == signal.SIG_IGN:
             return
-        self._handed_on.add(signum)
-        if not callable(previous):
-            return  # the default action ends the process, so it comes after the stop steps
-        log.info("drain over: handing signal %s on to the server", signum)
-        _signal_main_thread(signum)  # runs `_pass_on` there
+        if not self._handed_on:  # else a second signal (or Ctrl-C) went straight to the server
+            self._handed_on.add(signum)
+            if not callable(previous):
+                return  # the default action ends the process, so it comes after the stop steps
+            log.info("drain over: handing signal %s on to the server", signum)
+            _signal_main_thread(signum)  # runs `_pass_on` there
         self._until_server_stopped(self.step_timeout)
 
     def _until_server_stopped(self, timeout: float) -> bool:

@@ -280,6 +280,10 @@ RULE_SETTINGS: dict[str, str] = {
     "service_selector": 'job!=""',
     # Label matchers of paas-exporter's scrape job.
     "exporter_selector": 'job="paas-exporter"',
+    # Label matchers of the log indexers' scrape job (`paas-logs index --metrics-port`).
+    "indexer_selector": 'job="paas-logs-indexer"',
+    # Consumer lag (records) below which a growing lag is no alert yet.
+    "indexer_lag_records": "10000",
     # The error-ratio alert stays silent below this many requests per second: 1 failure in 3
     # requests is no incident.
     "error_ratio_min_requests_per_second": "0.5",

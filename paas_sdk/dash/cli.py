@@ -95,7 +95,7 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
     """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps, a PrometheusRule, and the
     rule files with their promtool tests and runbook (settings filled in) under OUT/rules."""
     from paas_sdk.dash.catalog import load_dashboards, load_rule_files, rule_settings
-    from paas_sdk.dash.render import RenderOptions
+    from paas_sdk.dash.render import RenderOptions, remove_stale
     from paas_sdk.dash.render import render as render_files
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
@@ -109,13 +109,15 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
             out,
             RenderOptions(release, namespace, provisioning_path, settings=settings),
         )
+        removed = remove_stale(out, written)
     except DashboardError as error:
         _fail(error, 2)
     except OSError as error:
         _fail(
             DashboardError(f"cannot write: {error.strerror}", where=str(error.filename or out)), 1
         )
-    click.echo(f"render: {len(written)} files written under {out}")
+    stale = f", {len(removed)} no longer rendered removed" if removed else ""
+    click.echo(f"render: {len(written)} files written under {out}{stale}")
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:

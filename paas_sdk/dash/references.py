@@ -15,6 +15,7 @@ from paas_sdk.dash.catalog import Dashboard, RuleFile
 from paas_sdk.dash.promql import selectors
 
 __all__ = [
+    "INDEXER_METRICS",
     "SDK_METRICS",
     "DeadReference",
     "dashboard_expressions",
@@ -57,6 +58,20 @@ SDK_METRICS: frozenset[str] = frozenset(
         "python_gc_objects_uncollectable_total",
         "python_gc_collections_total",
         "python_info",
+    }
+)
+
+# What `paas-logs index --metrics-port` serves (paas_sdk.logs._metrics.IndexerMetrics).
+INDEXER_METRICS: frozenset[str] = frozenset(
+    {
+        "paas_logs_indexer_records_consumed_total",
+        "paas_logs_indexer_records_indexed_total",
+        "paas_logs_indexer_records_already_present_total",
+        "paas_logs_indexer_records_dead_lettered_total",
+        "paas_logs_indexer_retries_total",
+        "paas_logs_indexer_consumer_lag",
+        "paas_logs_indexer_bulk_duration_seconds",
+        "paas_logs_indexer_waiting",
     }
 )
 

@@ -16,12 +16,17 @@ from paas_sdk.errors import DashboardError
 
 __all__ = [
     "CONFIGMAP_LIMIT",
+    "RENDERED_LIST",
     "RenderOptions",
     "dashboard_configmap",
     "prometheus_rule",
+    "remove_stale",
     "render",
 ]
 
+# What a render wrote, relative to its output directory, one per line: the next render removes
+# what it no longer writes, and never touches a file it did not write.
+RENDERED_LIST = ".paas-dash-rendered"
 # The API server refuses a ConfigMap over 1 MiB.
 CONFIGMAP_LIMIT = 1024 * 1024
 FOLDER_ANNOTATION = "grafana_folder"
@@ -162,3 +167,26 @@ def _rule_directory(rule_files: list[RuleFile], out: Path, settings: dict[str, s
         _write(out / name, fill_settings(extra.read_text(encoding="utf-8"), settings, extra))
         written.append(out / name)
     return written
+
+
+def remove_stale(out: Path, written: list[Path]) -> list[Path]:
+    """Delete the files an earlier render under `out` wrote and this one did not; returns them.
+
+    A dashboard or rule taken out of the catalog must not live on in a provisioning directory or
+    a ConfigMap folder applied from `out`. Only files named in `RENDERED_LIST` are removed.
+    """
+    listing = out / RENDERED_LIST
+    now = {path.relative_to(out).as_posix() for path in written}
+    before = set(listing.read_text(encoding="utf-8").splitlines()) if listing.is_file() else set()
+    removed = []
+    for name in sorted(before - now):
+        path = out / name
+        if path.is_file() and path.resolve().is_relative_to(out.resolve()):
+            path.unlink()
+            removed.append(path)
+            for parent in path.parents:  # folders left empty go too, up to `out`
+                if parent == out or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+    listing.write_text("".join(f"{name}\n" for name in sorted(now)), encoding="utf-8")
+    return removed

@@ -20,11 +20,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from paas_sdk.dash.catalog import MANAGED_TAG, Dashboard, Folder, owner_of, owner_tag
-from paas_sdk.errors import DashboardError, GrafanaError
+from paas_sdk.errors import DashboardError, GrafanaError, connection_failure
 
 __all__ = ["Change", "GrafanaTarget", "SyncReport", "Syncer", "normalise"]
 
@@ -48,6 +49,10 @@ class GrafanaTarget:
 
     @classmethod
     def of(cls, url: str, token: str, timeout: float = 10.0) -> GrafanaTarget:
+        """Raises `DashboardError` when `url` is not an http(s) URL with a host."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DashboardError("not a Grafana URL: expected http(s)://host[:port]", where=url)
         return cls(url.rstrip("/"), SecretStr(token), timeout)
 
 
@@ -134,13 +139,13 @@ class Syncer:
             raise _ClientAnswerError(error.status_code, error.response) from None
         except OSError as error:  # connection refused is not wrapped by grafana-client
             raise GrafanaError(
-                f"cannot reach Grafana: {type(error).__name__}", where=where
+                f"cannot reach Grafana: {connection_failure(error)}", where=where
             ) from None
         except Exception as error:
             # niquests' connection errors are not always OSErrors: same message, no traceback.
             if "connect" in type(error).__name__.lower():
                 raise GrafanaError(
-                    f"cannot reach Grafana: {type(error).__name__}", where=where
+                    f"cannot reach Grafana: {connection_failure(error)}", where=where
                 ) from None
             raise
 

@@ -30,8 +30,68 @@ __all__ = [
 ]
 
 ECS_VERSION = "8.11.0"
-DEFAULT_REDACTED_KEYS: frozenset[str] = frozenset({"password", "token", "secret", "authorization"})
+# sentry-python's default deny-list (sentry_sdk/scrubber.py), with the spellings it lists once
+# (``api_key``) also matched inside longer keys: each entry matches a key's whole name or a run of
+# its words (``db_password``, ``x-api-key``, ``clientSecret``), case and separators aside.
+DEFAULT_REDACTED_KEYS: frozenset[str] = frozenset(
+    {
+        "password", "passwd", "pwd", "mysql_pwd", "secret", "api_key", "apikey", "auth",
+        "credentials", "private_key", "privatekey", "token", "session", "csrftoken",
+        "sessionid", "session_id", "csrf", "csrf_token", "xsrf_token", "x_csrftoken",
+        "x_forwarded_for", "x_real_ip", "cookie", "set_cookie", "authorization",
+        "proxy_authorization", "x_api_key", "connect.sid", "phpsessid", "symfony",
+    }
+)  # fmt: skip
+# Words too common to match inside a longer key (``author``, ``session_count``): whole keys only.
+_WHOLE_KEYS_ONLY = frozenset({"auth", "session", "csrf", "symfony"})
 REDACTED = "[REDACTED]"
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _words(key: str) -> list[str]:
+    """``X-Api-Key`` / ``clientSecret`` / ``db_password`` as lower-case words."""
+    return [w.lower() for w in _WORD.findall(key)]
+
+
+class SecretKeys:
+    """Whether a key names a secret, by the rule of `DEFAULT_REDACTED_KEYS`; decisions cached
+    (bounded), so a key costs its matching once, off the logging fast path."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        whole: set[str] = set()
+        runs: set[str] = set()
+        for entry in entries:
+            joined = "".join(_words(entry))
+            whole.add(joined)
+            if joined not in _WHOLE_KEYS_ONLY:
+                runs.add(joined)
+        self._whole = frozenset(whole)
+        self._runs = frozenset(runs)
+        self._longest = max((len(r) for r in runs), default=0)
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, key: str) -> bool:
+        known = self._seen.get(key)
+        if known is None:
+            known = self._match(key)
+            if len(self._seen) < 4096:  # bounded: keys built from data must not grow it
+                self._seen[key] = known
+        return known
+
+    def _match(self, key: str) -> bool:
+        if any("".join(_words(segment)) in self._whole for segment in key.split(".")):
+            return True
+        words = _words(key)
+        for start in range(len(words)):
+            run = ""
+            for word in words[start:]:
+                run += word
+                if len(run) > self._longest:
+                    break
+                if run in self._runs:
+                    return True
+        return False
+
 
 # Set by the SDK's own instrumentation (or a service) when no OpenTelemetry span is active:
 # (trace id, span id) as lower-case hex.
@@ -163,9 +223,10 @@ def _scrub(value: Any) -> Any:
 class EcsFormatter(logging.Formatter):
     """A `logging.Formatter` writing one ECS 8.x JSON document per record.
 
-    `context` gives ``service.*``, ``kubernetes.*`` and ``host.*``; `redact` names keys (matched
-    case-insensitively against each segment of an ``extra`` key) whose values are replaced.
-    The record is never modified.
+    `context` gives ``service.*``, ``kubernetes.*`` and ``host.*``; `redact` names keys whose
+    values are replaced, at any depth of an ``extra`` value (dicts, and dicts inside lists): a
+    key matches an entry when its whole name or a run of its words is that entry, case and
+    separators aside (see `DEFAULT_REDACTED_KEYS`). The record is never modified.
     """
 
     def __init__(
@@ -178,6 +239,7 @@ class EcsFormatter(logging.Formatter):
         super().__init__()
         self.context = context if context is not None else ServiceContext.from_env()
         self.redact = frozenset(k.lower() for k in redact)
+        self._secret = SecretKeys(self.redact)
         self._dataset = dataset or f"{self.context.app_id}.log"
         self._static = self._static_fields(self.context)
         # The per-process fields, encoded once: most documents are the per-record part with
@@ -323,20 +385,23 @@ class EcsFormatter(logging.Formatter):
             plan: _ExtraPlan = None
         else:
             path = tuple(key.split("."))
-            plan = (path, self._is_secret(path), path[0] in self._static)
+            plan = (path, self._secret(key), path[0] in self._static)
         if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
             self._extra_keys[key] = plan
         return plan
 
-    def _is_secret(self, parts: Iterable[str]) -> bool:
-        return any(part.lower() in self.redact for part in parts)
-
     def _redacted(self, value: Any) -> Any:
+        """A copy of `value` with the values of secret keys replaced, through dicts and lists
+        (the record's own objects are never changed)."""
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
         if isinstance(value, Mapping):
             return {
-                k: REDACTED if self._is_secret(str(k).split(".")) else self._redacted(v)
-                for k, v in value.items()
+                k: REDACTED if self._secret(str(k)) else self._redacted(v) for k, v in value.items()
             }
+        if kind is list or kind is tuple:
+            return [self._redacted(v) for v in value]
         return value
 
     def encode(self, doc: Mapping[str, Any]) -> bytes:

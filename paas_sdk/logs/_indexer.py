@@ -130,7 +130,7 @@ class LogIndexer:
             "fetch.wait.max.ms": 100,
             # a killed indexer's partitions move to the others after this long
             "session.timeout.ms": int(session_timeout * 1000),
-            "statistics.interval.ms": 5000,  # consumer lag per partition, for the metrics
+            "statistics.interval.ms": 2000,  # consumer lag per partition, for the metrics
             "stats_cb": self._stats,
             "error_cb": self._kafka_error,
             # librdkafka's own lines go to this logger, not straight to stderr: its errors

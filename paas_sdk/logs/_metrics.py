@@ -84,6 +84,11 @@ class LogMetrics(Collector):
         )
 
 
+_USUAL_DEAD_LETTER_REASONS = frozenset(
+    {"not_json", "document_parsing_exception", "mapper_parsing_exception", "request_too_large"}
+)
+
+
 class IndexerMetrics(Collector):
     """The ``paas_logs_indexer_*`` series of one `LogIndexer`, read from its progress counts."""
 
@@ -115,8 +120,9 @@ class IndexerMetrics(Collector):
             "Records written to the dead-letter topic, by Elasticsearch's error type.",
             labels=["reason"],
         )
-        for reason, count in sorted(progress.dead_lettered.items()):
-            dead.add_metric([reason], count)
+        # the usual reasons are there from the start, so the first dead letter is an increase
+        for reason in sorted(progress.dead_lettered.keys() | _USUAL_DEAD_LETTER_REASONS):
+            dead.add_metric([reason], progress.dead_lettered.get(reason, 0))
         yield dead
         lag = GaugeMetricFamily(
             f"{prefix}_consumer_lag",

@@ -22,7 +22,7 @@ import orjson
 
 from paas_sdk import __version__
 from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
-from paas_sdk.errors import LogIndexingError, PaasError
+from paas_sdk.errors import LogIndexingError, PaasError, connection_failure
 from paas_sdk.logs._clients import (
     EsSettings,
     KafkaSettings,
@@ -168,7 +168,7 @@ def _failures(es: EsSettings | None = None, kafka: KafkaSettings | None = None) 
     except ApiError as exc:
         fail(f"{shown}: Elasticsearch answered {exc.meta.status}: {exc}")
     except TransportError as exc:
-        fail(f"{shown}: cannot reach Elasticsearch: {exc.message}")
+        fail(f"{shown}: cannot reach Elasticsearch: {connection_failure(exc)}")
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -198,12 +198,25 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the template and change nothing.")
 def setup(name: str, index: str, retention: str, dry_run: bool, **options: Any) -> None:
     """Install the index template (a data-stream template with lifecycle where supported)."""
-    from paas_sdk.logs._elasticsearch import install_template
+    from elasticsearch import TransportError
+
+    from paas_sdk.logs._elasticsearch import index_template, install_template
 
     es_settings = _es(options)
     with _failures(es_settings):
         es = es_settings.client(request_timeout=30, retry_on_timeout=True, max_retries=2)
-        body = install_template(es, name, index, retention=retention, dry_run=dry_run)
+        try:
+            body = install_template(es, name, index, retention=retention, dry_run=dry_run)
+        except TransportError as exc:
+            if not dry_run:
+                raise
+            # nothing to change, so no server is needed: show what Elasticsearch 8+ would get
+            body = index_template(index, data_stream=True, retention=retention)
+            click.echo(
+                f"{es_settings.shown}: not reachable ({connection_failure(exc)}): showing the "
+                "data-stream template an Elasticsearch 8+ node gets",
+                err=True,
+            )
         kind = (
             "data-stream template"
             if "data_stream" in body

@@ -8,8 +8,8 @@
     MetricsServer(endpoints, web_config=load_web_config("web.yml"))  # TLS, basic auth
 
 Metric names are fixed platform-wide; docs/metrics.md lists every family the SDK exposes.
-For gunicorn, set `PROMETHEUS_MULTIPROC_DIR` before start and call `mark_worker_exited` from the
-`child_exit` hook.
+With several workers, `paas_sdk.integrations` (gunicorn's config module, the uvicorn runner) binds
+one `/metrics` per pod over every worker's multiprocess files (`docs/metrics.md`).
 """
 
 from paas_sdk._http_server import Limits

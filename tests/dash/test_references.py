@@ -17,6 +17,7 @@ from paas_sdk.dash.catalog import (
     load_rule_files,
 )
 from paas_sdk.dash.references import (
+    INDEXER_METRICS,
     SDK_METRICS,
     dashboard_expressions,
     dead_references,
@@ -67,15 +68,32 @@ def test_every_referenced_metric_is_exposed_by_the_exporter_or_the_sdk(
     scraped = exposed_names(live_exporter.exposition())
     assert "harbor_health" in scraped
     assert "jenkins_queue_length" in scraped
-    dead = dead_references(*paas_catalog(), scraped | SDK_METRICS)
+    dead = dead_references(*paas_catalog(), scraped | SDK_METRICS | INDEXER_METRICS)
     assert [str(d) for d in dead] == []
+
+
+def _indexer_exposition() -> str:
+    """What the log indexer's metrics endpoint serves (its collector over a progress record)."""
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from paas_sdk.logs._indexer import IndexProgress
+    from paas_sdk.logs._metrics import IndexerMetrics
+
+    progress = IndexProgress(lag={0: 3}, dead_lettered={"not_json": 1})
+    registry = CollectorRegistry()
+    registry.register(IndexerMetrics(SimpleNamespace(progress=progress, topic="paas-logs")))  # type: ignore[arg-type]
+    return generate_latest(registry).decode()
 
 
 def test_no_dead_panels_against_live_scrapes_of_the_example_service_and_the_exporter(
     live_exporter: LiveExporter, live_order_service_exposition: str
 ) -> None:
-    scraped = exposed_names(live_exporter.exposition()) | exposed_names(
-        live_order_service_exposition
+    scraped = (
+        exposed_names(live_exporter.exposition())
+        | exposed_names(live_order_service_exposition)
+        | exposed_names(_indexer_exposition())
     )
     assert scraped | {"rpc_client_duration_seconds"} >= SDK_METRICS  # the example calls no RPC
     dead = dead_references(*paas_catalog(), scraped)
@@ -86,7 +104,7 @@ def test_without_the_scrape_the_exporter_panels_are_reported_dead() -> None:
     dead = dead_references(
         load_dashboards(builtin_dashboards_dir()),
         load_rule_files(builtin_alert_rules_dir()),
-        SDK_METRICS,
+        SDK_METRICS | INDEXER_METRICS,
     )
     metrics = {d.metric for d in dead}
     assert {"harbor_health", "jenkins_queue_stuck", "spinnaker_pipeline_failed_stages"} <= metrics

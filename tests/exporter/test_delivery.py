@@ -4,6 +4,7 @@ exporter's reading of the APIs."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 from paas_exporter.config import parse_config
+from paas_exporter.delivery import DeliveryUpstreams, DeliveryView
+from paas_exporter.exposition import render_target
 from paas_exporter.poller import Poller
 
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
@@ -340,10 +343,12 @@ def test_a_first_poll_cut_short_by_harbor_leaves_nothing_half_counted(
         assert "HTTP 503" in (state.snapshot.error or "")
         harbor.faults.clear()
         deadline = time.monotonic() + 30
-        while not poller.targets["delivery"].snapshot.up:
+        while True:  # the exposition of the first poll that succeeds
+            samples = parse_samples(poller.exposition.text.decode())
+            if series(samples, "delivery_recent_deployments"):
+                break
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        samples = parse_samples(poller.exposition.text.decode())
     finally:
         poller.close()
     want = Expected(world)
@@ -382,3 +387,45 @@ def test_an_unreadable_git_token_is_refused_at_load(tmp_path: Path) -> None:
     done = check(path)
     assert done.returncode == 2
     assert "delivery.git[0].auth.token_file: cannot read" in done.stderr
+
+
+def test_at_200_applications_x_30_days_a_poll_adds_a_few_requests(
+    simulators: tuple[Any, ...],
+) -> None:
+    """Counted at the issue's size: after the first poll (the whole history), a poll with
+    nothing new is one search, and each new deploy costs one Harbor and one Jenkins request."""
+    world = DeliveryWorld.generate(200, 30, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    cfg = parse_config(config(simulators, timeout=60), "test")
+    view = DeliveryView(cfg)
+
+    async def polls() -> tuple[int, list[int], int, Samples]:
+        up = DeliveryUpstreams(cfg, {})
+        try:
+            await view.collect(up, time.time())
+            first = up.requests
+            steady = []
+            for _ in range(3):
+                before = up.requests
+                await view.collect(up, time.time())
+                steady.append(up.requests - before)
+            now = int(time.time() * 1000)
+            for app in world.applications[:5]:
+                world.add_release(app, now)
+            install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+            before = up.requests
+            families = await view.collect(up, time.time())
+            text = b"".join(f.lines for f in render_target(families)).decode()
+            return first, steady, up.requests - before, parse_samples(text)
+        finally:
+            await up.close()
+
+    first, steady, new, samples = asyncio.run(polls())
+    # The application list, each application's search in pages of 50 (the simulator's own
+    # application too), one artifact list per repository, one build list per job and, for an
+    # application with a deploy of an image no build pushed, one more look for that build.
+    per_app = Counter(d.application for d in world.deploys).values()
+    assert first <= 1 + sum(n // 50 + 1 for n in per_app) + 1 + 3 * len(world.applications)
+    assert steady == [1, 1, 1]
+    assert new <= 1 + 2 * 5
+    assert len(series(samples, "delivery_recent_deployments")) == 400 * 3 * 3

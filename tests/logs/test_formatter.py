@@ -133,8 +133,42 @@ def test_sensitive_keys_are_redacted_at_any_depth() -> None:
     )
     assert doc["user"]["password"] == "[REDACTED]"
     assert doc["Authorization"] == "[REDACTED]"
-    assert doc["req"] == {"api_token": 1, "token": "[REDACTED]"}
+    assert doc["req"] == {"api_token": "[REDACTED]", "token": "[REDACTED]"}
     assert "hunter2" not in orjson.dumps(doc).decode()
+
+
+SECRET_KEYS = [
+    "db_password", "passwd", "api_key", "apikey", "x-api-key", "X-API-Key", "access_token",
+    "client_secret", "clientSecret", "cookie", "Set-Cookie", "credentials", "private_key",
+    "proxy-authorization", "Proxy-Authorization", "auth", "session", "sessionid", "mysql_pwd",
+    "connect.sid", "user.auth",
+]  # fmt: skip
+PLAIN_KEYS = ["author", "session_count", "tokens_used", "keyboard", "user", "pwdx", "sessions"]
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_common_secret_keys_are_redacted_by_default(key: str) -> None:
+    doc = _doc(_record(extra={"ctx": {key: "hunter2"}, key: "hunter2"}))
+    assert doc["ctx"] == {key: "[REDACTED]"}
+    assert "hunter2" not in orjson.dumps(doc).decode()
+    assert "[REDACTED]" in orjson.dumps(doc[key.split(".", maxsplit=1)[0]]).decode()
+
+
+@pytest.mark.parametrize("key", PLAIN_KEYS)
+def test_ordinary_keys_are_kept(key: str) -> None:
+    assert _doc(_record(extra={"ctx": {key: "v"}}))["ctx"] == {key: "v"}
+
+
+def test_dicts_inside_lists_are_searched_and_the_record_left_alone() -> None:
+    users: list[Any] = [{"name": "a", "password": "hunter2"}, ({"token": "t"},), "plain"]
+    record = _record(extra={"users": users})
+    doc = _doc(record)
+    assert doc["users"] == [
+        {"name": "a", "password": "[REDACTED]"},
+        [{"token": "[REDACTED]"}],
+        "plain",
+    ]
+    assert users[0]["password"] == "hunter2", "the caller's objects are never changed"
 
 
 def test_redacted_keys_are_configurable() -> None:

@@ -189,19 +189,27 @@ class DeliveryView:
         pending: dict[str, int] = {}
         seen: dict[str, int] = {}
         recent = now_ms - OVERLAP_MS
-        try:
-            for app in filter(self.keep, apps):
+        # As many applications at once as Spinnaker's client sends requests at once.
+        room = asyncio.Semaphore(up.spinnaker.target.concurrency)
+
+        async def one(app: str) -> None:
+            async with room:
                 found, waiting, skipped = await self._search(up.spinnaker, app, start, now_ms)
                 facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
                 links = await self._link(up, facts, True, start / 1000)
-                for fact in facts:
-                    self._record(fact, links)
-                pending.update(waiting)
-                skipped.update((f.id, f.build_ms) for f in facts)
-                seen.update((k, v) for k, v in skipped.items() if v >= recent)
-                self.artifacts = {}
-                self.commit_times = {}
-                self._prune_builds()
+            for fact in facts:  # the application's lanes are its own: no other task's
+                self._record(fact, links)
+            pending.update(waiting)
+            skipped.update((f.id, f.build_ms) for f in facts)
+            seen.update((k, v) for k, v in skipped.items() if v >= recent)
+            used = [link for link in links.values() if not isinstance(link, Unlinked)]
+            for repo in {f"{ref.project}/{ref.repository}@" for _, _, ref in used}:
+                for key in [k for k in self.artifacts if k.startswith(repo)]:
+                    del self.artifacts[key]
+            self._prune_builds({self._job(ref, app) for _, _, ref in used})
+
+        try:
+            await _gather(one(app) for app in apps if self.keep(app))
         except BaseException:
             self.ledger = Ledger(self.config.failure_window, self.config.history)
             if self._state is not None:
@@ -231,14 +239,16 @@ class DeliveryView:
         self.commit_times = {}
         self._prune_builds()
 
-    def _prune_builds(self) -> None:
+    def _prune_builds(self, jobs: set[str] | None = None) -> None:
+        """Drop the builds of `jobs` (all) older than the oldest still deployed somewhere."""
         lowest: dict[str, int] = {}
         for lane in self.ledger.lanes.values():
             for job, built in lane.last_build.items():
                 lowest[job] = min(lowest.get(job, built), built)
         for job, builds in self.builds.items():
-            keep = lowest.get(job, max(builds, default=0))
-            self.builds[job] = {n: b for n, b in builds.items() if n >= keep}
+            if jobs is None or job in jobs:
+                keep = lowest.get(job, max(builds, default=0))
+                self.builds[job] = {n: b for n, b in builds.items() if n >= keep}
 
     # -- Spinnaker ------------------------------------------------------------------------------
     async def _search(
