@@ -11,7 +11,8 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from elasticsearch import Elasticsearch
 from prometheus_client import CollectorRegistry
 
