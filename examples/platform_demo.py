@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import yaml
 from elasticsearch import Elasticsearch
@@ -151,7 +152,7 @@ class Demo:
         self.index_logs(kafka.bootstrap_servers, elasticsearch.url)
         self.show_prometheus(prometheus)
         self.dashboards()
-        self.previews(prometheus, service["url"])
+        self.previews(prometheus, service["url"], service["triple"])
         self.apply_to_kubernetes(prometheus)
 
     def start_workloads(
@@ -206,7 +207,11 @@ class Demo:
                 DEMO_JENKINS_TOKEN=jenkins.credentials[1],
             ),
         )
-        service = {"url": f"http://127.0.0.1:{port}", "metrics_port": metrics_port}
+        service = {
+            "url": f"http://127.0.0.1:{port}",
+            "metrics_port": metrics_port,
+            "triple": f"127.0.0.1:{triple_port}",
+        }
         exporter = {"url": f"http://127.0.0.1:{exporter_port}", "port": exporter_port}
         with console.status("waiting for the order service and the exporter to be ready ..."):
             for name, url in (
@@ -362,15 +367,20 @@ class Demo:
             f"{len(files)} files in {out}",
         )
 
-    def previews(self, prometheus: PrometheusServer, url: str) -> None:
+    def previews(self, prometheus: PrometheusServer, url: str, triple: str) -> None:
         # A live service has traffic: keep a trickle of requests going while the panels that read
-        # the last few seconds ("now") are queried.
+        # the last few seconds ("now") are queried, HTTP and Triple alike.
         stop = threading.Event()
+        channel = grpc.insecure_channel(triple)
+        get_order: Any = channel.unary_unary("/paas.example.order.v1.OrderService/GetOrder")
+        self.owns("triple channel", channel.close)
 
         def trickle() -> None:
             while not stop.wait(0.1):
                 with contextlib.suppress(httpx.HTTPError):
                     httpx.get(f"{url}/greeting", timeout=5)
+                with contextlib.suppress(grpc.RpcError):
+                    get_order(b"\x08\x01", timeout=5)  # GetOrderRequest(id=1), encoded
 
         threading.Thread(target=trickle, name="demo-traffic", daemon=True).start()
         self.owns("traffic", stop.set)

@@ -87,7 +87,7 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     honour_no_color()
     _configure_logging(log_level, to_stderr=once)
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, check_files=check)
         web_config = load_web_config(web_config_file)
         poller = Poller(config)  # reads the delivery view's state file, if any
     except (ExporterConfigError, ConfigError) as error:

@@ -358,8 +358,13 @@ PATTERN_WORDS = {
 }
 
 
-def parse_config(data: Any, source: str) -> ExporterConfig:
-    """Validate already-parsed YAML; `source` names the file in messages."""
+def parse_config(data: Any, source: str, *, check_files: bool = False) -> ExporterConfig:
+    """Validate already-parsed YAML; `source` names the file in messages.
+
+    Secrets are read now, always. `check_files=True` (``--check``) also opens every TLS file, so
+    that a deployment missing a mount learns it before it runs; a running exporter instead marks
+    only the target whose files cannot be read as down.
+    """
     try:
         config = ExporterConfig.model_validate(data)
     except ValidationError as error:
@@ -370,11 +375,31 @@ def parse_config(data: Any, source: str) -> ExporterConfig:
     sources = [(f"targets[{i}].auth", t.auth) for i, t in enumerate(config.targets)]
     if config.delivery is not None:
         sources += [(f"delivery.git[{i}].auth", g.auth) for i, g in enumerate(config.delivery.git)]
+    # every secret and file the exporter will need, checked now and reported together: a
+    # deployment missing two mounts learns both from one --check, not one per restart
+    problems = []
     for where, auth in sources:
         try:
             auth.resolve(where)
         except ExporterConfigError as error:
-            raise ExporterConfigError(error.message, where=source) from None
+            problems.append(error.message)
+    for i, target in enumerate(config.targets if check_files else ()):
+        tls = target.tls
+        for field in ("ca_file", "cert_file", "key_file"):
+            path = getattr(tls, field)
+            if path is None:
+                continue
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as error:
+                problems.append(f"targets[{i}].tls.{field}: cannot read {path}: {error.strerror}")
+    if len(problems) == 1:
+        raise ExporterConfigError(problems[0], where=source)
+    if problems:
+        raise ExporterConfigError(
+            f"{len(problems)} problems:\n  " + "\n  ".join(problems), where=source
+        )
     return config
 
 
@@ -388,7 +413,8 @@ def read_file(path: Path, what: str) -> bytes:
         ) from None
 
 
-def load_config(path: str | Path) -> ExporterConfig:
+def load_config(path: str | Path, *, check_files: bool = False) -> ExporterConfig:
+    """The config file, validated (`parse_config`)."""
     path = Path(path)
     text = read_file(path, "config").decode()
     try:
@@ -402,4 +428,4 @@ def load_config(path: str | Path) -> ExporterConfig:
         raise ExporterConfigError(
             "expected a mapping with `targets` at the top level", where=str(path)
         )
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), check_files=check_files)

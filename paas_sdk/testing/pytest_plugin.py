@@ -37,6 +37,7 @@ from paas_sdk.testing.servers import (
     KafkaCluster,
     KafkaServer,
     PrometheusServer,
+    ZooKeeperEnsemble,
     ZooKeeperServer,
 )
 from paas_sdk.testing.servers._process import ServerProcess
@@ -260,3 +261,15 @@ def kafka_cluster(_server_pool: _ServerPool) -> Iterator[KafkaCluster]:
     cluster.start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def zookeeper_ensemble(_server_pool: _ServerPool) -> Iterator[ZooKeeperEnsemble]:
+    """Three ZooKeeper nodes in one ensemble, of this test's own."""
+    ensemble = ZooKeeperEnsemble(
+        3, Path(tempfile.mkdtemp(prefix="zookeeper-ensemble-", dir=_server_pool.root))
+    )
+    _server_pool.servers.append(ensemble)
+    ensemble.start()
+    yield ensemble
+    ensemble.stop()

@@ -121,8 +121,12 @@ def test_the_exporter_config_is_valid_and_its_credentials_are_files_of_the_secre
         local = tmp_path / path.removeprefix("/")
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text("from-the-secret\n")
+    for path in set(re.findall(r"(?:ca|cert|key)_file: (\S+)", config_text)):  # TLS mounts
+        local = tmp_path / path.removeprefix("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text("a certificate\n")
     (tmp_path / "config.yaml").write_text(config_text.replace("/etc/", f"{tmp_path}/etc/"))
-    config = load_config(tmp_path / "config.yaml")
+    config = load_config(tmp_path / "config.yaml", check_files=True)  # as --check reads it
     assert {t.kind for t in config.targets} == {"harbor", "jenkins", "spinnaker"}
     assert all(t.url.startswith("https://") and t.tls.ca_file for t in config.targets)
 

@@ -130,3 +130,32 @@ def test_once_polls_every_target_and_prints_the_exposition(tmp_path: Path) -> No
     assert result.stdout.count("jenkins_job_last_build_number{") == sum(
         1 for job in jenkins.state.iter_jobs() if job["lastBuild"] is not None
     )
+
+
+def test_check_reports_every_missing_secret_and_file_at_once(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        """
+targets:
+  - name: harbor
+    kind: harbor
+    url: https://harbor.example.com
+    auth: {username: admin, password_file: /nonexistent/harbor-password}
+  - name: spinnaker
+    kind: spinnaker
+    url: https://gate.example.com
+    auth: {token_env: PAAS_TEST_NO_SUCH_TOKEN}
+    tls: {cert_file: /nonexistent/client.crt, key_file: /nonexistent/client.key}
+""",
+    )
+    result = CliRunner().invoke(main, ["--config", str(config), "--check"])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"paas-exporter: {config}: 4 problems:",
+        "  targets[0].auth.password_file: cannot read /nonexistent/harbor-password: "
+        "No such file or directory",
+        "  targets[1].auth.token_env: environment variable PAAS_TEST_NO_SUCH_TOKEN is not set",
+        "  targets[1].tls.cert_file: cannot read /nonexistent/client.crt: "
+        "No such file or directory",
+        "  targets[1].tls.key_file: cannot read /nonexistent/client.key: No such file or directory",
+    ]

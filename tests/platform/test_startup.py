@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -135,3 +137,20 @@ def test_the_readme_snippet_runs_as_pasted_in_an_empty_directory(tmp_path: Path)
     assert len(no_source) == 1
     assert "PAAS_CONFIG_DIR" in no_source[0]
     assert "APOLLO_META" in no_source[0]
+
+
+def test_a_failed_start_reports_at_once_without_waiting_out_a_drain(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        _, errors = run(
+            tmp_path,
+            PAAS_METRICS_PORT=str(port),
+            PAAS_METRICS_HOST="127.0.0.1",
+            PAAS_DRAIN_SECONDS="10",
+        )
+        took = time.monotonic() - started
+    assert errors.startswith(f"ERROR 127.0.0.1:{port}: cannot serve the metrics endpoints")
+    assert took < 8  # the interpreter's start included; the 10 s drain is not waited out

@@ -14,7 +14,7 @@ from paas_sdk.testing.servers.elasticsearch import ElasticsearchServer
 from paas_sdk.testing.servers.kafka import KafkaCluster, KafkaServer
 from paas_sdk.testing.servers.kubernetes import APIServer, EtcdServer, KubernetesCluster
 from paas_sdk.testing.servers.prometheus import PrometheusServer, promtool
-from paas_sdk.testing.servers.zookeeper import ZooKeeperServer
+from paas_sdk.testing.servers.zookeeper import ZooKeeperEnsemble, ZooKeeperServer
 
 __all__ = [
     "APIServer",
@@ -27,6 +27,7 @@ __all__ = [
     "KubernetesCluster",
     "PrometheusServer",
     "ServerProcess",
+    "ZooKeeperEnsemble",
     "ZooKeeperServer",
     "free_port",
     "promtool",

@@ -1,12 +1,18 @@
-"""A real standalone ZooKeeper server from the Maven Central jars in the cache."""
+"""Real ZooKeeper from the Maven Central jars in the cache: standalone by default, or a node of
+an ensemble (`ZooKeeperEnsemble`, three nodes on demand)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from paas_sdk.testing.servers._process import ServerProcess, free_port, java_home
 from paas_sdk.testing.servers.cache import Cache
@@ -26,6 +32,7 @@ class ZooKeeperServer(ServerProcess):
     """Standalone ZooKeeper on a free loopback port, data in its own working directory.
 
     `tick_ms` sets the session-timeout floor (2 ticks) so tests can expire sessions quickly.
+    As a node of an ensemble it has its `server_id` and the ensemble's `servers` lines.
     """
 
     name = "zookeeper"
@@ -38,11 +45,15 @@ class ZooKeeperServer(ServerProcess):
         cache: Cache | None = None,
         port: int | None = None,
         tick_ms: int = 500,
+        server_id: int | None = None,
+        servers: Sequence[str] = (),
     ) -> None:
         super().__init__(workdir)
         self.cache = cache or Cache.default()
         self.port = port or free_port()
         self.tick_ms = tick_ms
+        self.server_id = server_id
+        self.servers = tuple(servers)
 
     @property
     def hosts(self) -> str:
@@ -61,7 +72,11 @@ class ZooKeeperServer(ServerProcess):
             "admin.enableServer=false\n"
             "4lw.commands.whitelist=*\n"
             "autopurge.purgeInterval=0\n"
+            + "".join(f"{line}\n" for line in self.servers)
+            + ("initLimit=20\nsyncLimit=10\n" if self.servers else "")
         )
+        if self.server_id is not None:
+            (self.workdir / "data" / "myid").write_text(f"{self.server_id}\n")
 
     def command(self) -> Sequence[str]:
         classpath = os.pathsep.join(str(p) for p in sorted(self.cache.zookeeper_libs.glob("*.jar")))
@@ -72,12 +87,76 @@ class ZooKeeperServer(ServerProcess):
             "-Dzookeeper.jmx.log4j.disable=true",
             "-cp",
             classpath,
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+            if self.servers
+            else "org.apache.zookeeper.server.ZooKeeperServerMain",
             str(self.workdir / "zoo.cfg"),
         ]
 
     def ready(self) -> bool:
         with contextlib.suppress(OSError):
             # `ruok` answers before the database is loaded; `srvr` reports a mode only once serving
-            return "Mode: standalone" in four_letter_word(self.port, "srvr", timeout=1.0)
+            return self.mode() in ("standalone", "leader", "follower")
         return False
+
+    def mode(self) -> str | None:
+        """``standalone``, ``leader`` or ``follower`` once serving, else None."""
+        with contextlib.suppress(OSError):
+            for line in four_letter_word(self.port, "srvr", timeout=1.0).splitlines():
+                if line.startswith("Mode: "):
+                    return line.removeprefix("Mode: ").strip()
+        return None
+
+    def connections(self) -> str:
+        """What `cons` says: one line per client connected to this node."""
+        return four_letter_word(self.port, "cons")
+
+
+class ZooKeeperEnsemble:
+    """`size` ZooKeeper nodes forming one ensemble on free loopback ports; each node can be
+    killed and restarted alone, and the ensemble serves while a majority runs."""
+
+    def __init__(
+        self, size: int = 3, workdir: Path | None = None, *, cache: Cache | None = None
+    ) -> None:
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="paas-zookeeper-ensemble-"))
+        peers = [(free_port(), free_port()) for _ in range(size)]
+        servers = [
+            f"server.{n}=127.0.0.1:{quorum}:{election}"
+            for n, (quorum, election) in enumerate(peers, start=1)
+        ]
+        self.nodes = [
+            ZooKeeperServer(self.workdir / f"node-{n}", cache=cache, server_id=n, servers=servers)
+            for n in range(1, size + 1)
+        ]
+
+    @property
+    def hosts(self) -> str:
+        """The connect string naming every node."""
+        return ",".join(node.hosts for node in self.nodes)
+
+    def start(self) -> Self:
+        """Start every node at once: none serves before a majority has elected a leader."""
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for future in [pool.submit(node.start) for node in self.nodes]:
+                future.result()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
