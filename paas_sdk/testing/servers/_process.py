@@ -6,6 +6,7 @@ the server is ready; this module owns ports, logs, bounded waits and the stop se
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import pwd
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from paas_sdk.errors import HarnessError
 
@@ -226,3 +227,42 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
         for name in dirnames + filenames:
             with contextlib.suppress(FileNotFoundError):
                 os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+
+N = TypeVar("N", bound=ServerProcess)
+
+
+class ServerGroup(Generic[N]):
+    """Several servers that form one cluster (a KRaft quorum, a ZooKeeper ensemble): started
+    together, since no node is ready before a majority runs; each node killed or restarted
+    alone."""
+
+    nodes: list[N]
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    def start(self) -> Self:
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for future in [pool.submit(node.start) for node in self.nodes]:
+                future.result()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

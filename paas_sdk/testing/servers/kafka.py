@@ -5,19 +5,21 @@ cluster of combined broker-controllers on demand (`KafkaCluster`), optionally wi
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import os
-import shutil
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from paas_sdk.errors import HarnessError
-from paas_sdk.testing.servers._process import ServerProcess, free_port, java_home, port_open
+from paas_sdk.testing.servers._process import (
+    ServerGroup,
+    ServerProcess,
+    free_port,
+    java_home,
+    port_open,
+)
 from paas_sdk.testing.servers.cache import Cache
 
 
@@ -180,14 +182,14 @@ class KafkaServer(ServerProcess):
         return "Kafka Server started" in self.log_since_start()
 
 
-class KafkaCluster:
+class KafkaCluster(ServerGroup[KafkaServer]):
     """`size` combined broker-controllers forming one KRaft quorum, topics replicated to three
     of them (or `size`), on free loopback ports; each node can be killed and restarted alone."""
 
     def __init__(
         self, size: int = 3, workdir: Path | None = None, *, cache: Cache | None = None
     ) -> None:
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="paas-kafka-cluster-"))
+        super().__init__(Path(workdir or tempfile.mkdtemp(prefix="paas-kafka-cluster-")))
         controller_ports = [free_port() for _ in range(size)]
         voters = ",".join(f"{n}@127.0.0.1:{p}" for n, p in enumerate(controller_ports, start=1))
         cluster_id = new_cluster_id()
@@ -208,29 +210,3 @@ class KafkaCluster:
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(node.bootstrap_servers for node in self.nodes)
-
-    def start(self) -> Self:
-        """Start every node at once: no node is ready before a majority of the quorum runs."""
-        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
-            for future in [pool.submit(node.start) for node in self.nodes]:
-                future.result()
-        return self
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -3,18 +3,14 @@ an ensemble (`ZooKeeperEnsemble`, three nodes on demand)."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
-import shutil
 import socket
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from paas_sdk.testing.servers._process import ServerProcess, free_port, java_home
+from paas_sdk.testing.servers._process import ServerGroup, ServerProcess, free_port, java_home
 from paas_sdk.testing.servers.cache import Cache
 
 
@@ -112,14 +108,14 @@ class ZooKeeperServer(ServerProcess):
         return four_letter_word(self.port, "cons")
 
 
-class ZooKeeperEnsemble:
+class ZooKeeperEnsemble(ServerGroup[ZooKeeperServer]):
     """`size` ZooKeeper nodes forming one ensemble on free loopback ports; each node can be
     killed and restarted alone, and the ensemble serves while a majority runs."""
 
     def __init__(
         self, size: int = 3, workdir: Path | None = None, *, cache: Cache | None = None
     ) -> None:
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="paas-zookeeper-ensemble-"))
+        super().__init__(Path(workdir or tempfile.mkdtemp(prefix="paas-zookeeper-ensemble-")))
         peers = [(free_port(), free_port()) for _ in range(size)]
         servers = [
             f"server.{n}=127.0.0.1:{quorum}:{election}"
@@ -134,29 +130,3 @@ class ZooKeeperEnsemble:
     def hosts(self) -> str:
         """The connect string naming every node."""
         return ",".join(node.hosts for node in self.nodes)
-
-    def start(self) -> Self:
-        """Start every node at once: none serves before a majority has elected a leader."""
-        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
-            for future in [pool.submit(node.start) for node in self.nodes]:
-                future.result()
-        return self
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
