@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from paas_sdk.errors import LogIndexingError
+from paas_sdk.logs._librdkafka import LIBRDKAFKA_LOGGER
 
 __all__ = [
     "EsSettings",
@@ -100,7 +101,11 @@ class KafkaSettings:
 
     def config(self) -> dict[str, Any]:
         """librdkafka settings (`extra` first, so that explicit options win)."""
-        config: dict[str, Any] = {**self.extra, "bootstrap.servers": self.bootstrap}
+        config: dict[str, Any] = {
+            **self.extra,
+            "bootstrap.servers": self.bootstrap,
+            "logger": LIBRDKAFKA_LOGGER,  # not raw lines on stderr
+        }
         if self.security_protocol:
             config["security.protocol"] = self.security_protocol
         if self.sasl_mechanism:

@@ -9,7 +9,6 @@ the cause (a mapping, a template) is fixed.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,8 +17,6 @@ from typing import Any
 
 from paas_sdk.errors import LogIndexingError
 from paas_sdk.logs._clients import KafkaSettings
-
-KAFKA_LOGGER = logging.getLogger("paas_sdk.logs.indexer.kafka")
 
 __all__ = [
     "DeadLetter",
@@ -97,7 +94,6 @@ class DeadLetterWriter:
                     # the record plus Connect's headers; the broker's own limit still applies
                     "message.max.bytes": 4 * 1024 * 1024,
                     "linger.ms": 5,
-                    "logger": KAFKA_LOGGER,
                     "error_cb": lambda _error: None,  # the consumer beside it reports them
                 }
             )
@@ -158,7 +154,6 @@ def _consumer(kafka: KafkaSettings, group: str | None) -> Any:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": True,
-                "logger": KAFKA_LOGGER,
             }
         )
     except (KafkaException, ValueError) as exc:

@@ -24,7 +24,6 @@ import orjson
 from paas_sdk.errors import LogIndexingError
 from paas_sdk.logs._clients import KafkaSettings, mask
 from paas_sdk.logs._deadletter import (
-    KAFKA_LOGGER,
     STAGE_CONVERTER,
     STAGE_PUT,
     DeadLetterWriter,
@@ -133,9 +132,6 @@ class LogIndexer:
             "statistics.interval.ms": 2000,  # consumer lag per partition, for the metrics
             "stats_cb": self._stats,
             "error_cb": self._kafka_error,
-            # librdkafka's own lines go to this logger, not straight to stderr: its errors
-            # reach error_cb and are reported once, clearly
-            "logger": KAFKA_LOGGER,
             **(consumer_config or {}),
         }
         self.dead_letters = DeadLetterWriter(

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from paas_sdk._collectors import collector_in
 from paas_sdk.errors import LogShippingError
 from paas_sdk.logs._formatter import EcsFormatter, RecordIds
+from paas_sdk.logs._librdkafka import LIBRDKAFKA_LOGGER
 from paas_sdk.logs._metrics import LogMetrics
 
 __all__ = ["KafkaLogHandler", "ShippingStats"]
@@ -115,8 +116,8 @@ class KafkaLogHandler(logging.Handler):
             "log.connection.close": False,
             **(producer_config or {}),
         }
-        # The Kafka client's own log lines must not come back through Python logging.
-        self._config.pop("logger", None)
+        # librdkafka's own lines: rate-limited, and to every handler but this one (see there)
+        self._config["logger"] = LIBRDKAFKA_LOGGER
         self._busy = threading.local()
         self._closed = False
         self._init_process_state()

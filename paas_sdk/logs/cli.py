@@ -176,11 +176,11 @@ def _failures(es: EsSettings | None = None, kafka: KafkaSettings | None = None) 
 def main() -> None:
     """Elasticsearch side of the SDK's log pipeline (Kafka topic -> Elasticsearch)."""
     honour_no_color()
-    from paas_sdk.logs._deadletter import KAFKA_LOGGER
+    from paas_sdk.logs._librdkafka import LIBRDKAFKA_LOGGER
 
     # the Kafka clients' own log lines: their errors are reported once, in paas-logs' words
-    KAFKA_LOGGER.addHandler(logging.NullHandler())
-    KAFKA_LOGGER.propagate = False
+    LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())
+    LIBRDKAFKA_LOGGER.propagate = False
 
 
 @main.command()
