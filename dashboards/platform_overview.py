@@ -28,6 +28,9 @@ DETAILS = {
     "Jenkins": "jenkins",
     "Spinnaker": "spinnaker",
     "Delivery": "delivery",
+    "etcd": "etcd",
+    "Kubernetes API server": "kube-apiserver",
+    "CoreDNS": "coredns",
 }
 
 

@@ -6,7 +6,9 @@ endpoint registered in ZooKeeper, ECS logs to Kafka, metrics) and paas-exporter;
 and one config change; has a Java Dubbo consumer call the service through ZooKeeper;
 indexes the shipped logs into Elasticsearch with `paas-logs`; has Prometheus scrape both; renders
 the dashboards with `paas-dash` (or syncs them when GRAFANA_URL is set), draws a preview of each
-from Prometheus' live data, and prints what happened and where the previews are.
+from Prometheus' live data; starts a real Kubernetes API server (with etcd), applies the
+dashboards and rules to it with `paas-dash apply` and shows what it stored; and prints what
+happened and where the previews are.
 
     scripts/demo                          # run until Ctrl-C
     scripts/demo --once --summary s.json  # stop after the summary; exit 1 if a check failed
@@ -42,8 +44,10 @@ from paas_sdk.errors import PaasError
 from paas_sdk.registry import DubboURL
 from paas_sdk.testing.apollo import ApolloDouble
 from paas_sdk.testing.servers import (
+    Cache,
     ElasticsearchServer,
     KafkaServer,
+    KubernetesCluster,
     PrometheusServer,
     ZooKeeperServer,
     free_port,
@@ -149,6 +153,7 @@ class Demo:
         self.show_prometheus(prometheus)
         self.dashboards()
         self.previews(prometheus, service["url"], service["triple"])
+        self.apply_to_kubernetes(prometheus)
 
     def start_workloads(
         self,
@@ -408,6 +413,57 @@ class Demo:
             f"{seconds:.1f} s into {out}"
             if drawn
             else (run.stderr.strip() or run.stdout.strip())[-300:],
+        )
+
+    def apply_to_kubernetes(self, prometheus: PrometheusServer) -> None:
+        """A real API server: `paas-dash apply`, then what the server stored, read back."""
+        cache = Cache.default()
+        cluster = KubernetesCluster(self.root / "kubernetes", crds=cache.operator_crd_files)
+        cluster.start()
+        self.owns("kubernetes", cluster.stop)
+        prometheus.scrape("etcd", [cluster.etcd.url.removeprefix("http://")])
+        prometheus.scrape(
+            "apiserver",
+            [cluster.apiserver.url.removeprefix("https://")],
+            scheme="https",
+            tls_config=cluster.apiserver.scrape_tls,
+        )
+        with cluster.apiserver.client() as api:
+            api.post("/api/v1/namespaces", json={"metadata": {"name": "monitoring"}})
+            run = subprocess.run(
+                [str(BIN / "paas-dash"), "apply", "--kubeconfig", str(cluster.kubeconfig),
+                 "--namespace", "monitoring"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            selector = {"labelSelector": "app.kubernetes.io/managed-by=paas-dash"}
+            base = "/namespaces/monitoring"
+            maps = api.get(f"/api/v1{base}/configmaps", params=selector).json()["items"]
+            rules = api.get(
+                f"/apis/monitoring.coreos.com/v1{base}/prometheusrules", params=selector
+            ).json()["items"]
+        table = Table(title=f"stored by the API server at {cluster.url}")
+        for column in ("kind", "name", "content", "field manager"):
+            table.add_column(column)
+        # list items carry no kind of their own: the list says it
+        for kind, item in [("ConfigMap", m) for m in maps] + [("PrometheusRule", r) for r in rules]:
+            meta = item["metadata"]
+            if kind == "ConfigMap":
+                content = f"{sum(len(v) for v in item['data'].values())} bytes of dashboard JSON"
+            else:
+                groups = item["spec"]["groups"]
+                content = f"{len(groups)} groups, {sum(len(g['rules']) for g in groups)} rules"
+            managers = ", ".join(sorted({m["manager"] for m in meta["managedFields"]}))
+            table.add_row(kind, meta["name"], content, managers)
+        console.print(table)
+        self.summary["kubernetes"] = {
+            "server": cluster.url,
+            "configmaps": sorted(m["metadata"]["name"] for m in maps),
+            "prometheusrules": sorted(r["metadata"]["name"] for r in rules),
+        }
+        self.check(
+            "applied to Kubernetes",
+            run.returncode == 0 and bool(maps) and bool(rules),
+            run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-300:],
         )
 
 

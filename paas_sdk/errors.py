@@ -24,7 +24,8 @@ and never carries a secret::
      │    ├── ExporterConfigError  the exporter's YAML config is invalid
      │    └── UpstreamError        Harbor, Jenkins or Spinnaker answered badly or not at all
      ├── DashboardError            paas-dash: a dashboard or rule cannot be built or linted
-     │    └── GrafanaError         the Grafana API refused or failed a request
+     │    ├── GrafanaError         the Grafana API refused or failed a request
+     │    └── KubernetesError      the Kubernetes API server refused or failed a request
      └── HarnessError              a test server (ZooKeeper, Kafka, ...) cannot be set up or started
 
 A `PaasError` is meant to be shown to a person as it is: `str(error)` is the whole message.
@@ -45,6 +46,7 @@ __all__ = [
     "GrafanaError",
     "HarnessError",
     "InvalidDubboURLError",
+    "KubernetesError",
     "LogIndexingError",
     "LogShippingError",
     "NamespaceNotFoundError",
@@ -153,6 +155,10 @@ class DashboardError(PaasError):
 
 class GrafanaError(DashboardError):
     """The Grafana HTTP API refused or failed a request."""
+
+
+class KubernetesError(DashboardError):
+    """The Kubernetes API server refused or failed a request (`paas-dash apply`)."""
 
 
 class HarnessError(PaasError):

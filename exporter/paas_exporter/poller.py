@@ -217,14 +217,15 @@ class Poller:
         self, state: TargetState, snapshot: TargetSnapshot, requests: int, errors: int
     ) -> None:
         """Swap in the target's new snapshot and recompose what scrapes serve."""
-        state.requests += requests
-        state.errors += errors
-        state.snapshot = snapshot
-        state.polls += 1
-        if self.config.probe:
-            state.probe_exposition = self.compose([state.target.name])
-        self.exposition = self.compose()
+        # Under the lock a waiter for `polls` never sees the count before the exposition.
         with self.polled:
+            state.requests += requests
+            state.errors += errors
+            state.snapshot = snapshot
+            state.polls += 1
+            if self.config.probe:
+                state.probe_exposition = self.compose([state.target.name])
+            self.exposition = self.compose()
             self.polled.notify_all()
 
     def compose(self, names: Sequence[str] | None = None) -> Exposition:

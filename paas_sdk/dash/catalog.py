@@ -287,6 +287,11 @@ RULE_SETTINGS: dict[str, str] = {
     # The error-ratio alert stays silent below this many requests per second: 1 failure in 3
     # requests is no incident.
     "error_ratio_min_requests_per_second": "0.5",
+    # Label matchers of the platform components' scrape jobs, as their upstream mixins default
+    # them (etcd's mixin) or kube-prometheus-stack names the jobs (the API server, CoreDNS).
+    "etcd_selector": 'job=~".*etcd.*"',
+    "kube_apiserver_selector": 'job="apiserver"',
+    "coredns_selector": 'job="coredns"',
     # Where runbook.md (shipped beside the rules, copied by `paas-dash render`) is served.
     "runbook_url_base": "https://example.invalid/paas-sdk/alert_rules/runbook.md",
 }

@@ -1,4 +1,4 @@
-"""`paas-dash`: lint, render and sync dashboards and alert rules (built-in or a user's own)."""
+"""`paas-dash`: lint, render, sync and apply dashboards and alert rules (built-in or your own)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 
 from paas_sdk import __version__
 from paas_sdk._cli import CONTEXT_SETTINGS, honour_no_color
-from paas_sdk.errors import DashboardError, GrafanaError
+from paas_sdk.errors import DashboardError, GrafanaError, KubernetesError
 
 __all__ = ["main"]
 
@@ -33,7 +33,7 @@ def _fail(error: Exception, code: int) -> None:
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="paas-dash")
 def main() -> None:
-    """Dashboards and alert rules as code: lint, render, sync."""
+    """Dashboards and alert rules as code: lint, render, sync, apply."""
     honour_no_color()
 
 
@@ -206,6 +206,119 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
         f"{len(report.not_written)} failed"
     )
     sys.exit(1 if report.not_written else 0)
+
+
+@main.command()
+@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    envvar="KUBECONFIG",
+    help="Kubeconfig file [env KUBECONFIG; default ~/.kube/config].",
+)
+@click.option("--context", help="Kubeconfig context (default: its current context).")
+@click.option("--namespace", default="monitoring", show_default=True)
+@click.option(
+    "--release",
+    default="kube-prometheus-stack",
+    show_default=True,
+    help="`release` label on PrometheusRules (kube-prometheus-stack's selector).",
+)
+@click.option("--dry-run", is_flag=True, help="Server dry run with a diff; write nothing.")
+@click.option("--force", is_flag=True, help="Take over fields another field manager owns.")
+@click.option("--prune", is_flag=True, help="Delete this catalog's objects no longer in code.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per API request.")
+@click.option(
+    "--promtool",
+    type=click.Path(path_type=Path),
+    help="promtool to check rule expressions before sending (default: on PATH).",
+)
+@click.option("--runbook-url-base", help="Where runbook.md is served: every alert's runbook_url "
+              "is this plus the alert's anchor.")  # fmt: skip
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="A rule setting (service_selector, ...); repeatable.")  # fmt: skip
+def apply(  # noqa: PLR0917 - click passes every option as an argument
+    dashboards: Path | None, rules: Path | None, kubeconfig: Path | None, context: str | None,
+    namespace: str, release: str, dry_run: bool, force: bool, prune: bool, timeout: float,
+    promtool: Path | None, runbook_url_base: str | None, overrides: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Apply dashboards (sidecar ConfigMaps) and rules (PrometheusRules) by server-side apply.
+
+    Objects carry the catalog's owner (catalog.yaml) as a label: an object another catalog owns
+    is never overwritten, and --prune deletes only this catalog's."""
+    from paas_sdk.dash.apply import Applier, ApplyOptions, ApplyReport, desired_objects
+    from paas_sdk.dash.catalog import (
+        load_dashboards,
+        load_owner,
+        load_rule_files,
+        rule_settings,
+    )
+    from paas_sdk.dash.kube import KubeSession
+    from paas_sdk.dash.lint import rule_syntax_problems
+
+    dash_dir, rules_dir = _dirs(dashboards, rules)
+    try:
+        owner = load_owner(dash_dir)
+        if owner is None:
+            raise DashboardError(
+                "apply needs the catalog's owner: add catalog.yaml with `owner: <team>` (the"
+                " label that tells this catalog's objects from other teams')",
+                where=str(dash_dir),
+            )
+        options = ApplyOptions(namespace, owner, release, force=force)
+        settings = rule_settings(_settings(overrides, runbook_url_base))
+        boards = load_dashboards(dash_dir)
+        rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
+        tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
+        if tool is None:
+            click.secho("warning: promtool not found; rule expressions not checked", fg="yellow")
+        elif problems := rule_syntax_problems(rule_files, tool):
+            raise DashboardError(
+                "rules promtool refuses (nothing was sent):\n  "
+                + "\n  ".join(str(p) for p in problems),
+                where=str(rules_dir),
+            )
+        objects = desired_objects(boards, rule_files, options)
+    except KubernetesError as error:
+        _fail(error, 1)
+    except DashboardError as error:
+        _fail(error, 2)
+    report = ApplyReport()
+    try:
+        with KubeSession(kubeconfig, context, timeout) as session:
+            applier = Applier(session, options)
+            report = applier.plan(objects, prune=prune)
+            if dry_run:
+                _show_apply_plan(report)
+                changes = len(report.planned) - report.count("unchanged")
+                click.echo(f"dry run (server): {changes} changes, nothing written")
+                return
+            applier.apply(report)
+    except KubernetesError as error:
+        for change in report.written:
+            click.echo(f"{change.ref} {change.action}d")
+        _fail(error, 1)
+    for change in report.planned:
+        click.echo(f"{change.ref} {change.action}d" if change.action != "unchanged"
+                   else f"{change.ref} unchanged")  # fmt: skip
+    click.echo(
+        f"apply: {report.count('create')} created, {report.count('configure')} configured, "
+        f"{report.count('unchanged')} unchanged, {report.count('delete')} pruned "
+        f"(namespace {namespace}, owner {options.owner})"
+    )
+
+
+def _show_apply_plan(report: object) -> None:
+    from paas_sdk.dash.apply import ApplyReport
+
+    assert isinstance(report, ApplyReport)
+    for change in report.planned:
+        if change.action == "unchanged":
+            click.echo(f"{change.ref} unchanged")
+            continue
+        click.secho(f"would {change.action} {change.ref}", bold=True)
+        _show_diff(change.diff)
 
 
 def _show_written(report: object) -> None:

@@ -20,7 +20,7 @@ from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, RuleFi
 from paas_sdk.dash.promql import selectors
 from paas_sdk.dash.references import dashboard_expressions
 
-__all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems"]
+__all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems", "rule_syntax_problems"]
 
 _TEMPLATED_DATASOURCE = "${datasource}"
 # Gauges whose names end in _total by contract (Harbor's built-in exporter names).
@@ -169,7 +169,8 @@ def lint_rules(rule_files: Iterable[RuleFile]) -> list[Problem]:
                     )
                 continue
             where = f"{rule_file.path.name}: {alert}"
-            if not re.fullmatch(r"[A-Z][A-Za-z0-9]+", alert):
+            # CamelCase, or a lowercase component prefix as etcd's own mixin names its alerts
+            if not re.fullmatch(r"[A-Z][A-Za-z0-9]+|[a-z]+[A-Z][A-Za-z0-9]+", alert):
                 problems.append(Problem(where, "alert names are CamelCase"))
             if alert in seen and seen[alert] != str(rule.get("expr")):
                 problems.append(Problem(where, f"alert name also used in {seen[alert]}", "warning"))
@@ -222,13 +223,7 @@ def promql_problems(dashboards: Iterable[Dashboard], promtool: Path | str) -> li
         if not items:
             return []
         paths = [str(Path(tmp) / f"q{i}.yaml") for i in range(len(items))]
-        result = subprocess.run(
-            [str(promtool), "check", "rules", *paths],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _check_rules(promtool, paths)
         if result.returncode == 0:
             return []
         failed = set(re.findall(r"q(\d+)\.yaml", result.stdout + result.stderr))
@@ -236,3 +231,38 @@ def promql_problems(dashboards: Iterable[Dashboard], promtool: Path | str) -> li
         for index in sorted(int(i) for i in failed - ok):
             problems.append(Problem(items[index][0], f"query does not parse: {items[index][1]}"))
     return problems
+
+
+def rule_syntax_problems(rule_files: Iterable[RuleFile], promtool: Path | str) -> list[Problem]:
+    """What `promtool check rules` refuses in rule files (settings filled in): expressions that
+    do not parse, bad templates, durations; the check prometheus-operator's webhook makes."""
+    files = list(rule_files)
+    if not files:
+        return []
+    with tempfile.TemporaryDirectory(prefix="paas-dash-") as tmp:
+        checked: dict[str, str] = {}
+        for index, rule_file in enumerate(files):
+            path = Path(tmp) / f"{index}-{rule_file.path.name}"
+            path.write_text(yaml.safe_dump({"groups": rule_file.groups}, sort_keys=False))
+            checked[path.as_posix()] = str(rule_file.path)
+        result = _check_rules(promtool, list(checked))
+    if result.returncode == 0:
+        return []
+    problems = []
+    for line in (result.stdout + result.stderr).splitlines():
+        for checked_path, source in checked.items():
+            if line.strip().startswith(checked_path + ":"):
+                message = line.strip().removeprefix(checked_path + ":").strip()
+                problems.append(Problem(source, message))
+    output = (result.stderr or result.stdout).strip()
+    return problems or [Problem(", ".join(checked.values()), output)]
+
+
+def _check_rules(promtool: Path | str, paths: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(promtool), "check", "rules", *paths],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -14,7 +14,15 @@ import yaml
 from paas_sdk.dash.catalog import Dashboard, RuleFile, fill_settings, rule_settings
 from paas_sdk.errors import DashboardError
 
-__all__ = ["CONFIGMAP_LIMIT", "RENDERED_LIST", "RenderOptions", "remove_stale", "render"]
+__all__ = [
+    "CONFIGMAP_LIMIT",
+    "RENDERED_LIST",
+    "RenderOptions",
+    "dashboard_configmap",
+    "prometheus_rule",
+    "remove_stale",
+    "render",
+]
 
 # What a render wrote, relative to its output directory, one per line: the next render removes
 # what it no longer writes, and never touches a file it did not write.
@@ -43,6 +51,57 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
 
 
+def dashboard_configmap(
+    board: Dashboard, namespace: str, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The ConfigMap Grafana's sidecar loads `board` from (label `grafana_dashboard: "1"`)."""
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"grafana-dashboard-{board.uid}",
+            "namespace": namespace,
+            "labels": {
+                "grafana_dashboard": "1",
+                "app.kubernetes.io/part-of": "paas-sdk",
+                **(labels or {}),
+            },
+            "annotations": {FOLDER_ANNOTATION: board.folder.title},
+        },
+        "data": {f"{board.uid}.json": json.dumps(board.model, sort_keys=True)},
+    }
+    size = len(_dump(configmap).encode())
+    if size >= CONFIGMAP_LIMIT:
+        raise DashboardError(
+            f"ConfigMap would be {size} bytes, over the 1 MiB limit", where=str(board.source)
+        )
+    return configmap
+
+
+def prometheus_rule(
+    name: str,
+    namespace: str,
+    release: str,
+    groups: list[dict[str, Any]],
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A PrometheusRule holding `groups`, labelled for kube-prometheus-stack's rule selector."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                "release": release,
+                "app.kubernetes.io/part-of": "paas-sdk",
+                **(labels or {}),
+            },
+        },
+        "spec": {"groups": groups},
+    }
+
+
 def render(
     dashboards: list[Dashboard], rule_files: list[RuleFile], out: Path, options: RenderOptions
 ) -> list[Path]:
@@ -54,23 +113,7 @@ def render(
         path = out / "dashboards" / board.folder.uid / f"{board.uid}.json"
         _write(path, text)
         written.append(path)
-        configmap = {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": f"grafana-dashboard-{board.uid}",
-                "namespace": options.namespace,
-                "labels": {"grafana_dashboard": "1", "app.kubernetes.io/part-of": "paas-sdk"},
-                "annotations": {FOLDER_ANNOTATION: board.folder.title},
-            },
-            "data": {f"{board.uid}.json": json.dumps(board.model, sort_keys=True)},
-        }
-        rendered = _dump(configmap)
-        if len(rendered.encode()) >= CONFIGMAP_LIMIT:
-            raise DashboardError(
-                f"ConfigMap would be {len(rendered.encode())} bytes, over the 1 MiB limit",
-                where=str(board.source),
-            )
+        rendered = _dump(dashboard_configmap(board, options.namespace))
         path = out / "configmaps" / f"{board.uid}.yaml"
         _write(path, rendered)
         written.append(path)
@@ -99,16 +142,8 @@ def render(
     written.append(path)
     if rule_files:
         written += _rule_directory(rule_files, out / "rules", rule_settings(options.settings))
-        rule = {
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PrometheusRule",
-            "metadata": {
-                "name": options.rule_name,
-                "namespace": options.namespace,
-                "labels": {"release": options.release, "app.kubernetes.io/part-of": "paas-sdk"},
-            },
-            "spec": {"groups": [g for f in rule_files for g in f.groups]},
-        }
+        groups = [g for f in rule_files for g in f.groups]
+        rule = prometheus_rule(options.rule_name, options.namespace, options.release, groups)
         path = out / "prometheusrule.yaml"
         _write(path, _dump(rule))
         written.append(path)

@@ -33,7 +33,10 @@ class Grafana:
         return GrafanaApi.from_url(self.url, credential=self.token, timeout=10)
 
 
-TEST_FOLDERS = ("paas", "paas-delivery", "team-shop")
+TEST_FOLDERS = ("paas", "paas-delivery", "paas-platform", "team-shop")
+# the platform components' folder and rule files (etcd, the API server, CoreDNS)
+PLATFORM = "paas-platform"
+PLATFORM_RULES = frozenset({"etcd.yaml", "kube_apiserver.yaml", "coredns.yaml"})
 TEST_DASHBOARDS = ("mine",)
 
 

@@ -47,7 +47,7 @@ def test_render_writes_file_provisioning_for_each_folder(tmp_path: Path) -> None
     config = yaml.safe_load((tmp_path / "provisioning/dashboards/paas.yaml").read_text())
     assert config["apiVersion"] == 1
     providers = {p["folderUid"]: p for p in config["providers"]}
-    assert set(providers) == {"paas", "paas-delivery"}
+    assert set(providers) == {"paas", "paas-delivery", "paas-platform"}
     assert providers["paas-delivery"]["folder"] == "PaaS delivery"
     assert providers["paas-delivery"]["type"] == "file"
     assert providers["paas-delivery"]["options"]["path"] == "/etc/dash/paas-delivery"
@@ -63,7 +63,11 @@ def test_render_writes_one_sidecar_configmap_per_dashboard(tmp_path: Path) -> No
         assert configmap["kind"] == "ConfigMap"
         assert configmap["metadata"]["namespace"] == "grafana"
         assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
-        assert configmap["metadata"]["annotations"]["grafana_folder"] in ("PaaS", "PaaS delivery")
+        assert configmap["metadata"]["annotations"]["grafana_folder"] in (
+            "PaaS",
+            "PaaS delivery",
+            "PaaS platform",
+        )
         ((name, text),) = configmap["data"].items()
         assert json.loads(text)["uid"] == name.removesuffix(".json") == path.stem
 

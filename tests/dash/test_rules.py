@@ -138,7 +138,7 @@ def test_an_unknown_setting_is_one_clear_error(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(main, ["render", "--out", str(tmp_path), "--set", "colour=red"])
     assert result.exit_code == 2
-    assert "error: unknown rule setting 'colour' (known: error_ratio_min_requests_per_second" in (
+    assert "error: unknown rule setting 'colour' (known: coredns_selector, error_ratio_min" in (
         result.output
     )
 

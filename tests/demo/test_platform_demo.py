@@ -40,7 +40,10 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
         "Prometheus scraping",
         "dashboards rendered",
         "dashboards previewed",
+        "applied to Kubernetes",
     }
+    assert "paas-sdk-kube-apiserver" in summary["kubernetes"]["prometheusrules"]
+    assert "grafana-dashboard-paas-etcd" in summary["kubernetes"]["configmaps"]
     assert summary["config"]["after"] == "bonjour"
     # the HTTP orders and the one the Java consumer placed over Triple
     assert summary["logs"]["order_placed"] == summary["traffic"]["placed"] + 1

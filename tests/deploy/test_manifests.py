@@ -160,4 +160,4 @@ def test_the_prometheus_rule_and_dashboard_config_maps_are_deployed(
         cm for cm in by_kind(overlay, "ConfigMap").values()
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
     ]  # fmt: skip
-    assert len(dashboards) == 6
+    assert len(dashboards) == 9

@@ -11,6 +11,7 @@ repository included), so keeping that one directory keeps every download.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paas_sdk.errors import HarnessError
+from paas_sdk.testing.servers._gobuild import build_coredns, build_kubernetes, module_files
 
 ZOOKEEPER_VERSION = "3.9.4"
 KAFKA_VERSION = "4.1.1"
@@ -32,6 +34,17 @@ DUBBO_VERSION = "3.3.5"
 PROTOC_VERSION = "3.25.7"
 # builds the kustomize output that deploy/'s tests validate; from the Go module proxy
 KUSTOMIZE_VERSION = "v5.6.0"
+# the API server and etcd that `paas-dash apply` and deploy/'s tests talk to, and CoreDNS, whose
+# metrics the platform's rules watch; all built from the Go module proxy (see _gobuild)
+KUBERNETES_VERSION = "v1.37.2"
+ETCD_VERSION = "v3.7.0"
+COREDNS_VERSION = "v1.14.7"
+# the PrometheusRule and ServiceMonitor CRDs (deploy/ has both), files of the operator's module
+PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
+OPERATOR_CRDS = (
+    "monitoring.coreos.com_prometheusrules.yaml",
+    "monitoring.coreos.com_servicemonitors.yaml",
+)
 # bumped when the set of jars fetched for a server changes, so a stale cache is refetched
 _ZOOKEEPER_LAYOUT = 2
 
@@ -90,6 +103,24 @@ class Cache:
         return self.root / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
 
     @property
+    def kubernetes_bin(self) -> Path:
+        """kube-apiserver and etcd; keyed on the Go version too, which the binaries embed."""
+        return self.root / f"kubernetes-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}-{_go_version()}"
+
+    @property
+    def coredns(self) -> Path:
+        return self.root / f"coredns-{COREDNS_VERSION}-{_go_version()}" / "coredns"
+
+    @property
+    def operator_crds(self) -> Path:
+        return self.root / f"prometheus-operator-crds-{PROMETHEUS_OPERATOR_VERSION}"
+
+    @property
+    def operator_crd_files(self) -> list[Path]:
+        """The PrometheusRule and ServiceMonitor CRDs, for `KubernetesCluster(crds=...)`."""
+        return [self.operator_crds / name for name in OPERATOR_CRDS]
+
+    @property
     def maven_repository(self) -> Path:
         return self.root / "m2"
 
@@ -103,6 +134,9 @@ class Cache:
             "dubbo": _complete(self.dubbo_libs.parent),
             "dubbo_compiler": _complete(self.dubbo_compiler),
             "kustomize": _complete(self.kustomize.parent),
+            "kubernetes": _complete(self.kubernetes_bin),
+            "coredns": _complete(self.coredns.parent),
+            "operator_crds": _complete(self.operator_crds),
             "prometheus": shutil.which("prometheus") is not None
             and shutil.which("promtool") is not None,
         }
@@ -251,6 +285,27 @@ class Cache:
             raise HarnessError(f"go install failed:\n{result.stderr[-3000:]}", where="kustomize")
         _mark_complete(target)
 
+    def _fetch_kubernetes(self) -> None:
+        self.kubernetes_bin.mkdir(parents=True, exist_ok=True)
+        build_kubernetes(self.kubernetes_bin, self.root, KUBERNETES_VERSION, ETCD_VERSION)
+        _mark_complete(self.kubernetes_bin)
+
+    def _fetch_coredns(self) -> None:
+        self.coredns.parent.mkdir(parents=True, exist_ok=True)
+        build_coredns(self.coredns.parent, self.root, COREDNS_VERSION)
+        _mark_complete(self.coredns.parent)
+
+    def _fetch_operator_crds(self) -> None:
+        module_files(
+            self.root,
+            "github.com/prometheus-operator/prometheus-operator",
+            PROMETHEUS_OPERATOR_VERSION,
+            subdir="example/prometheus-operator-crd",
+            names=OPERATOR_CRDS,
+            target=self.operator_crds,
+        )
+        _mark_complete(self.operator_crds)
+
     def _maven_libs(
         self,
         target: Path,
@@ -314,6 +369,15 @@ class Cache:
                 f"mvn {goals[0]} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}",
                 where=str(cwd),
             )
+
+
+@functools.cache
+def _go_version() -> str:
+    go = shutil.which("go")
+    if go is None:
+        return "go-missing"
+    result = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "go-unknown"
 
 
 def _complete(path: Path) -> bool:
