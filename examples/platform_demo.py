@@ -4,11 +4,11 @@ It starts real ZooKeeper, Kafka, Elasticsearch and Prometheus, the Apollo double
 Jenkins and Spinnaker simulators; runs the example order service (config from Apollo, its Triple
 endpoint registered in ZooKeeper, ECS logs to Kafka, metrics) and paas-exporter; drives traffic
 and one config change; has a Java Dubbo consumer call the service through ZooKeeper;
-indexes the shipped logs into Elasticsearch with `paas-logs`; has Prometheus scrape both; renders
-the dashboards with `paas-dash` (or syncs them when GRAFANA_URL is set), draws a preview of each
-from Prometheus' live data; starts a real Kubernetes API server (with etcd), applies the
-dashboards and rules to it with `paas-dash apply` and shows what it stored; and prints what
-happened and where the previews are.
+indexes the shipped logs into Elasticsearch with a running `paas-logs index`; has Prometheus
+scrape the service, the exporter and the indexer; renders the dashboards with `paas-dash` (or
+syncs them when GRAFANA_URL is set); starts a real Kubernetes API server (with etcd), applies the
+dashboards and rules to it with `paas-dash apply` and shows what it stored; draws a preview of
+each dashboard from Prometheus' live data; and prints what happened and where the previews are.
 
     scripts/demo                          # run until Ctrl-C
     scripts/demo --once --summary s.json  # stop after the summary; exit 1 if a check failed
@@ -149,11 +149,11 @@ class Demo:
         self.change_config(apollo, service["url"])
         self.show_registration(zookeeper.hosts)
         self.call_from_java(zookeeper.hosts)
-        self.index_logs(kafka.bootstrap_servers, elasticsearch.url)
+        self.index_logs(kafka.bootstrap_servers, elasticsearch.url, prometheus)
         self.show_prometheus(prometheus)
         self.dashboards()
+        self.apply_to_kubernetes(prometheus)  # before the previews: etcd's and the API server's too
         self.previews(prometheus, service["url"], service["triple"])
-        self.apply_to_kubernetes(prometheus)
 
     def start_workloads(
         self,
@@ -288,25 +288,34 @@ class Demo:
             f"{', '.join(self.summary['java']['served_by']) or 'nobody'}; {placed[:1]}",
         )
 
-    def index_logs(self, bootstrap: str, es_url: str) -> None:
+    def index_logs(self, bootstrap: str, es_url: str, prometheus: PrometheusServer) -> None:
+        # The indexer runs as it does on the platform: a long-lived consumer with its metrics
+        # scraped, so the log pipeline dashboard's indexer panels have data too.
         logs = str(BIN / "paas-logs")
-        with console.status("indexing the shipped logs into Elasticsearch ..."):
-            subprocess.run([logs, "setup", "--es", es_url], check=True, capture_output=True)
-            subprocess.run(
-                [logs, "index", "--es", es_url, "--bootstrap", bootstrap, "--topic", LOG_TOPIC,
-                 "--idle-exit", "5", "--quiet"],
-                check=True, capture_output=True, timeout=180,
-            )  # fmt: skip
-        es = Elasticsearch(es_url, request_timeout=30)
-        es.indices.refresh(index=f"{LOG_TOPIC}*")
-        placed = es.count(
-            index=f"{LOG_TOPIC}*",
-            query={"bool": {"filter": [
-                {"term": {"service.name": APP_ID}}, {"match_phrase": {"message": "order placed"}},
-            ]}},
-        )["count"]  # fmt: skip
-        total = es.count(index=f"{LOG_TOPIC}*")["count"]
+        indexer_port = free_port()
+        subprocess.run([logs, "setup", "--es", es_url], check=True, capture_output=True)
+        self.spawn(
+            "paas-logs-index",
+            [logs, "index", "--es", es_url, "--bootstrap", bootstrap, "--topic", LOG_TOPIC,
+             "--metrics-host", "127.0.0.1", "--metrics-port", str(indexer_port),
+             "--progress-every", "5"],
+            dict(os.environ),
+        )  # fmt: skip
+        prometheus.scrape("paas-logs-index", [f"127.0.0.1:{indexer_port}"])
         expected = self.summary["traffic"]["placed"] + self.summary.get("java", {}).get("placed", 0)
+        es = Elasticsearch(es_url, request_timeout=30)
+        placed_query = {"bool": {"filter": [
+            {"term": {"service.name": APP_ID}}, {"match_phrase": {"message": "order placed"}},
+        ]}}  # fmt: skip
+
+        def placed_indexed() -> int:
+            es.indices.refresh(index=f"{LOG_TOPIC}*")
+            return int(es.count(index=f"{LOG_TOPIC}*", query=placed_query)["count"])
+
+        with console.status("indexing the shipped logs into Elasticsearch ..."):
+            _wait(lambda: placed_indexed() >= expected, timeout=120)
+        placed = placed_indexed()
+        total = es.count(index=f"{LOG_TOPIC}*")["count"]
         self.summary["logs"] = {"indexed": total, "order_placed": placed, "expected": expected}
         self.check(
             "logs shipped and indexed",
