@@ -115,6 +115,13 @@ COMMANDS: dict[str, Callable[[int], list[str]]] = {
     ],
     "uvicorn-run": lambda port: [PYTHON, "-m", "tests.integrations.service", "uvicorn", str(port)],
     "flask-run": lambda port: [PYTHON, "-m", "tests.integrations.service", "flask", str(port)],
+    "django-runserver": lambda port: [
+        PYTHON,
+        "-m",
+        "tests.integrations.service",
+        "django",
+        str(port),
+    ],
 }
 
 

@@ -1,8 +1,9 @@
-"""The service the server tests run: one slow-ish route, as WSGI (Flask) and ASGI (Starlette).
+"""The service the server tests run: one slow-ish route, as WSGI (Flask, Django) and ASGI
+(Starlette).
 
     gunicorn -c python:paas_sdk.integrations.gunicorn -w 2 tests.integrations.service:wsgi
     python -m paas_sdk.integrations.uvicorn tests.integrations.service:asgi --workers 2
-    python -m tests.integrations.service flask|uvicorn PORT
+    python -m tests.integrations.service flask|django|uvicorn PORT
 
 It exposes one Dubbo provider (``TEST_INTERFACE``) so the tests can watch it leave ZooKeeper.
 """
@@ -85,11 +86,55 @@ def wsgi(environ: dict[str, object], start_response: object) -> object:
 _wsgi: object = None
 
 
+def django_application() -> object:
+    """The Django app as its `wsgi.py` builds it, instrumented (`WSGI_APPLICATION` names this)."""
+    from django.core.wsgi import get_wsgi_application
+
+    application = instrument(get_wsgi_application())
+    platform = paas_sdk.platform.current()
+    assert platform is not None
+    _expose(platform)
+    return application
+
+
+def _run_django(port: int) -> None:
+    """Django's own server, as `manage.py runserver --noreload` runs it, settings in code."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import path
+
+    def django_work(_: HttpRequest) -> HttpResponse:
+        time.sleep(_DELAY)
+        return HttpResponse(f"ok {os.getpid()}\n", content_type="text/plain")
+
+    global urlpatterns  # noqa: PLW0603
+    urlpatterns = [path("work", django_work)]
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="server-tests-only",
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=[],
+        INSTALLED_APPS=[],
+        WSGI_APPLICATION=f"{__name__}.django_wsgi",
+    )
+    global django_wsgi  # noqa: PLW0603
+    django_wsgi = django_application()
+    call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+
+
+urlpatterns: list[object] = []
+django_wsgi: object = None
+
+
 if __name__ == "__main__":
     runner, port = sys.argv[1], int(sys.argv[2])
     if runner == "flask":
         flask_app.wsgi_app = _make_wsgi()  # type: ignore[method-assign,assignment]
         flask_app.run(port=port)
+    elif runner == "django":
+        _run_django(port)
     else:
         from paas_sdk.integrations.uvicorn import run
 

@@ -74,7 +74,12 @@ def test_sigterm_deregisters_at_once_drains_without_failures_and_stops_in_time(
     assert "shutdown finished" in log
     assert "Traceback" not in log
     # the server's own lines are ECS records too, without terminal colours
-    server_logger = {"gunicorn": "gunicorn.error", "uvicorn": "uvicorn.error", "flask": "werkzeug"}
+    server_logger = {
+        "gunicorn": "gunicorn.error",
+        "uvicorn": "uvicorn.error",
+        "flask": "werkzeug",
+        "django": "django.server",
+    }
     assert f'"logger":"{server_logger[kind.split("-", maxsplit=1)[0]]}"' in log
     assert "\x1b[" not in log
 
@@ -91,7 +96,7 @@ def test_ctrl_c_in_a_terminal_stops_within_a_second(
     # a supervisor adds its own round: gunicorn's arbiter alone needs about a second for a quick
     # shutdown (it polls its workers every 0.1 s, each sleeps 0.1 s before exiting; 0.95 s
     # measured here without the SDK), uvicorn's joins children it may just have respawned
-    limit = 1.0 if kind in ("uvicorn-run", "flask-run") else 2.5
+    limit = 1.0 if kind in ("uvicorn-run", "flask-run", "django-runserver") else 2.5
     assert gone < limit, f"still running {gone:.1f} s after Ctrl-C:\n{served.log()[-3000:]}"
 
 
