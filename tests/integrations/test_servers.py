@@ -66,10 +66,9 @@ def test_sigterm_deregisters_at_once_drains_without_failures_and_stops_in_time(
     # connection still waiting in its accept queue then is the server's to refuse
     failed = [r for r in results if r[2] != "200" and r[1] < DRAIN]
     assert failed == [], (failed, log[-3000:])
-    # gunicorn's arbiter then reaps its workers on a 0.1 s loop, each worker tearing down its
-    # interpreter: on this 2-core machine that alone adds up to 1.5 s after the handed-on signal
-    allowance = 3.0 if kind.startswith("gunicorn") else 2.0
-    assert DRAIN - 0.3 <= stopped <= DRAIN + allowance, log[-3000:]
+    # the issue's bound for every server; measured here on a quiet machine: drain + 0.3 s to
+    # drain + 1.1 s (gunicorn's arbiter reaping its workers included)
+    assert DRAIN - 0.3 <= stopped <= DRAIN + 2.0, log[-3000:]
     assert served.process.returncode in (0, -signal.SIGTERM), log[-3000:]
     assert "shutdown finished" in log
     assert "Traceback" not in log
@@ -93,11 +92,9 @@ def test_ctrl_c_in_a_terminal_stops_within_a_second(
     wait_ready(served)
     subprocess.run(["tmux", "send-keys", "-t", served.session, "C-c"], check=True)
     gone = wait_until(lambda: not served.alive(), timeout=10, interval=0.02)
-    # a supervisor adds its own round: gunicorn's arbiter alone needs about a second for a quick
-    # shutdown (it polls its workers every 0.1 s, each sleeps 0.1 s before exiting; 0.95 s
-    # measured here without the SDK), uvicorn's joins children it may just have respawned
-    limit = 1.0 if kind in ("uvicorn-run", "flask-run", "django-runserver") else 2.5
-    assert gone < limit, f"still running {gone:.1f} s after Ctrl-C:\n{served.log()[-3000:]}"
+    # measured on a quiet machine: 0.1 s (single process) to 0.55 s (a supervisor and its
+    # workers); a loaded machine stretches the supervisors' shutdown rounds
+    assert gone < 1.0, f"still running {gone:.1f} s after Ctrl-C:\n{served.log()[-3000:]}"
 
 
 @pytest.mark.parametrize("kind", MULTI_WORKER)
