@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from paas_sdk.dash.catalog import Dashboard
-from paas_sdk.errors import DashboardError
+from paas_sdk.errors import DashboardError, connection_failure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -219,7 +219,7 @@ class _Prometheus:
             answer = self._client.get("/api/v1/status/buildinfo")
         except httpx.HTTPError as error:
             raise DashboardError(
-                f"cannot reach Prometheus: {type(error).__name__}", where=self.url
+                f"cannot reach Prometheus: {connection_failure(error)}", where=self.url
             ) from None
         if answer.status_code != 200:
             raise DashboardError(
@@ -233,7 +233,7 @@ class _Prometheus:
             answer = self._client.get(path, params=params)
         except httpx.HTTPError as error:
             raise DashboardError(
-                f"cannot reach Prometheus: {type(error).__name__}", where=self.url
+                f"cannot reach Prometheus: {connection_failure(error)}", where=self.url
             ) from None
         try:
             body = answer.json()

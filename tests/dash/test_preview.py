@@ -125,7 +125,7 @@ def test_an_unreachable_prometheus_is_one_message_and_writes_nothing(tmp_path: P
     )
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"error: http://127.0.0.1:{port}: cannot reach Prometheus: ConnectError"
+        f"error: http://127.0.0.1:{port}: cannot reach Prometheus: Connection refused"
     )
     assert not out.exists()
 
