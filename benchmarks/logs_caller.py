@@ -1,13 +1,12 @@
-"""Caller-thread cost of ``logger.info`` through EcsFormatter + KafkaLogHandler (real Kafka),
+"""Caller cost of ``logger.info`` through EcsFormatter + KafkaLogHandler (real Kafka),
 against stdlib ``Formatter`` + ``StreamHandler`` to /dev/null and ecs-logging's StdlibFormatter.
 
-Run: ``.venv/bin/python benchmarks/logs_caller.py [--quick]``. Targets: at most 1.2x the stdlib
-plain path, at least 4x faster than ecs-logging.
-
-The targets are judged on the caller thread's CPU time: on this 2-core machine the Kafka broker
-runs beside the benchmark and is busy only while the Kafka path is measured, so wall time also
-counts the broker taking the CPU away. Wall time is printed too. Paths are measured in turns,
-round after round, so a slower moment of the machine falls on all of them.
+Run: ``.venv/bin/python benchmarks/logs_caller.py [--quick]``. The call is ``logger.info`` with
+two ``extra=`` fields, one of them dotted. Targets, judged on wall time (what a request waits;
+the handler's background thread and the broker compete with the caller for the interpreter and
+the CPU): at most 1.1x the stdlib plain path, and ecs-logging at least 5x slower than ours. The
+calling thread's CPU time is printed too. Paths are measured in turns, round after round, so a
+slower moment of the machine falls on all of them; each path's best round counts.
 """
 
 from __future__ import annotations
@@ -37,7 +36,12 @@ def _per_call_us(logger: logging.Logger, calls: int) -> tuple[float, float]:
     """Wall time and the calling thread's CPU time per call, in microseconds."""
     wall, cpu = time.perf_counter(), time.thread_time()
     for n in range(calls):
-        logger.info("order %d placed for %s", n, "alice", extra={"http.request.method": "POST"})
+        logger.info(
+            "order %d placed for %s",
+            n,
+            "alice",
+            extra={"http.request.method": "POST", "customer_tier": "gold"},
+        )
     return (
         (time.perf_counter() - wall) / calls * 1e6,
         (time.thread_time() - cpu) / calls * 1e6,
@@ -93,12 +97,12 @@ def main() -> None:
         )
     ours, ecs = "EcsFormatter + KafkaLogHandler", "ecs-logging StdlibFormatter (anchor)"
     print(
-        f"Kafka path vs stdlib plain: {cpu[ours] / cpu[base]:.2f}x CPU (target <= 1.2x), "
-        f"{wall[ours] / wall[base]:.2f}x wall"
+        f"Kafka path vs stdlib plain: {wall[ours] / wall[base]:.2f}x wall (target <= 1.1x), "
+        f"{cpu[ours] / cpu[base]:.2f}x CPU"
     )
     print(
-        f"ecs-logging vs Kafka path: {cpu[ecs] / cpu[ours]:.2f}x slower CPU (target >= 4x), "
-        f"{wall[ecs] / wall[ours]:.2f}x wall"
+        f"ecs-logging vs Kafka path: {wall[ecs] / wall[ours]:.2f}x slower wall (target >= 5x), "
+        f"{cpu[ecs] / cpu[ours]:.2f}x CPU"
     )
     print(f"records not delivered after close: {lost}")
 

@@ -15,7 +15,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -45,6 +45,7 @@ DEFAULT_REDACTED_KEYS: frozenset[str] = frozenset(
 # Words too common to match inside a longer key (``author``, ``session_count``): whole keys only.
 _WHOLE_KEYS_ONLY = frozenset({"auth", "session", "csrf", "symfony"})
 REDACTED = "[REDACTED]"
+_REDACTED_JSON = orjson.dumps(REDACTED)
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -115,10 +116,38 @@ _PLAIN_RECORD_KEYS = list(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _PLAIN_RECORD_SIZE = len(_PLAIN_RECORD_KEYS)
 _LAST_RECORD_KEY = _PLAIN_RECORD_KEYS[-1]
 
+
+def _extra_names(attrs: dict[str, Any]) -> tuple[str, ...]:
+    """The names of a record's attributes that may be ``extra=`` fields: those after its own,
+    or all of them if something has reordered its own (none if it has no more than those)."""
+    if len(attrs) <= _PLAIN_RECORD_SIZE:
+        return ()
+    names = tuple(attrs)
+    if names[_PLAIN_RECORD_SIZE - 1] == _LAST_RECORD_KEY:
+        return names[_PLAIN_RECORD_SIZE:]
+    return names
+
+
+# The top-level fields the formatter writes for each record (see `EcsFormatter._record_fields`).
+_RECORD_FIELDS = frozenset(
+    {"@timestamp", "log", "message", "event", "process", "trace", "span", "error"}
+)
 # What to do with one attribute of a record: None (the record's own) or (dotted path, names a
-# secret, lies under a per-process field).
+# secret, lies under a field the formatter writes itself).
 _ExtraPlan = tuple[tuple[str, ...], bool, bool] | None
 _UNKNOWN: Any = object()
+# The JSON of a record's extra fields: a template with a ``%s`` per value, and per value the
+# attribute it comes from and whether it names a secret.
+_ExtrasShape = tuple[bytes, tuple[tuple[str, bool], ...]]
+
+
+class _Slot(NamedTuple):
+    """Where one extra value goes in an `_ExtrasShape` being worked out."""
+
+    name: str
+    secret: bool
+
+
 # Values with nothing inside to redact.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -153,17 +182,28 @@ def new_record_id() -> str:
     return _ids.next()
 
 
-def _otel_ids() -> Callable[[], tuple[str, str] | None] | None:
+def _trace_part(ids: tuple[str, str]) -> bytes:
+    return b',"trace":{"id":%s},"span":{"id":%s}' % (orjson.dumps(ids[0]), orjson.dumps(ids[1]))
+
+
+def _trace_reader() -> Callable[[], tuple[str, str] | None]:
+    """What gives the current (trace id, span id): OpenTelemetry's current span when
+    OpenTelemetry is installed and a span is active, else `current_trace`."""
     try:
         from opentelemetry import trace  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        return None
+        return current_trace.get
+    sdk_ids, current_span, no_span = current_trace.get, trace.get_current_span, trace.INVALID_SPAN
 
     def read() -> tuple[str, str] | None:
-        ctx = trace.get_current_span().get_span_context()
-        if not ctx.is_valid:
-            return None
-        return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+        try:
+            span = current_span()
+            ctx = None if span is no_span else span.get_span_context()
+        except Exception:  # a broken tracer must not break logging
+            ctx = None
+        if ctx is not None and ctx.is_valid:
+            return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+        return sdk_ids()
 
     return read
 
@@ -242,13 +282,16 @@ class EcsFormatter(logging.Formatter):
         self._secret = SecretKeys(self.redact)
         self._dataset = dataset or f"{self.context.app_id}.log"
         self._static = self._static_fields(self.context)
-        # The per-process fields, encoded once: most documents are the per-record part with
-        # these bytes spliced in before the closing brace.
-        self._static_tail = b"," + orjson.dumps(self._static)[1:]
-        self._otel = _otel_ids()
+        # The per-process fields, encoded once for the lines written from pieces
+        self._static_part = b"," + orjson.dumps(self._static)[1:-1]
+        self._trace = _trace_reader()
         self._second = -1
-        self._second_text = ""
+        self._second_text = b""
         self._extra_keys: dict[str, _ExtraPlan] = {}
+        self._event_head = b'"event":{"dataset":%s,"id":' % orjson.dumps(self._dataset)
+        self._log_parts: dict[tuple[Any, ...], bytes] = {}
+        self._extras_shapes: dict[tuple[str, ...], _ExtrasShape] = {}
+        self._process_parts: dict[tuple[Any, ...], bytes] = {}
 
     @staticmethod
     def _static_fields(ctx: ServiceContext) -> dict[str, Any]:
@@ -278,39 +321,55 @@ class EcsFormatter(logging.Formatter):
             service["node"] = {"name": ctx.pod_name}
         return fields
 
-    def _record_fields(self, record: logging.LogRecord, record_id: str) -> dict[str, Any]:
-        """The fields that vary from record to record, extras not included."""
+    def _message(self, record: logging.LogRecord) -> str:
         try:
             message = record.getMessage()
         except Exception:  # wrong arguments for the format string: keep both, never raise
             message = f"{record.msg!r} % {record.args!r}"
+        if type(message) is not str:
+            message = str(message)
         if "\x1b[" in message:
             message = _ANSI.sub("", message)
-        # @timestamp: the text of the whole second is kept until the second changes
-        micros = round(record.created * 1_000_000)
-        second, fraction = divmod(micros, 1_000_000)
+        return message
+
+    def _timestamp(self, created: float) -> bytes:
+        """``@timestamp`` in UTC with microseconds; the text of the whole second is kept until
+        the second changes."""
+        second, fraction = divmod(round(created * 1_000_000), 1_000_000)
         if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
             self._second = second
-        doc: dict[str, Any] = {
-            "@timestamp": "%s.%06dZ" % (self._second_text, fraction),  # noqa: UP031 (faster)
-            "log": {
-                "level": record.levelname,
-                "logger": record.name,
-                "origin": {
-                    "function": record.funcName,
-                    "file": {"name": record.filename, "line": record.lineno},
-                },
-            },
-            "message": message if type(message) is str else str(message),
-            "event": {"dataset": self._dataset, "id": record_id},
-            "process": {
-                "pid": record.process,
-                "name": record.processName,
-                "thread": {"id": record.thread, "name": record.threadName},
+        return b"%s.%06dZ" % (self._second_text, fraction)
+
+    @staticmethod
+    def _log_field(record: logging.LogRecord) -> dict[str, Any]:
+        return {
+            "level": record.levelname,
+            "logger": record.name,
+            "origin": {
+                "function": record.funcName,
+                "file": {"name": record.filename, "line": record.lineno},
             },
         }
-        ids = self._trace() if self._otel is not None else current_trace.get()
+
+    @staticmethod
+    def _process_field(record: logging.LogRecord) -> dict[str, Any]:
+        return {
+            "pid": record.process,
+            "name": record.processName,
+            "thread": {"id": record.thread, "name": record.threadName},
+        }
+
+    def _record_fields(self, record: logging.LogRecord, record_id: str) -> dict[str, Any]:
+        """The fields that vary from record to record, extras not included."""
+        doc: dict[str, Any] = {
+            "@timestamp": self._timestamp(record.created).decode(),
+            "log": self._log_field(record),
+            "message": self._message(record),
+            "event": {"dataset": self._dataset, "id": record_id},
+            "process": self._process_field(record),
+        }
+        ids = self._trace()
         if ids is not None:
             doc["trace"] = {"id": ids[0]}
             doc["span"] = {"id": ids[1]}
@@ -327,35 +386,19 @@ class EcsFormatter(logging.Formatter):
             doc.setdefault("error", {})["stack_trace"] = record.stack_info
         return doc
 
-    def _trace(self) -> tuple[str, str] | None:
-        if self._otel is not None:
-            try:
-                ids = self._otel()
-            except Exception:
-                ids = None
-            if ids is not None:
-                return ids
-        return current_trace.get()
-
     def _add_extras(self, doc: dict[str, Any], record: logging.LogRecord) -> bool:
         """Nest the record's ``extra=`` fields into `doc`; True if one of them lies under a
-        per-process field (``service.*``, ``host.*``, ...)."""
+        field the formatter writes itself (``service.*``, ``event.*``, ``log``, ...)."""
         attrs = record.__dict__
-        if len(attrs) <= _PLAIN_RECORD_SIZE:  # only records logged with extra= have more
-            return False
-        keys = iter(attrs)
-        # skip the record's own attributes, unless something has reordered them
-        if next(itertools.islice(keys, _PLAIN_RECORD_SIZE - 1, None)) != _LAST_RECORD_KEY:
-            keys = iter(attrs)
         plans = self._extra_keys
-        shared = False
-        for key in keys:
+        merges = False
+        for key in _extra_names(attrs):
             plan = plans.get(key, _UNKNOWN)
             if plan is _UNKNOWN:
                 plan = self._extra_key(key)
             if plan is None:
                 continue
-            path, secret, under_static = plan
+            path, secret, under_ours = plan
             value = attrs[key]
             if secret:
                 value = REDACTED
@@ -365,8 +408,8 @@ class EcsFormatter(logging.Formatter):
                 doc[key] = value
             else:  # the dicts of `doc` are its own, or fresh ones from _redacted
                 _nest(doc, path, value)
-            shared |= under_static
-        return shared
+            merges |= under_ours
+        return merges
 
     def to_document(
         self, record: logging.LogRecord, record_id: str | None = None
@@ -380,12 +423,13 @@ class EcsFormatter(logging.Formatter):
     def _extra_key(self, key: str) -> _ExtraPlan:
         """What to do with an attribute of a record, worked out once per key: None for the
         record's own attributes, else the dotted path, whether it names a secret and whether
-        it lies under a per-process field."""
+        it lies under a field the formatter writes itself."""
         if key in _RECORD_ATTRS or key.startswith("_"):
             plan: _ExtraPlan = None
         else:
             path = tuple(key.split("."))
-            plan = (path, self._secret(key), path[0] in self._static)
+            ours = path[0] in self._static or path[0] in _RECORD_FIELDS
+            plan = (path, self._secret(key), ours)
         if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
             self._extra_keys[key] = plan
         return plan
@@ -416,12 +460,110 @@ class EcsFormatter(logging.Formatter):
             return orjson.dumps(_scrub(doc), option=orjson.OPT_NON_STR_KEYS)
 
     def format_bytes(self, record: logging.LogRecord, record_id: str | None = None) -> bytes:
-        """The record as one UTF-8 JSON line without the newline."""
+        """The record as one UTF-8 JSON line without the newline.
+
+        Most records (no exception, no extra field under one of ours) are written from
+        pieces: the ``log`` part is encoded once per call site, the ``process`` part once per
+        thread, the per-process fields once; only the time, message, id and extras are encoded
+        per record. Any other record is `to_document` encoded, which is what every line equals.
+        """
         record_id = record_id or new_record_id()
-        doc = self._record_fields(record, record_id)
-        if self._add_extras(doc, record):  # merged with the per-process fields: the slow way
-            return self.encode(self.to_document(record, record_id))
-        return self.encode(doc)[:-1] + self._static_tail
+        if record.exc_info or record.exc_text or record.stack_info:
+            return self._document_line(record, record_id)
+        try:
+            attrs = record.__dict__
+            extras = b""
+            names = _extra_names(attrs)
+            if names:
+                shape = self._extras_shapes.get(names) or self._extras_shape(names)
+                if shape is None:  # an extra under one of our fields: merged the slow way
+                    return self._document_line(record, record_id)
+                extras, slots = shape
+                if slots:
+                    values = []
+                    for name, secret in slots:
+                        value = attrs[name]
+                        if type(value) in _SCALARS and not secret:
+                            values.append(orjson.dumps(value))
+                        else:
+                            values.append(self._extra_json(value, secret))
+                    extras %= tuple(values)
+            site = (record.name, record.levelname, record.funcName, record.filename, record.lineno)
+            log = self._log_parts.get(site) or self._log_part(site, record)
+            thread = (record.process, record.processName, record.thread, record.threadName)
+            process = self._process_parts.get(thread) or self._process_part(thread, record)
+            ids = self._trace()
+            message = orjson.dumps(record.getMessage())
+            if b"\\u001b[" in message:  # terminal colours, taken out the slow way
+                return self._document_line(record, record_id)
+            return b'{"@timestamp":"%s",%s,"message":%s,%s%s},%s%s%s%s}' % (
+                self._timestamp(record.created),
+                log,
+                message,
+                self._event_head,
+                orjson.dumps(record_id),
+                process,
+                b"" if ids is None else _trace_part(ids),
+                self._static_part,
+                extras,
+            )
+        except Exception:  # bad format arguments, a value orjson cannot encode: the slow way
+            return self._document_line(record, record_id)
+
+    def _document_line(self, record: logging.LogRecord, record_id: str) -> bytes:
+        return self.encode(self.to_document(record, record_id))
+
+    def _extra_json(self, value: Any, secret: bool) -> bytes:
+        return _REDACTED_JSON if secret else orjson.dumps(self._redacted(value))
+
+    def _extras_shape(self, names: tuple[str, ...]) -> _ExtrasShape | None:
+        """The JSON of a record's extra fields with these attribute names, as a template with a
+        slot per value, kept per set of names (bounded); None if one of them lies under a
+        field the formatter writes itself. Nesting is `_add_extras`'s: a later field
+        replaces an earlier one at the same place."""
+        tree: dict[str, Any] = {}
+        for name in names:
+            plan = self._extra_keys.get(name, _UNKNOWN)
+            if plan is _UNKNOWN:
+                plan = self._extra_key(name)
+            if plan is None:
+                continue
+            path, secret, under_ours = plan
+            if under_ours:
+                return None
+            _nest(tree, path, _Slot(name, secret))
+        slots: list[tuple[str, bool]] = []
+
+        def members(node: dict[str, Any]) -> bytes:
+            out = []
+            for key, value in node.items():
+                name = orjson.dumps(key).replace(b"%", b"%%")
+                if type(value) is dict:
+                    out.append(b"%s:{%s}" % (name, members(value)))
+                else:
+                    out.append(name + b":%s")
+                    slots.append((value.name, value.secret))
+            return b",".join(out)
+
+        body = members(tree)
+        shape = (b"," + body if body else b"", tuple(slots))
+        if len(self._extras_shapes) < 4096:
+            self._extras_shapes[names] = shape
+        return shape
+
+    def _log_part(self, site: tuple[Any, ...], record: logging.LogRecord) -> bytes:
+        """``"log":{...}`` of `record`, encoded once per call site (bounded)."""
+        part = orjson.dumps({"log": self._log_field(record)})[1:-1]
+        if len(self._log_parts) < 4096:
+            self._log_parts[site] = part
+        return part
+
+    def _process_part(self, thread: tuple[Any, ...], record: logging.LogRecord) -> bytes:
+        """``"process":{...}`` of `record`, encoded once per thread (bounded)."""
+        part = orjson.dumps({"process": self._process_field(record)})[1:-1]
+        if len(self._process_parts) < 4096:
+            self._process_parts[thread] = part
+        return part
 
     def format(self, record: logging.LogRecord) -> str:
         return self.format_bytes(record).decode("utf-8")

@@ -1,6 +1,6 @@
 """`KafkaLogHandler`: ships ECS records to Kafka without ever blocking the service.
 
-``produce()`` runs on the caller's thread (about 2 µs, never waits on the network); delivery
+``produce()`` runs on the caller's thread (about 1 µs, never waits on the network); delivery
 reports are served by one background thread named ``paas-logs``. Every record handed to the
 handler ends up counted exactly once as delivered, dropped or failed, or is still in flight.
 """
@@ -118,7 +118,6 @@ class KafkaLogHandler(logging.Handler):
         }
         # librdkafka's own lines: rate-limited, and to every handler but this one (see there)
         self._config["logger"] = LIBRDKAFKA_LOGGER
-        self._busy = threading.local()
         self._closed = False
         self._init_process_state()
         self.metrics.handlers.add(self)
@@ -145,7 +144,6 @@ class KafkaLogHandler(logging.Handler):
         self._dropped: dict[str, int] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
-        self._poller_ident: int | None = None
         self._pid = os.getpid()
         self._kafka_exception: type[Exception] = KafkaException
         try:
@@ -170,7 +168,6 @@ class KafkaLogHandler(logging.Handler):
             return
         self._poller = threading.Thread(target=self._poll_loop, name=THREAD_NAME, daemon=True)
         self._poller.start()
-        self._poller_ident = self._poller.ident
 
     def _poll_loop(self) -> None:
         producer, stop = self._producer, self._stop
@@ -192,16 +189,13 @@ class KafkaLogHandler(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        busy = self._busy
-        if getattr(busy, "active", False) or record.name.startswith(_OWN_LOGGERS):
-            return  # a record logged while shipping one, or by the Kafka client: would recurse
-        if self._closed or threading.get_ident() == self._poller_ident:
+        # The Kafka client's own lines (and this module's) would come back here for ever. A
+        # record logged while one is formatted (a value's __str__ that logs) is shipped as a
+        # record of its own, as stdlib handlers do.
+        if self._closed or record.name.startswith(_OWN_LOGGERS):
             return
-        busy.active = True
         try:
-            if self._pid != os.getpid():  # forked by a path that skipped the fork hooks
-                self._after_fork()
-            if self._poller is None:
+            if self._poller is None:  # the first record (in this process)
                 self._start_poller()
             record_id = self._ids.next()  # counted as emitted from here on
             try:
@@ -225,8 +219,6 @@ class KafkaLogHandler(logging.Handler):
                 self._drop("error", payload)
         except Exception:
             self.handleError(record)
-        finally:
-            busy.active = False
 
     def _on_full(self, producer: Any, payload: bytes, key: str | bytes | None) -> None:
         """librdkafka's queue is full: drop at once, or retry for at most `block_timeout`."""

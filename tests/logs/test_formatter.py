@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from typing import Any
 
 import orjson
@@ -34,10 +35,12 @@ def _record(
     *,
     exc_info: Any = None,
     extra: dict[str, Any] | None = None,
+    stack_info: bool = False,
 ) -> logging.LogRecord:
     logger = logging.getLogger("shop.orders")
+    sinfo = "Stack (most recent call last):\n  here" if stack_info else None
     return logger.makeRecord(
-        "shop.orders", logging.WARNING, "orders.py", 42, msg, args, exc_info, "place", extra
+        "shop.orders", logging.WARNING, "orders.py", 42, msg, args, exc_info, "place", extra, sinfo
     )
 
 
@@ -255,20 +258,94 @@ def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
     [
         None,
         {"http.request.method": "POST", "order_id": 7},
+        {"http.request.method": "GET", "http.request.id": "r1", "http.version": "1.1"},
+        {"a.b": 1, "a": "scalar"},  # a later field replaces an earlier one at the same place
+        {"a": "scalar", "a.b": 1},
+        {"50%": "half", "x%s.y": 2, 'quote"d': "q", "ünï.cødé": "ü"},
+        {"db.password": "hunter2", "user": {"name": "a", "api_key": "k"}, "ids": [1, {"t": 2}]},
+        {"blob": b"\xff", "when": {1, 2}, "huge": 2**80},  # not JSON as they are
+        {"_private": 1, "order_id": None, "ratio": 0.5, "ok": True},
         {"service.tier": "gold"},  # reaches into a per-process part: the document is merged
         {"service": "replaced", "labels.team": "shop"},
         {"event.action": "order-placed"},
+        {"log": "oops"},
+        {"process.custom": 1, "trace.id": "mine"},
     ],
 )
 def test_the_spliced_line_is_the_document(extra: dict[str, Any] | None) -> None:
-    """Most lines are the per-record part with the per-process part spliced in as bytes: the
-    result has each key once and equals the document built as a whole."""
+    """Most lines are written from pieces encoded once (per call site, per thread, per
+    process) and the values of the record: the result has each key once and equals the
+    document built as a whole, whatever the extra fields."""
     formatter = EcsFormatter(CONTEXT)
-    record = _record(extra=extra)
+    for _ in range(2):  # the second time from the pieces kept
+        record = _record(extra=extra)
+        line = formatter.format_bytes(record, "id-1")
+        assert line.count(b'"service":') == 1
+        assert line.count(b'"event":') == 1
+        assert line == formatter.encode(formatter.to_document(record, "id-1"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _record("colour \x1b[32mgreen\x1b[0m", ()),
+        lambda: _record("%d items", ("x",)),
+        lambda: _record("caf\udce9 %s", ("\u2603",)),
+        lambda: _record(stack_info=True),
+        lambda: _record(exc_info=(None, None, None)),
+    ],
+)
+def test_lines_of_unusual_records_are_their_documents(make: Any) -> None:
+    formatter = EcsFormatter(CONTEXT)
+    record = make()
     line = formatter.format_bytes(record, "id-1")
-    assert line.count(b'"service":') == 1
-    assert line.count(b'"event":') == 1
-    assert orjson.loads(line) == formatter.to_document(record, "id-1")
+    assert line == formatter.encode(formatter.to_document(record, "id-1"))
+
+
+def test_the_pieces_kept_follow_the_record() -> None:
+    """The ``log`` part is kept per call site and level, the ``process`` part per thread and
+    its name: a record never gets another one's."""
+    formatter = EcsFormatter(CONTEXT)
+    logger = logging.getLogger("shop.orders")
+    seen = []
+    for level, line, thread_name in [
+        (logging.INFO, 1, "MainThread"),
+        (logging.ERROR, 1, "MainThread"),
+        (logging.INFO, 2, "MainThread"),
+        (logging.INFO, 1, "worker-1"),
+    ]:
+        record = logger.makeRecord("shop.orders", level, "orders.py", line, "m", (), None)
+        record.threadName = thread_name
+        doc = orjson.loads(formatter.format_bytes(record))
+        seen.append(
+            (doc["log"]["level"], doc["log"]["origin"]["file"]["line"], doc["process"]["thread"])
+        )
+    thread = {"id": threading.get_ident()}
+    assert seen == [
+        ("INFO", 1, {**thread, "name": "MainThread"}),
+        ("ERROR", 1, {**thread, "name": "MainThread"}),
+        ("INFO", 2, {**thread, "name": "MainThread"}),
+        ("INFO", 1, {**thread, "name": "worker-1"}),
+    ]
+
+
+def test_trace_ids_from_an_opentelemetry_span() -> None:
+    """A service traced with OpenTelemetry: the active span's ids, before the SDK's own."""
+    from opentelemetry import trace
+
+    context = trace.SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736, span_id=0x00F067AA0BA902B7, is_remote=True
+    )
+    token = current_trace.set(("0" * 31 + "1", "0" * 15 + "1"))
+    try:
+        with trace.use_span(trace.NonRecordingSpan(context)):
+            inside = _doc(_record())
+        outside = _doc(_record())
+    finally:
+        current_trace.reset(token)
+    assert inside["trace"] == {"id": "4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert inside["span"] == {"id": "00f067aa0ba902b7"}
+    assert outside["trace"] == {"id": "0" * 31 + "1"}
 
 
 def test_attributes_a_record_factory_adds_are_fields_too() -> None:
