@@ -84,7 +84,9 @@ async def poll_costs(
 
     view = DeliveryView(config)
     up = DeliveryUpstreams(config, {})
+    started = time.perf_counter()
     out["first_cpu"] = await _timed(view.collect(up, time.time()))
+    out["first_wall"] = time.perf_counter() - started
     out["first_requests"] = up.requests
     cpu, requests = [], []
     for _ in range(5):
@@ -153,6 +155,7 @@ def main() -> None:
     ):
         r, c = costs[f"{name}_requests"], costs[f"{name}_cpu"] * 1000
         print(f"{label:34}{r:10.0f}{r / base_r:8.3f}{c:10.1f}{c / base_c:8.3f}")
+    print(f"first poll wall time: {costs['first_wall']:.1f} s")
     print(f"\n{'resident memory, MiB':34}{'without':>10}{'with':>10}{'ratio':>8}")
     print(
         f"{'RSS between polls':34}{rss_without:10.1f}{rss_with:10.1f}{rss_with / rss_without:8.3f}"

@@ -9,6 +9,7 @@ streamed and dropped past `max_response_bytes` instead of being read into memory
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import ssl
 from collections.abc import Mapping
@@ -158,11 +159,19 @@ def _ssl_context(target: AnyTarget | GitSource) -> ssl.SSLContext | bool:
     if not tls.verify:
         return False
     if tls.ca_file is None and tls.cert_file is None:
-        return True
+        return _default_ssl_context()
     context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
     if tls.cert_file is not None:
         context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
     return context
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """One context with the system's trusted CAs for every client that verifies with them: each
+    context holds its own copy of the CA store (about 1 MB), and clients are made per target
+    and made again after a failed poll. Files named in a target's `tls` are read afresh."""
+    return httpx.create_ssl_context()
 
 
 # -- shape checks for parsers: every mismatch is an UpstreamError naming where -----------------

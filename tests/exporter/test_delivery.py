@@ -5,6 +5,8 @@ exporter's reading of the APIs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import statistics
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from paas_exporter.config import parse_config
@@ -429,3 +432,61 @@ def test_at_200_applications_x_30_days_a_poll_adds_a_few_requests(
     assert steady == [1, 1, 1]
     assert new <= 1 + 2 * 5
     assert len(series(samples, "delivery_recent_deployments")) == 400 * 3 * 3
+
+
+def _resident_mib(sims: tuple[Any, ...], tmp_path: Path, delivery: bool) -> float:
+    """Resident memory between polls of a real `paas-exporter` (its own process; the simulators
+    are in this one) once every target, and the view if configured, has been polled three
+    times: the least VmRSS seen over the next 4 s, sampled every 50 ms (a poll under way holds
+    its answers until it ends)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    cfg = config(sims, timeout=60, interval=2)
+    for target in cfg["targets"]:
+        target.update(interval=5, timeout=60)
+    if not delivery:
+        del cfg["delivery"]
+    path = tmp_path / f"exporter-{delivery}.yaml"
+    path.write_text(yaml.safe_dump({**cfg, "listen": {"host": "127.0.0.1", "port": port}}))
+    wanted = ["harbor", "jenkins", "spin", *(["delivery"] if delivery else [])]
+    child = subprocess.Popen([EXPORTER, "--config", str(path), "--log-level", "WARNING"])
+    status = Path(f"/proc/{child.pid}/status")
+    try:
+        successes: dict[str, set[float]] = defaultdict(set)
+        deadline = time.monotonic() + 240
+        while min(len(successes[t]) for t in wanted) < 3:
+            assert time.monotonic() < deadline, f"polled {dict(successes)} in 240 s"
+            assert child.poll() is None, "the exporter stopped"
+            time.sleep(0.5)
+            with contextlib.suppress(httpx.HTTPError):
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+                last = series(parse_samples(text), "paas_exporter_last_success_timestamp_seconds")
+                for labels, value in last.items():
+                    successes[dict(labels)["target"]].add(value)
+        least = float("inf")
+        for _ in range(80):
+            rss = next(line for line in status.read_text().splitlines() if line[:6] == "VmRSS:")
+            least = min(least, int(rss.split()[1]) / 1024)
+            time.sleep(0.05)
+        return least
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def test_at_200_applications_x_30_days_the_view_adds_at_most_a_tenth_to_resident_memory(
+    tmp_path: Path,
+) -> None:
+    """The same exporter polling the same world (the world's jobs, repositories and pipelines
+    among others), with and without the delivery view, measured between polls."""
+    world = DeliveryWorld.generate(200, 30, now_ms=int(time.time() * 1000) - 60_000)
+    with (
+        HarborSimulator(projects=20) as harbor,
+        JenkinsSimulator(jobs=200, folders=10, depth=2) as jenkins,
+        SpinnakerSimulator(applications=5) as spinnaker,
+    ):
+        install(world, harbor=harbor, jenkins=jenkins, spinnaker=spinnaker)
+        sims = (harbor, jenkins, spinnaker)
+        without = _resident_mib(sims, tmp_path, delivery=False)
+        with_view = _resident_mib(sims, tmp_path, delivery=True)
+    assert with_view <= without * 1.10, f"{without:.1f} MiB without the view, {with_view:.1f} with"
