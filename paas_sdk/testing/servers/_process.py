@@ -82,7 +82,29 @@ def java_home() -> Path:
     return Path(java).resolve().parent.parent
 
 
-class ServerProcess:
+class Running:
+    """Something the harness starts and stops, used as ``with X() as x:``: stopped on leaving,
+    whatever happened inside."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(Running):
     """Base of the real servers: a working directory, a log file and one child process."""
 
     name = "server"
@@ -209,17 +231,6 @@ class ServerProcess:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     os.chown(root, uid, gid)
@@ -232,7 +243,7 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
 N = TypeVar("N", bound=ServerProcess)
 
 
-class ServerGroup(Generic[N]):
+class ServerGroup(Running, Generic[N]):
     """Several servers that form one cluster (a KRaft quorum, a ZooKeeper ensemble): started
     together, since no node is ready before a majority runs; each node killed or restarted
     alone."""
@@ -255,14 +266,3 @@ class ServerGroup(Generic[N]):
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

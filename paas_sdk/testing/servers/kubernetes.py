@@ -15,14 +15,13 @@ import secrets
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 import yaml
 
 from paas_sdk.errors import HarnessError
-from paas_sdk.testing.servers._process import ServerProcess, free_port, wait_for
+from paas_sdk.testing.servers._process import Running, ServerProcess, free_port, wait_for
 from paas_sdk.testing.servers.cache import Cache
 
 __all__ = ["APIServer", "EtcdServer", "KubernetesCluster"]
@@ -159,7 +158,7 @@ class APIServer(ServerProcess):
         return False
 
 
-class KubernetesCluster:
+class KubernetesCluster(Running):
     """etcd plus the API server, with a kubeconfig for the admin; stopped whatever happens.
 
     With `crds` (CRD YAML files), those CRDs are created once the server is up and the harness
@@ -218,17 +217,6 @@ class KubernetesCluster:
             for name in names:
                 wait_for(f"CRD {name}", functools.partial(_established, client, name), timeout)
         return names
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _established(client: httpx.Client, name: str) -> bool:
