@@ -78,6 +78,13 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     )
 
 
+def index_args(es: str, bootstrap: str, topic: str, index: str, *more: str) -> list[str]:
+    """The arguments of ``paas-logs index`` reading `topic` into `index` as the group
+    ``g-<topic>``, then `more`."""
+    common = ["--topic", topic, "--index", index, "--group", f"g-{topic}"]
+    return ["index", "--es", es, "--bootstrap", bootstrap, *common, *more]
+
+
 def count(es: Any, index: str, query: dict[str, Any] | None = None) -> int:
     """Documents in `index` (matching `query`), after a refresh."""
     es.indices.refresh(index=index)

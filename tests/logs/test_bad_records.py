@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 
 from paas_sdk.testing.pytest_plugin import Endpoint
 
-from .conftest import cli, count
+from .conftest import cli, count, index_args
 
 
 def _good(n: int, **more: Any) -> dict[str, Any]:
@@ -71,20 +71,7 @@ def _index(
     elasticsearch: Endpoint, kafka: Endpoint, topic: str, index: str, *more: str
 ) -> subprocess.CompletedProcess[str]:
     return cli(
-        "index",
-        "--es",
-        elasticsearch.address,
-        "--bootstrap",
-        kafka.address,
-        "--topic",
-        topic,
-        "--index",
-        index,
-        "--group",
-        f"g-{topic}",
-        "--idle-exit",
-        "3",
-        *more,
+        *index_args(elasticsearch.address, kafka.address, topic, index, "--idle-exit", "3", *more)
     )
 
 

@@ -20,7 +20,7 @@ from paas_sdk.dash.references import INDEXER_METRICS
 from paas_sdk.testing.pytest_plugin import Endpoint
 from paas_sdk.testing.servers import free_port
 
-from .conftest import PAAS_LOGS, cli
+from .conftest import PAAS_LOGS, cli, index_args
 
 
 class Proxy:
@@ -111,17 +111,7 @@ def test_metrics_and_progress_lines_through_an_elasticsearch_outage(
     indexer = subprocess.Popen(
         [
             PAAS_LOGS,
-            "index",
-            "--es",
-            es_url,
-            "--bootstrap",
-            kafka.address,
-            "--topic",
-            topic,
-            "--index",
-            index,
-            "--group",
-            f"g-{topic}",
+            *index_args(es_url, kafka.address, topic, index),
             "--metrics-port",
             str(metrics_port),
             "--metrics-host",

@@ -16,7 +16,7 @@ from paas_sdk.context import ServiceContext
 from paas_sdk.logs import EcsFormatter, KafkaLogHandler
 from paas_sdk.testing.pytest_plugin import Endpoint
 
-from .conftest import CONTEXT, PAAS_LOGS, cli, count
+from .conftest import CONTEXT, PAAS_LOGS, cli, count, index_args
 
 
 def _ship(kafka: str, topic: str, count: int, context: ServiceContext = CONTEXT) -> None:
@@ -89,19 +89,7 @@ def test_100k_records_become_exactly_100k_ecs_documents(
     )
     _ship(kafka.address, topic, 100_000)
     result = cli(
-        "index",
-        "--es",
-        elasticsearch.address,
-        "--bootstrap",
-        kafka.address,
-        "--topic",
-        topic,
-        "--index",
-        index_name,
-        "--group",
-        f"g-{topic}",
-        "--idle-exit",
-        "5",
+        *index_args(elasticsearch.address, kafka.address, topic, index_name, "--idle-exit", "5")
     )
     assert result.returncode == 0, result.stderr
     assert "done: 100000 records consumed" in result.stdout
@@ -136,17 +124,7 @@ def test_indexer_killed_mid_run_and_restarted_loses_and_duplicates_nothing(
     total = 40_000
     _ship(kafka.address, topic, total)
     args = [
-        "index",
-        "--es",
-        elasticsearch.address,
-        "--bootstrap",
-        kafka.address,
-        "--topic",
-        topic,
-        "--index",
-        index_name,
-        "--group",
-        f"g-{topic}",
+        *index_args(elasticsearch.address, kafka.address, topic, index_name),
         "--batch-size",
         "1000",
         "--install-template",
@@ -193,17 +171,7 @@ def test_tail_filters_by_service_level_and_text(
         logger.removeHandler(handler)
         handler.close()
     result = cli(
-        "index",
-        "--es",
-        elasticsearch.address,
-        "--bootstrap",
-        kafka.address,
-        "--topic",
-        topic,
-        "--index",
-        index_name,
-        "--group",
-        f"g-{topic}",
+        *index_args(elasticsearch.address, kafka.address, topic, index_name),
         "--max-records",
         "4",
         "--quiet",

@@ -20,7 +20,7 @@ from paas_sdk.logs import EcsFormatter, KafkaLogHandler
 from paas_sdk.testing.pytest_plugin import Endpoint
 from paas_sdk.testing.servers import KafkaCluster
 
-from .conftest import CONTEXT, PAAS_LOGS, cli, count, read_topic
+from .conftest import CONTEXT, PAAS_LOGS, cli, count, index_args, read_topic
 
 
 def _create_topic(bootstrap: str, topic: str, partitions: int, replicas: int = 1) -> None:
@@ -63,10 +63,10 @@ def test_three_indexers_on_three_partitions_one_killed_index_exactly_n(
         == 0
     )
     args = [
-        PAAS_LOGS, "index", "--es", elasticsearch.address, "--bootstrap", kafka.address,
-        "--topic", topic, "--index", index, "--group", f"g-{topic}", "--batch-size", "500",
-        "--idle-exit", "20", "--quiet",
-    ]  # fmt: skip
+        PAAS_LOGS,
+        *index_args(elasticsearch.address, kafka.address, topic, index),
+        *("--batch-size", "500", "--idle-exit", "20", "--quiet"),
+    ]
     indexers = [
         subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
