@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,37 @@ def test_the_scanner_reads_strings_grouping_and_variables() -> None:
         "up",
         "b",
     }
+
+
+def _alert(name: str, severity: str, threshold: int) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": f"rate(errors_total[5m]) > {threshold}",
+        "labels": {"severity": severity},
+        "annotations": {
+            "summary": "Errors are high.",
+            "description": "{{ $value }} errors per second.",
+            "runbook_url": "https://runbooks.example/errors",
+        },
+    }
+
+
+def test_one_alert_at_two_severities_is_one_name_but_another_files_alert_is_not() -> None:
+    """The mixins' way: `ErrorsHigh` warning at 1/s and critical at 5/s in one file. The same
+    name in another component's file is a clash (silences and routes would catch both)."""
+    shop = RuleFile(
+        Path("shop.yaml"),
+        [
+            {
+                "name": "g",
+                "rules": [_alert("ErrorsHigh", "warning", 1), _alert("ErrorsHigh", "critical", 5)],
+            }
+        ],
+    )
+    other = RuleFile(
+        Path("other.yaml"), [{"name": "g", "rules": [_alert("ErrorsHigh", "warning", 2)]}]
+    )
+    assert [str(p) for p in lint_rules([shop])] == []
+    assert [str(p) for p in lint_rules([shop, other])] == [
+        "warning: other.yaml: ErrorsHigh: alert name also used in shop.yaml"
+    ]
