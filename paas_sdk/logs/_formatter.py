@@ -285,8 +285,9 @@ class EcsFormatter(logging.Formatter):
         # The per-process fields, encoded once for the lines written from pieces
         self._static_part = b"," + orjson.dumps(self._static)[1:-1]
         self._trace = _trace_reader()
-        self._second = -1
-        self._second_text = b""
+        # (whole second, its text): one attribute, so that threads formatting at once never
+        # pair one second with another's text
+        self._second: tuple[int, bytes] = (-1, b"")
         self._extra_keys: dict[str, _ExtraPlan] = {}
         self._event_head = b'"event":{"dataset":%s,"id":' % orjson.dumps(self._dataset)
         self._log_parts: dict[tuple[Any, ...], bytes] = {}
@@ -336,10 +337,11 @@ class EcsFormatter(logging.Formatter):
         """``@timestamp`` in UTC with microseconds; the text of the whole second is kept until
         the second changes."""
         second, fraction = divmod(round(created * 1_000_000), 1_000_000)
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
-            self._second = second
-        return b"%s.%06dZ" % (self._second_text, fraction)
+        known, text = self._second
+        if second != known:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
+            self._second = (second, text)
+        return b"%s.%06dZ" % (text, fraction)
 
     @staticmethod
     def _log_field(record: logging.LogRecord) -> dict[str, Any]:
