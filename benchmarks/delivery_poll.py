@@ -106,7 +106,7 @@ async def poll_costs(
 
 
 def resident(sims: dict[str, Any], delivery: bool) -> tuple[float, float]:
-    """(RSS between polls, high-water mark) in MiB of a real exporter, after two full polls."""
+    """(RSS between polls, high-water mark) in MiB of a real exporter, after three full polls."""
     port = free_port()
     with exporter_process(_config(sims, delivery, port)) as child:
         deadline = time.monotonic() + 600
@@ -120,8 +120,14 @@ def resident(sims: dict[str, Any], delivery: bool) -> tuple[float, float]:
             done = "paas_exporter_last_success_timestamp_seconds{target="
             if all(f'{done}"{t}"' in text for t in wanted):
                 break
-        time.sleep(2 * INTERVAL + INTERVAL / 2)  # two more polls of everything
-        return rss_mb(child.pid)
+        time.sleep(2 * INTERVAL)  # two more polls of everything
+        # between polls: the least resident size seen over one more interval (a poll under
+        # way holds its answers until it ends)
+        least = rss_mb(child.pid)[0]
+        for _ in range(INTERVAL * 10):
+            time.sleep(0.1)
+            least = min(least, rss_mb(child.pid)[0])
+        return least, rss_mb(child.pid)[1]
 
 
 def main() -> None:
