@@ -54,6 +54,7 @@ from paas_sdk.testing.servers import (
 )
 from paas_sdk.testing.servers._process import ServerProcess
 from paas_sdk.testing.simulators import HarborSimulator, JenkinsSimulator, SpinnakerSimulator
+from paas_sdk.testing.simulators.delivery import DeliveryWorld, install
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -73,6 +74,9 @@ class Demo:
         self.root = root
         self.summary: dict[str, Any] = {"checks": {}}
         self._stops: list[tuple[str, Callable[[], None]]] = []
+        # Two weeks of a delivery chain to link: commits built by Jenkins, pushed to Harbor,
+        # deployed by Spinnaker to staging and production (the Delivery dashboard's data).
+        self.world = DeliveryWorld.generate(12, 14, now_ms=int(time.time() * 1000) - 60_000)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def owns(self, name: str, stop: Callable[[], None]) -> None:
@@ -124,14 +128,15 @@ class Demo:
         apollo = ApolloDouble(hold_seconds=5.0).start()
         self.owns("apollo", apollo.stop)
         apollo.publish(APP_ID, "application", {"greeting": "hello", "orders.max_items": "5"})
-        simulators = [
-            HarborSimulator(projects=40),
-            JenkinsSimulator(jobs=300, folders=10, depth=3),
-            SpinnakerSimulator(applications=6),
-        ]
+        harbor = HarborSimulator(projects=40)
+        jenkins = JenkinsSimulator(jobs=300, folders=10, depth=3)
+        spinnaker = SpinnakerSimulator(applications=6)
+        simulators = [harbor, jenkins, spinnaker]
         for simulator in simulators:
             simulator.start()
             self.owns(simulator.name, simulator.stop)
+        # The delivery chain's history for the simulators to serve.
+        install(self.world, harbor=harbor, jenkins=jenkins, spinnaker=spinnaker)
         self.summary["services"] = {
             "zookeeper": zookeeper.hosts,
             "kafka": kafka.bootstrap_servers,
@@ -151,6 +156,7 @@ class Demo:
         self.call_from_java(zookeeper.hosts)
         self.index_logs(kafka.bootstrap_servers, elasticsearch.url, prometheus)
         self.show_prometheus(prometheus)
+        self.release(harbor, jenkins, spinnaker)
         self.dashboards()
         self.apply_to_kubernetes(prometheus)  # before the previews: etcd's and the API server's too
         self.previews(prometheus, service["url"], service["triple"])
@@ -195,6 +201,13 @@ class Demo:
                  "auth": {"username": "exporter", "password_env": "DEMO_JENKINS_TOKEN"}},
                 {"name": "spinnaker", "kind": "spinnaker", "url": spinnaker.url, "interval": 5},
             ],
+            "delivery": {
+                "spinnaker": "spinnaker", "harbor": "harbor", "jenkins": "jenkins",
+                "registry": "harbor.example", "interval": 5,
+                "environments": {"staging": ["staging-k8s"], "production": ["prod-k8s"]},
+                # the first start counts the whole history once (lead-time histograms too)
+                "state_file": str(self.root / "delivery-state.json"),
+            },
         }  # fmt: skip
         config_path = self.root / "exporter.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -352,10 +365,21 @@ class Demo:
         console.print(table)
         self.check(
             "Prometheus scraping",
-            values["targets up"] == 2 and values["exporter targets up"] == 3,
+            values["targets up"] == 2 and values["exporter targets up"] == 4,
             f"{values['targets up']:g} targets up, exporter sees {values['exporter targets up']:g}"
-            " of 3 upstreams",
+            " of 3 upstreams and the delivery view",
         )
+
+    def release(
+        self, harbor: HarborSimulator, jenkins: JenkinsSimulator, spinnaker: SpinnakerSimulator
+    ) -> None:
+        """Three applications ship a new release while the demo runs: commits, a build, an
+        image, deploys to staging and production, which the delivery view links and counts."""
+        now = int(time.time() * 1000)
+        for app in self.world.applications[:3]:
+            self.world.add_release(app, now)
+        install(self.world, harbor=harbor, jenkins=jenkins, spinnaker=spinnaker)
+        console.print(f"released {', '.join(self.world.applications[:3])}: built, pushed, deployed")
 
     def dashboards(self) -> None:
         dash = str(BIN / "paas-dash")

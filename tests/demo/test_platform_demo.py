@@ -66,11 +66,11 @@ def test_the_demo_runs_end_to_end_in_under_five_minutes(tmp_path: Path) -> None:
     assert summary["logs"]["order_placed"] == summary["traffic"]["placed"] + 1
     assert summary["registry"]["providers"][0].startswith("tri://127.0.0.1:")
     assert summary["java"]["answered"] == summary["java"]["calls"]
-    assert summary["prometheus"]["harbor projects"] == 40
+    assert summary["prometheus"]["harbor projects"] == 40 + 1  # and the delivery chain's
     # Every panel of the built-in dashboards has data from the demo's live Prometheus.
     previews = summary["previews"]
     builtin = ("paas-platform-overview", "paas-service-overview", "paas-log-pipeline",
-               "paas-harbor", "paas-jenkins", "paas-spinnaker")  # fmt: skip
+               "paas-harbor", "paas-jenkins", "paas-spinnaker", "paas-delivery")  # fmt: skip
     assert {uid: previews[uid]["empty"] for uid in builtin} == {uid: [] for uid in builtin}
     for uid in builtin:
         image = Path(previews[uid]["image"])
