@@ -8,6 +8,7 @@ import asyncio
 from collections import Counter
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from paas_exporter.config import HarborTarget, NameFilter
 from paas_exporter.exposition import MetricFamily
@@ -255,22 +256,46 @@ def security_families(summary: Any) -> list[MetricFamily]:
     return [family]
 
 
-def scanner_families(scanners: list[Any]) -> list[MetricFamily]:
+def scanner_families(scanners: list[tuple[str, bool]]) -> list[MetricFamily]:
     family = MetricFamily(
         "harbor_scanner_healthy",
         "gauge",
-        "1 when the scanner registration reports healthy" + LAST_POLL,
+        "1 when Harbor reaches the enabled scanner's adapter" + LAST_POLL,
         ("scanner",),
     )
+    for name, healthy in scanners:
+        family.add(1 if healthy else 0, name)
+    return [family]
+
+
+def enabled_scanners(scanners: list[Any]) -> list[tuple[str, str]]:
+    """(uuid, name) of each scanner registration not disabled."""
+    enabled = []
     for item in scanners:
         scanner = expect_dict(item, "/scanners item")
-        if scanner.get("disabled") is True:
-            continue
-        family.add(
-            1 if scanner.get("health") == "healthy" else 0,
-            text(scanner.get("name"), "scanner name"),
-        )
-    return [family]
+        if scanner.get("disabled") is not True:
+            uuid = text(scanner.get("uuid"), "scanner uuid")
+            enabled.append((uuid, text(scanner.get("name"), "scanner name")))
+    return enabled
+
+
+async def _scanner_health(upstream: Upstream, size: int) -> list[tuple[str, bool]]:
+    """Each enabled scanner and whether Harbor reaches its adapter. The list has no health:
+    Harbor stores none (`Registration.Health` is `orm:"-"`, src/pkg/scan/dao/scanner/model.go)
+    and pings adapters only when asked for one's metadata (`GetMetadata`,
+    src/controller/scanner/base_controller.go; the answer is cached there for 30 s): 200 when
+    the adapter answers; a 5xx (or a 404 for a registration removed meanwhile) reads as not
+    reached."""
+    enabled = enabled_scanners(await upstream.get_pages(API + "/scanners", size))
+
+    async def reached(uuid: str) -> bool:
+        path = f"{API}/scanners/{quote(uuid, safe='')}/metadata"
+        body, _ = await upstream.get(path, missing_ok=True, unavailable_ok=True)
+        return body is not None
+
+    async with asyncio.TaskGroup() as group:
+        answers = [(name, group.create_task(reached(uuid))) for uuid, name in enabled]
+    return [(name, answer.result()) for name, answer in answers]
 
 
 def gc_families(history: list[Any]) -> list[MetricFamily]:
@@ -317,7 +342,8 @@ async def _replication_after(
 
 
 async def collect_harbor(upstream: Upstream, target: HarborTarget) -> list[MetricFamily]:
-    """One poll of one Harbor: about a dozen requests plus one per 100 projects (and quotas)."""
+    """One poll of one Harbor: about a dozen requests plus one per 100 projects (and quotas)
+    and one per enabled scanner."""
     size = target.page_size
     keep = target.filters.matcher()
 
@@ -338,7 +364,7 @@ async def collect_harbor(upstream: Upstream, target: HarborTarget) -> list[Metri
         queues = group.create_task(optional("/jobservice/queues"))
         policies = group.create_task(upstream.get_pages(API + "/replication/policies", size))
         summary = group.create_task(optional("/security/summary"))
-        scanners = group.create_task(upstream.get_pages(API + "/scanners", size))
+        scanners = group.create_task(_scanner_health(upstream, size))
         replication = group.create_task(_replication_after(upstream, policies))
         gc = group.create_task(body("/system/gc", page=1, page_size=1, sort="-creation_time"))
         repositories = (

@@ -61,11 +61,18 @@ class Upstream:
         await self.client.aclose()
 
     async def get(
-        self, path: str, params: Mapping[str, str | int] | None = None, *, missing_ok: bool = False
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        missing_ok: bool = False,
+        unavailable_ok: bool = False,
     ) -> tuple[Any, httpx.Headers]:
         """The decoded JSON body and headers of GET `path`; `UpstreamError` on anything odd.
 
-        With `missing_ok`, a 404 (an endpoint older versions lack) gives `(None, headers)`.
+        With `missing_ok`, a 404 (an endpoint older versions lack) gives `(None, headers)`; with
+        `unavailable_ok`, so does a 5xx (where the target answers for a system behind it, such
+        as a scanner adapter Harbor pings: that system being down is the answer).
         """
         where = f"{self.target.name}: GET {path}"
         async with self._semaphore:
@@ -89,7 +96,7 @@ class Upstream:
             except UpstreamError:
                 self.errors += 1
                 raise
-        if status == 404 and missing_ok:
+        if (status == 404 and missing_ok) or (status >= 500 and unavailable_ok):
             return None, headers
         if status != 200:
             self.errors += 1

@@ -102,7 +102,7 @@ def test_harbor_parsers_never_crash(a: Any, b: Any) -> None:
         {("1", "Failed"): b, ("2", "Succeed"): "12"},
     )
     survives(harbor.security_families, a)
-    survives(harbor.scanner_families, a if isinstance(a, list) else [a])
+    survives(harbor.enabled_scanners, a if isinstance(a, list) else [a])
     survives(harbor.gc_families, a if isinstance(a, list) else [a])
     survives(harbor.pull_families, a if isinstance(a, list) else [a], EVERYTHING)
 

@@ -57,6 +57,12 @@ def test_harbor_values_match_the_simulated_state(harbor: HarborSimulator) -> Non
         key(severity=s): summary[f"{s}_cnt"]
         for s in ("critical", "high", "medium", "low", "none", "unknown")
     }
+    # from pinging each enabled scanner's adapter through Harbor; a disabled one is left out
+    assert series(samples, "harbor_scanner_healthy") == {
+        key(scanner=s["name"]): int(state.scanner_adapters[s["uuid"]] is not None)
+        for s in state.scanners
+        if not s["disabled"]
+    }
     assert series(samples, "harbor_scanner_healthy") == {
         key(scanner="Trivy"): 1,
         key(scanner="Clair"): 0,
@@ -95,9 +101,11 @@ def test_harbor_poll_uses_aggregate_endpoints_not_one_call_per_project(
 ) -> None:
     with running_exporter([harbor_target(harbor, interval=60)]) as exporter:
         requests = exporter.poller.targets["harbor"].requests
-    # 150 projects: 2 pages of projects, 2 of quotas, 8 single requests, and 5 per replication
-    # policy (its newest execution, a count per status); never one per project.
-    assert requests == 12 + 5 * len(harbor.state.policies)
+    # 150 projects: 2 pages of projects, 2 of quotas, 8 single requests, 5 per replication
+    # policy (its newest execution, a count per status) and one per enabled scanner (its
+    # adapter pinged); never one per project.
+    enabled = [s for s in harbor.state.scanners if not s["disabled"]]
+    assert requests == 12 + 5 * len(harbor.state.policies) + len(enabled)
 
 
 def test_jenkins_values_match_the_simulated_state(jenkins: JenkinsSimulator) -> None:

@@ -62,6 +62,7 @@ class HarborState:
     policies: list[dict[str, Any]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)
     scanners: list[dict[str, Any]] = field(default_factory=list)
+    scanner_adapters: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     gc_history: list[dict[str, Any]] = field(default_factory=list)
     queues: list[dict[str, Any]] = field(default_factory=list)
     components: list[dict[str, Any]] = field(default_factory=list)
@@ -150,12 +151,32 @@ def generate_state(
                     "stopped": 0,
                 }
             )
+    # The list carries no health, adapter or vendor: those fields are not stored
+    # (`Registration` in src/pkg/scan/dao/scanner/model.go, `orm:"-"` and `omitempty`) and
+    # `ListRegistrations` (src/controller/scanner/base_controller.go) never pings the adapter.
     state.scanners = [
         {"uuid": "u-trivy", "name": "Trivy", "url": "http://trivy:8080", "disabled": False,
-         "is_default": True, "health": "healthy", "adapter": "Trivy", "vendor": "Aqua Security"},
+         "is_default": True},
         {"uuid": "u-clair", "name": "Clair", "url": "http://clair:6060", "disabled": False,
-         "is_default": False, "health": "unhealthy", "adapter": "Clair", "vendor": "CoreOS"},
+         "is_default": False},
+        {"uuid": "u-old", "name": "Old", "url": "http://old:8080", "disabled": True,
+         "is_default": False},
     ]  # fmt: skip
+    # What each adapter answers to Harbor's ping (`ScannerAdapterMetadata`), None when down.
+    state.scanner_adapters = {
+        "u-trivy": {
+            "scanner": {"name": "Trivy", "vendor": "Aqua Security", "version": "v0.56.1"},
+            "capabilities": [{
+                "consumes_mime_types": ["application/vnd.oci.image.manifest.v1+json"],
+                "produces_mime_types": [
+                    "application/vnd.security.vulnerability.report; version=1.1"
+                ],
+            }],
+            "properties": {"harbor.scanner-adapter/scanner-type": "os-package-vulnerability"},
+        },
+        "u-clair": None,
+        "u-old": None,
+    }  # fmt: skip
     state.gc_history = [
         {"id": 2, "job_name": "GARBAGE_COLLECTION", "job_kind": "SCHEDULE",
          "job_status": "Success", "deleted": False,
@@ -247,6 +268,7 @@ class HarborSimulator(SimulatorServer):
         self.route("GET", f"{api}/replication/policies", lambda r: page_of(self.state.policies, r))
         self.route("GET", f"{api}/replication/executions", self._executions)
         self.route("GET", f"{api}/scanners", lambda r: page_of(self.state.scanners, r))
+        self.route("GET", f"{api}/scanners/(?P<uuid>[^/]+)/metadata", self._scanner_metadata)
         self.route(
             "GET",
             f"{api}/jobservice/queues",
@@ -303,6 +325,20 @@ class HarborSimulator(SimulatorServer):
             if project["name"] == name_or_id or str(project["project_id"]) == name_or_id:
                 return project
         raise HTTPError(404, self.error_body(404, f"project {name_or_id} not found"))
+
+    def _scanner_metadata(self, request: Request) -> Response:
+        """`GetScannerMetadata` (src/server/v2.0/handler/scanner.go): 404 for an unknown
+        registration; Harbor pings the adapter (`basicController.Ping`) and an adapter that
+        does not answer becomes an unclassified error, which Harbor sends as 500."""
+        assert request.match is not None
+        uuid = request.match["uuid"]
+        if uuid not in self.state.scanner_adapters:
+            raise HTTPError(404, self.error_body(404, f"registration {uuid} not found"))
+        metadata = self.state.scanner_adapters[uuid]
+        if metadata is None:
+            message = "scanner controller: ping: dial tcp: connect: connection refused"
+            raise HTTPError(500, self.error_body(500, message))
+        return Response(metadata)
 
     def _project_repos(self, request: Request) -> Response:
         assert request.match is not None
