@@ -1,6 +1,7 @@
 """Rendering dashboards and rules to files: dashboard JSON, Grafana file provisioning, one
-ConfigMap per dashboard for the Grafana sidecar, a PrometheusRule for prometheus-operator, and the
-plain rule files with their promtool tests and runbook, settings filled in."""
+ConfigMap per dashboard for the Grafana sidecar, a PrometheusRule for prometheus-operator, a
+kustomization naming those objects, and the plain rule files with their promtool tests and
+runbook, settings filled in."""
 
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def render(
 ) -> list[Path]:
     """Write everything under `out`; returns the files written."""
     written: list[Path] = []
+    objects: list[str] = []  # what the kustomization names, relative to `out`
     folders = {d.folder.uid: d.folder for d in dashboards}
     for board in dashboards:
         text = json.dumps(board.model, indent=2, sort_keys=True) + "\n"
@@ -117,6 +119,7 @@ def render(
         path = out / "configmaps" / f"{board.uid}.yaml"
         _write(path, rendered)
         written.append(path)
+        objects.append(f"configmaps/{board.uid}.yaml")
     provisioning = {
         "apiVersion": 1,
         "providers": [
@@ -147,6 +150,19 @@ def render(
         path = out / "prometheusrule.yaml"
         _write(path, _dump(rule))
         written.append(path)
+        objects.insert(0, "prometheusrule.yaml")
+    # Written with the objects, so a dashboard added to the catalog is deployed with them.
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": objects,
+    }
+    path = out / "kustomization.yaml"
+    _write(
+        path,
+        f"# Written by `paas-dash render`; render again rather than edit.\n{_dump(kustomization)}",
+    )
+    written.append(path)
     return written
 
 

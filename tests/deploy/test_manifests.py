@@ -14,6 +14,7 @@ import pytest
 import yaml
 from paas_exporter.config import load_config
 
+from paas_sdk.dash.catalog import load_dashboards
 from paas_sdk.testing.servers.cache import Cache
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -156,8 +157,9 @@ def test_the_prometheus_rule_and_dashboard_config_maps_are_deployed(
     rule = next(iter(rules.values()))
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert all(group["rules"] for group in rule["spec"]["groups"])
-    dashboards = [
-        cm for cm in by_kind(overlay, "ConfigMap").values()
+    dashboards = {
+        cm["metadata"]["name"] for cm in by_kind(overlay, "ConfigMap").values()
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
-    ]  # fmt: skip
-    assert len(dashboards) == 9
+    }  # fmt: skip
+    catalog = load_dashboards(DEPLOY.parent / "dashboards")
+    assert dashboards == {f"grafana-dashboard-{board.uid}" for board in catalog}
