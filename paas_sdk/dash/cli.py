@@ -17,6 +17,9 @@ __all__ = ["main"]
 
 DASHBOARDS_HELP = "Directory of dashboard modules and folders.yaml (default: the built-in ones)."
 RULES_HELP = "Directory of Prometheus rule files (default: the built-in ones)."
+# A directory the user names must exist: read as "no rules", a typo would make `apply --prune`
+# delete every PrometheusRule the catalog owns and `lint` pass on nothing.
+EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
 def _dirs(dashboards: Path | None, rules: Path | None) -> tuple[Path, Path]:
@@ -38,8 +41,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
-@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
+@click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option(
     "--promtool",
     type=click.Path(path_type=Path),
@@ -72,8 +75,8 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
-@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
+@click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option(
     "--release",
@@ -139,7 +142,7 @@ def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
 @click.option("--url", envvar="GRAFANA_URL", help="Grafana URL [env GRAFANA_URL].")
 @click.option("--token", envvar="GRAFANA_TOKEN", help="Service account token [env GRAFANA_TOKEN].")
 @click.option(
@@ -209,8 +212,8 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
-@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
+@click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path),
@@ -373,7 +376,7 @@ def _seconds(text: str, option: str) -> float:
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
 @click.option("--prometheus", envvar="PROMETHEUS_URL", required=True,
               help="Prometheus to query [env PROMETHEUS_URL].")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), required=True,
