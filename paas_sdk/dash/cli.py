@@ -20,6 +20,19 @@ RULES_HELP = "Directory of Prometheus rule files (default: the built-in ones)."
 # A directory the user names must exist: read as "no rules", a typo would make `apply --prune`
 # delete every PrometheusRule the catalog owns and `lint` pass on nothing.
 EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+PROMTOOL = click.Path(exists=True, dir_okay=False, path_type=Path)
+PROMTOOL_MISSING = "promtool not found on PATH; rule expressions and queries not checked"
+
+
+def _promtool(promtool: Path | None) -> Path | None:
+    """The promtool to use (the one given, else PATH's), or None after saying on stderr that
+    the check is skipped: stdout stays the command's result."""
+    if promtool is not None:
+        return promtool
+    if found := shutil.which("promtool"):
+        return Path(found)
+    click.secho(f"warning: {PROMTOOL_MISSING}", fg="yellow", err=True)
+    return None
 
 
 def _dirs(dashboards: Path | None, rules: Path | None) -> tuple[Path, Path]:
@@ -45,7 +58,7 @@ def main() -> None:
 @click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option(
     "--promtool",
-    type=click.Path(path_type=Path),
+    type=PROMTOOL,
     help="promtool to check queries parse (default: on PATH).",
 )
 def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> None:
@@ -57,12 +70,12 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
     try:
         boards = load_dashboards(dash_dir)
         rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        problems = lint_dashboards(boards) + lint_rules(rule_files)
+        tool = _promtool(promtool)
+        if tool is not None:
+            problems += promql_problems(boards, tool)
     except DashboardError as error:
         _fail(error, 2)
-    problems = lint_dashboards(boards) + lint_rules(rule_files)
-    tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
-    if tool is not None:
-        problems += promql_problems(boards, tool)
     for problem in problems:
         click.secho(str(problem), fg="red" if problem.severity == "error" else "yellow")
     errors = sum(p.severity == "error" for p in problems)
@@ -234,7 +247,7 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per API request.")
 @click.option(
     "--promtool",
-    type=click.Path(path_type=Path),
+    type=PROMTOOL,
     help="promtool to check rule expressions before sending (default: on PATH).",
 )
 @click.option("--runbook-url-base", help="Where runbook.md is served: every alert's runbook_url "
@@ -273,10 +286,8 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
         settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
         rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
-        tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
-        if tool is None:
-            click.secho("warning: promtool not found; rule expressions not checked", fg="yellow")
-        elif problems := rule_syntax_problems(rule_files, tool):
+        tool = _promtool(promtool)
+        if tool is not None and (problems := rule_syntax_problems(rule_files, tool)):
             raise DashboardError(
                 "rules promtool refuses (nothing was sent):\n  "
                 + "\n  ".join(str(p) for p in problems),
