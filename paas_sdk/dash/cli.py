@@ -20,6 +20,8 @@ RULES_HELP = "Directory of Prometheus rule files (default: the built-in ones)."
 # A directory the user names must exist: read as "no rules", a typo would make `apply --prune`
 # delete every PrometheusRule the catalog owns and `lint` pass on nothing.
 EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+# A zero or negative timeout is a usage error here, not a ValueError deep inside urllib3.
+TIMEOUT = click.FloatRange(min=0, min_open=True)
 PROMTOOL = click.Path(exists=True, dir_okay=False, path_type=Path)
 PROMTOOL_MISSING = "promtool not found on PATH; rule expressions and queries not checked"
 
@@ -171,7 +173,9 @@ def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[
     is_flag=True,
     help="Replace edits made in Grafana since the last sync (default: show them, write nothing).",
 )
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per Grafana request.")
+@click.option(
+    "--timeout", type=TIMEOUT, default=10.0, show_default=True, help="Seconds per Grafana request."
+)
 def sync(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, url: str | None, token: str | None, dry_run: bool, prune: bool,
     overwrite_drift: bool, timeout: float,
@@ -244,7 +248,9 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
 @click.option("--dry-run", is_flag=True, help="Server dry run with a diff; write nothing.")
 @click.option("--force", is_flag=True, help="Take over fields another field manager owns.")
 @click.option("--prune", is_flag=True, help="Delete this catalog's objects no longer in code.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per API request.")
+@click.option(
+    "--timeout", type=TIMEOUT, default=10.0, show_default=True, help="Seconds per API request."
+)
 @click.option(
     "--promtool",
     type=PROMTOOL,
@@ -398,7 +404,9 @@ def _seconds(text: str, option: str) -> float:
               help="Prometheus' scrape interval (for $__rate_interval).")  # fmt: skip
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A dashboard variable's value (default: All); repeatable.")  # fmt: skip
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per Prometheus query.")
+@click.option(
+    "--timeout", type=TIMEOUT, default=10.0, show_default=True, help="Seconds per Prometheus query."
+)
 def preview(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, prometheus: str, out: Path, time_range: str, scrape_interval: str,
     variables: tuple[str, ...], timeout: float,

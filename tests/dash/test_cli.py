@@ -77,3 +77,20 @@ def test_lint_without_promtool_says_so_on_stderr(
     result = CliRunner().invoke(main, ["lint"])
     assert "promtool not found" in result.stderr
     assert "promtool" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["sync", "apply", "preview"])
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_a_timeout_that_is_not_positive_is_a_usage_error(
+    tmp_path: Path, command: str, timeout: str
+) -> None:
+    args = [command, "--timeout", timeout]
+    if command == "sync":
+        args += ["--url", "http://127.0.0.1:9", "--token", "t"]
+    if command == "preview":
+        args += ["--prometheus", "http://127.0.0.1:9", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "--timeout" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
