@@ -290,12 +290,37 @@ def test_versions_start_at_1_and_grow_by_one(grafana: Grafana) -> None:
     assert updated["version"] == 2
 
 
-def test_grafana_error_carries_no_secret() -> None:
+def test_grafana_target_carries_no_secret() -> None:
     target = GrafanaTarget.of("http://127.0.0.1:1/", "very-secret")
     assert target.url == "http://127.0.0.1:1"
     assert "very-secret" not in repr(target)
     assert "very-secret" not in str(target)
-    assert issubclass(GrafanaError, Exception)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_grafana_errors_carry_no_secret() -> None:
+    secret = "very-secret-but-wrong"
+    with GrafanaDouble(token="the-right-token") as double:
+        refused = Grafana(double.url, double.token, double)
+        for url in (double.url, _closed_port_url()):  # a 401, then nobody listening
+            syncer = Syncer(GrafanaTarget.of(url, secret, timeout=2))
+            with pytest.raises(GrafanaError) as caught:
+                syncer.plan(BOARDS)
+            assert secret not in str(caught.value)
+            assert secret not in repr(caught.value)
+            result = CliRunner().invoke(
+                main, ["sync", "--timeout", "2"], env={"GRAFANA_URL": url, "GRAFANA_TOKEN": secret}
+            )
+            assert result.exit_code == 1, result.output
+            assert "error:" in result.output
+            assert secret not in result.output
+        assert refused.double is not None
+        assert refused.double.writes == 0
 
 
 def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
