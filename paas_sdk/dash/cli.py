@@ -17,6 +17,8 @@ __all__ = ["main"]
 
 DASHBOARDS_HELP = "Directory of dashboard modules and folders.yaml (default: the built-in ones)."
 RULES_HELP = "Directory of Prometheus rule files (default: the built-in ones)."
+# Where kube-prometheus-stack usually runs: apply's namespace when the context names none.
+DEFAULT_NAMESPACE = "monitoring"
 # A directory the user names must exist: read as "no rules", a typo would make `apply --prune`
 # delete every PrometheusRule the catalog owns and `lint` pass on nothing.
 EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -238,7 +240,10 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
     help="Kubeconfig file [env KUBECONFIG; default ~/.kube/config].",
 )
 @click.option("--context", help="Kubeconfig context (default: its current context).")
-@click.option("--namespace", default="monitoring", show_default=True)
+@click.option(
+    "--namespace",
+    help=f"Namespace to apply to (default: the context's namespace, else {DEFAULT_NAMESPACE}).",
+)
 @click.option(
     "--release",
     default="kube-prometheus-stack",
@@ -262,7 +267,7 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
               help="A rule setting (service_selector, ...); repeatable.")  # fmt: skip
 def apply(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, kubeconfig: Path | None, context: str | None,
-    namespace: str, release: str, dry_run: bool, force: bool, prune: bool, timeout: float,
+    namespace: str | None, release: str, dry_run: bool, force: bool, prune: bool, timeout: float,
     promtool: Path | None, runbook_url_base: str | None, overrides: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Apply dashboards (sidecar ConfigMaps) and rules (PrometheusRules) by server-side apply.
@@ -276,7 +281,7 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
         load_rule_files,
         rule_settings,
     )
-    from paas_sdk.dash.kube import KubeSession
+    from paas_sdk.dash.kube import KubeSession, context_namespace
     from paas_sdk.dash.lint import rule_syntax_problems
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
@@ -288,6 +293,9 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
                 " label that tells this catalog's objects from other teams')",
                 where=str(dash_dir),
             )
+        # As kubectl: the context's namespace unless --namespace says otherwise.
+        if namespace is None:
+            namespace = context_namespace(kubeconfig, context) or DEFAULT_NAMESPACE
         options = ApplyOptions(namespace, owner, release, force=force)
         settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
@@ -312,7 +320,10 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
             if dry_run:
                 _show_apply_plan(report)
                 changes = len(report.planned) - report.count("unchanged")
-                click.echo(f"dry run (server): {changes} changes, nothing written")
+                click.echo(
+                    f"dry run (server): {changes} changes in namespace {options.namespace}, "
+                    "nothing written"
+                )
                 return
             applier.apply(report)
     except KubernetesError as error:
@@ -325,7 +336,7 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
     click.echo(
         f"apply: {report.count('create')} created, {report.count('configure')} configured, "
         f"{report.count('unchanged')} unchanged, {report.count('delete')} pruned "
-        f"(namespace {namespace}, owner {options.owner})"
+        f"(namespace {options.namespace}, owner {options.owner})"
     )
 
 
