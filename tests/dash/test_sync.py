@@ -524,3 +524,30 @@ def test_the_double_refuses_to_delete_a_provisioned_dashboard() -> None:
         with pytest.raises(GrafanaBadInputError) as caught:
             Grafana(double.url, "t", double).api().dashboard.delete_dashboard("paas-p")
         assert caught.value.response["message"] == "provisioned dashboard cannot be deleted"
+
+
+PLAIN_MODULE = """
+FOLDER = "team-shop"
+
+
+def dashboard():
+    return {"uid": "shop-plain", "title": "Shop / Plain", "panels": []}
+"""
+
+
+def test_prune_deletes_a_catalogs_dashboard_not_built_with_the_helpers(
+    grafana: Grafana, team_dir: Path
+) -> None:
+    # Load tags every dashboard with its catalog's owner, and that tag alone decides ownership:
+    # a dashboard written as a plain dict (no paas-managed tag) is pruned like any other.
+    (team_dir / "plain.py").write_text(PLAIN_MODULE)
+    assert run_sync(grafana, "--dashboards", str(team_dir)).exit_code == 0
+    api = grafana.api()
+    assert api.dashboard.get_dashboard("shop-plain")["dashboard"]["uid"] == "shop-plain"
+    (team_dir / "plain.py").unlink()
+    result = run_sync(grafana, "--dashboards", str(team_dir), "--prune")
+    assert result.exit_code == 0, result.output
+    assert "delete shop-plain" in result.output
+    uids = {h["uid"] for h in api.search.search_dashboards(type_="dash-db")}
+    assert "shop-plain" not in uids
+    assert "paas-shop-orders" in uids
