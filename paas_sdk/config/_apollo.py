@@ -120,11 +120,7 @@ class ApolloClient(ConfigStore):
         )
         self.refresh_interval = refresh_interval
         self.backoff_max = backoff_max
-        self._http = httpx.Client(follow_redirects=False)
-        # One fresh connection per long poll, so that close() can cut the one being held.
-        self._poll_http = httpx.Client(
-            follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
-        )
+        self._open_connections()
         self._poll_socket: socket.socket | None = None
         self._services: list[str] = []
         self._services_at = 0.0
@@ -142,10 +138,18 @@ class ApolloClient(ConfigStore):
         """Load every namespace (remote, else cache) and start the long poll and refresh.
 
         Raises `ConfigAuthError` on a rejected signature, `ConfigSourceError` (or a subclass)
-        when a namespace is neither reachable nor cached, within `startup_timeout`.
+        when a namespace is neither reachable nor cached, within `startup_timeout`; a failed
+        start may be retried. Raises `ConfigError` once the client is closed.
         """
+        if self._stop.is_set():
+            raise ConfigError(
+                "this client was closed: create a new ApolloClient to start again",
+                where="ApolloClient",
+            )
         if self._threads:
             return self
+        if self._http.is_closed or self._poll_http.is_closed:  # a failed start released them
+            self._open_connections()
         deadline = time.monotonic() + self.startup_timeout
         degraded: list[str] = []
         cache = self._cache
@@ -153,13 +157,13 @@ class ApolloClient(ConfigStore):
             try:
                 self._fetch(namespace, deadline=deadline)
             except ConfigAuthError:
-                self.close()
+                self._close_connections()
                 raise
             except ConfigError as error:
                 self._sync_failed(namespace)
                 cached = cache.read(self._wire[namespace]) if cache else None
                 if cache is None or cached is None:
-                    self.close()
+                    self._close_connections()
                     raise
                 where = str(cache.path(self._wire[namespace]))
                 self._install(make_snapshot(namespace, cached, ConfigSource.CACHE, where=where))
@@ -183,12 +187,22 @@ class ApolloClient(ConfigStore):
             thread.start()
             self._threads.append(thread)
 
-    def _after_fork(self) -> None:
-        """In a forked child: new connections, new locks, and the threads started again."""
+    def _open_connections(self) -> None:
         self._http = httpx.Client(follow_redirects=False)
+        # One fresh connection per long poll, so that close() can cut the one being held.
         self._poll_http = httpx.Client(
             follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
         )
+
+    def _close_connections(self) -> None:
+        # A failed start releases its connections but is not a close(): the caller may start
+        # again once the server is back, and start() opens new ones.
+        self._poll_http.close()
+        self._http.close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: new connections, new locks, and the threads started again."""
+        self._open_connections()
         self._poll_socket = None
         self._fetch_lock = threading.Lock()
         self._reset_after_fork()
@@ -206,8 +220,7 @@ class ApolloClient(ConfigStore):
                 held.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
-        self._poll_http.close()
-        self._http.close()
+        self._close_connections()
         self._close_events()
 
     def __enter__(self) -> ApolloClient:

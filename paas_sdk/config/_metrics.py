@@ -49,13 +49,32 @@ class ConfigCollector(Collector):
             "1 for the source the namespace is currently served from",
             labels=["namespace", "source"],
         )
+        # Several clients may serve a namespace of the same name (two app ids, a client per
+        # worker): one series per namespace, never one per client, or Prometheus rejects the
+        # scrape for duplicate samples. Counters add up; the sync time is the oldest, so a
+        # client that fell behind still shows; every source in use reads 1. A closed client
+        # serves nothing any more and is left out.
+        synced: dict[str, float] = {}
+        counts: dict[str, list[int]] = {}
+        sources: set[tuple[str, str]] = set()
         for store in list(self._stores):
+            if store._closed:
+                continue
             for namespace, stats in list(store._stats.items()):
                 if stats.last_sync is not None:
-                    last_sync.add_metric([namespace], stats.last_sync)
-                reloads.add_metric([namespace], stats.reloads)
-                rejected.add_metric([namespace], stats.rejected)
-                errors.add_metric([namespace], stats.sync_errors)
+                    synced[namespace] = min(synced.get(namespace, stats.last_sync), stats.last_sync)
+                total = counts.setdefault(namespace, [0, 0, 0])
+                total[0] += stats.reloads
+                total[1] += stats.rejected
+                total[2] += stats.sync_errors
                 if stats.source is not None:
-                    source.add_metric([namespace, str(stats.source)], 1.0)
+                    sources.add((namespace, str(stats.source)))
+        for namespace, when in synced.items():
+            last_sync.add_metric([namespace], when)
+        for namespace, (reloaded, refused, failed) in counts.items():
+            reloads.add_metric([namespace], reloaded)
+            rejected.add_metric([namespace], refused)
+            errors.add_metric([namespace], failed)
+        for namespace, name in sorted(sources):
+            source.add_metric([namespace, name], 1.0)
         yield from (last_sync, reloads, rejected, errors, source)

@@ -46,11 +46,12 @@ __all__ = [
     "rule_settings",
 ]
 
-# The marks of a dashboard paas-dash manages (uid prefix and tag): `sync --prune` deletes only
-# dashboards carrying both.
+# The conventions of a dashboard built with paas-dash's helpers (uid prefix and tag), which
+# `paas-dash lint` checks; ownership, and so `sync --prune`, goes by the owner tag below alone.
 MANAGED_PREFIX = "paas-"
 MANAGED_TAG = "paas-managed"
-# The mark of the catalog a dashboard comes from: `paas-owner:<owner of catalog.yaml>`.
+# The mark of the catalog a dashboard comes from: `paas-owner:<owner of catalog.yaml>`, put on
+# every dashboard at load; `sync --prune` deletes only dashboards with its catalog's.
 OWNER_TAG_PREFIX = "paas-owner:"
 _OWNER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 

@@ -17,6 +17,26 @@ __all__ = ["main"]
 
 DASHBOARDS_HELP = "Directory of dashboard modules and folders.yaml (default: the built-in ones)."
 RULES_HELP = "Directory of Prometheus rule files (default: the built-in ones)."
+# Where kube-prometheus-stack usually runs: apply's namespace when the context names none.
+DEFAULT_NAMESPACE = "monitoring"
+# A directory the user names must exist: read as "no rules", a typo would make `apply --prune`
+# delete every PrometheusRule the catalog owns and `lint` pass on nothing.
+EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+# A zero or negative timeout is a usage error here, not a ValueError deep inside urllib3.
+TIMEOUT = click.FloatRange(min=0, min_open=True)
+PROMTOOL = click.Path(exists=True, dir_okay=False, path_type=Path)
+PROMTOOL_MISSING = "promtool not found on PATH; rule expressions and queries not checked"
+
+
+def _promtool(promtool: Path | None) -> Path | None:
+    """The promtool to use (the one given, else PATH's), or None after saying on stderr that
+    the check is skipped: stdout stays the command's result."""
+    if promtool is not None:
+        return promtool
+    if found := shutil.which("promtool"):
+        return Path(found)
+    click.secho(f"warning: {PROMTOOL_MISSING}", fg="yellow", err=True)
+    return None
 
 
 def _dirs(dashboards: Path | None, rules: Path | None) -> tuple[Path, Path]:
@@ -38,11 +58,11 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
-@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
+@click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option(
     "--promtool",
-    type=click.Path(path_type=Path),
+    type=PROMTOOL,
     help="promtool to check queries parse (default: on PATH).",
 )
 def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> None:
@@ -54,12 +74,12 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
     try:
         boards = load_dashboards(dash_dir)
         rule_files = load_rule_files(rules_dir) if rules_dir.is_dir() else []
+        problems = lint_dashboards(boards) + lint_rules(rule_files)
+        tool = _promtool(promtool)
+        if tool is not None:
+            problems += promql_problems(boards, tool)
     except DashboardError as error:
         _fail(error, 2)
-    problems = lint_dashboards(boards) + lint_rules(rule_files)
-    tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
-    if tool is not None:
-        problems += promql_problems(boards, tool)
     for problem in problems:
         click.secho(str(problem), fg="red" if problem.severity == "error" else "yellow")
     errors = sum(p.severity == "error" for p in problems)
@@ -72,8 +92,8 @@ def lint(dashboards: Path | None, rules: Path | None, promtool: Path | None) -> 
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
-@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
+@click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option(
     "--release",
@@ -139,7 +159,7 @@ def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
 @click.option("--url", envvar="GRAFANA_URL", help="Grafana URL [env GRAFANA_URL].")
 @click.option("--token", envvar="GRAFANA_TOKEN", help="Service account token [env GRAFANA_TOKEN].")
 @click.option(
@@ -155,7 +175,9 @@ def _settings(overrides: tuple[str, ...], runbook_url_base: str | None) -> dict[
     is_flag=True,
     help="Replace edits made in Grafana since the last sync (default: show them, write nothing).",
 )
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per Grafana request.")
+@click.option(
+    "--timeout", type=TIMEOUT, default=10.0, show_default=True, help="Seconds per Grafana request."
+)
 def sync(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, url: str | None, token: str | None, dry_run: bool, prune: bool,
     overwrite_drift: bool, timeout: float,
@@ -209,8 +231,8 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
-@click.option("--rules", type=click.Path(path_type=Path), help=RULES_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
+@click.option("--rules", type=EXISTING_DIR, help=RULES_HELP)
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path),
@@ -218,7 +240,10 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
     help="Kubeconfig file [env KUBECONFIG; default ~/.kube/config].",
 )
 @click.option("--context", help="Kubeconfig context (default: its current context).")
-@click.option("--namespace", default="monitoring", show_default=True)
+@click.option(
+    "--namespace",
+    help=f"Namespace to apply to (default: the context's namespace, else {DEFAULT_NAMESPACE}).",
+)
 @click.option(
     "--release",
     default="kube-prometheus-stack",
@@ -228,10 +253,12 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
 @click.option("--dry-run", is_flag=True, help="Server dry run with a diff; write nothing.")
 @click.option("--force", is_flag=True, help="Take over fields another field manager owns.")
 @click.option("--prune", is_flag=True, help="Delete this catalog's objects no longer in code.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per API request.")
+@click.option(
+    "--timeout", type=TIMEOUT, default=10.0, show_default=True, help="Seconds per API request."
+)
 @click.option(
     "--promtool",
-    type=click.Path(path_type=Path),
+    type=PROMTOOL,
     help="promtool to check rule expressions before sending (default: on PATH).",
 )
 @click.option("--runbook-url-base", help="Where runbook.md is served: every alert's runbook_url "
@@ -240,7 +267,7 @@ def sync(  # noqa: PLR0917 - click passes every option as an argument
               help="A rule setting (service_selector, ...); repeatable.")  # fmt: skip
 def apply(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, kubeconfig: Path | None, context: str | None,
-    namespace: str, release: str, dry_run: bool, force: bool, prune: bool, timeout: float,
+    namespace: str | None, release: str, dry_run: bool, force: bool, prune: bool, timeout: float,
     promtool: Path | None, runbook_url_base: str | None, overrides: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Apply dashboards (sidecar ConfigMaps) and rules (PrometheusRules) by server-side apply.
@@ -254,7 +281,7 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
         load_rule_files,
         rule_settings,
     )
-    from paas_sdk.dash.kube import KubeSession
+    from paas_sdk.dash.kube import KubeSession, context_namespace
     from paas_sdk.dash.lint import rule_syntax_problems
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
@@ -266,14 +293,15 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
                 " label that tells this catalog's objects from other teams')",
                 where=str(dash_dir),
             )
+        # As kubectl: the context's namespace unless --namespace says otherwise.
+        if namespace is None:
+            namespace = context_namespace(kubeconfig, context) or DEFAULT_NAMESPACE
         options = ApplyOptions(namespace, owner, release, force=force)
         settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
         rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
-        tool = promtool or (Path(found) if (found := shutil.which("promtool")) else None)
-        if tool is None:
-            click.secho("warning: promtool not found; rule expressions not checked", fg="yellow")
-        elif problems := rule_syntax_problems(rule_files, tool):
+        tool = _promtool(promtool)
+        if tool is not None and (problems := rule_syntax_problems(rule_files, tool)):
             raise DashboardError(
                 "rules promtool refuses (nothing was sent):\n  "
                 + "\n  ".join(str(p) for p in problems),
@@ -292,7 +320,10 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
             if dry_run:
                 _show_apply_plan(report)
                 changes = len(report.planned) - report.count("unchanged")
-                click.echo(f"dry run (server): {changes} changes, nothing written")
+                click.echo(
+                    f"dry run (server): {changes} changes in namespace {options.namespace}, "
+                    "nothing written"
+                )
                 return
             applier.apply(report)
     except KubernetesError as error:
@@ -305,7 +336,7 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
     click.echo(
         f"apply: {report.count('create')} created, {report.count('configure')} configured, "
         f"{report.count('unchanged')} unchanged, {report.count('delete')} pruned "
-        f"(namespace {namespace}, owner {options.owner})"
+        f"(namespace {options.namespace}, owner {options.owner})"
     )
 
 
@@ -373,7 +404,7 @@ def _seconds(text: str, option: str) -> float:
 
 
 @main.command()
-@click.option("--dashboards", type=click.Path(path_type=Path), help=DASHBOARDS_HELP)
+@click.option("--dashboards", type=EXISTING_DIR, help=DASHBOARDS_HELP)
 @click.option("--prometheus", envvar="PROMETHEUS_URL", required=True,
               help="Prometheus to query [env PROMETHEUS_URL].")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), required=True,
@@ -384,7 +415,9 @@ def _seconds(text: str, option: str) -> float:
               help="Prometheus' scrape interval (for $__rate_interval).")  # fmt: skip
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A dashboard variable's value (default: All); repeatable.")  # fmt: skip
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per Prometheus query.")
+@click.option(
+    "--timeout", type=TIMEOUT, default=10.0, show_default=True, help="Seconds per Prometheus query."
+)
 def preview(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, prometheus: str, out: Path, time_range: str, scrape_interval: str,
     variables: tuple[str, ...], timeout: float,

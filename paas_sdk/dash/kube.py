@@ -1,9 +1,11 @@
 """A Kubernetes API session for `paas-dash apply`: kubeconfig in, JSON objects out, errors named.
 
-The `kubernetes` client loads the kubeconfig (tokens, client certificates, exec plugins, the
-context's namespace) and speaks TLS; requests go through its `ApiClient` as plain JSON, so
-ConfigMaps and custom resources are handled alike. Every failure becomes one `KubernetesError`
-naming the object or path and the server's own message; every request is bounded by `timeout`.
+The `kubernetes` client loads the kubeconfig (tokens, client certificates, exec plugins) and
+speaks TLS; `context_namespace` reads the selected context's namespace, which the client itself
+does not apply, so that `paas-dash apply` defaults to it as kubectl does. Requests go through
+the client's `ApiClient` as plain JSON, so ConfigMaps and custom resources are handled alike.
+Every failure becomes one `KubernetesError` naming the object or path and the server's own
+message; every request is bounded by `timeout`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from paas_sdk.errors import KubernetesError
 
-__all__ = ["ApiFailure", "KubeSession"]
+__all__ = ["ApiFailure", "KubeSession", "context_namespace"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,31 @@ class RequestRefusedError(KubernetesError):
         self.failure = failure
 
 
+def _where(kubeconfig: Path | None) -> str:
+    return str(kubeconfig) if kubeconfig else "kubeconfig (KUBECONFIG or ~/.kube/config)"
+
+
+def context_namespace(kubeconfig: Path | None = None, context: str | None = None) -> str | None:
+    """The namespace the kubeconfig's context (`context`, else its current one) names, or None
+    when it names none (or there is no such context: the session reports that)."""
+    from kubernetes import config
+
+    try:
+        contexts, current = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig) if kubeconfig else None
+        )
+    except (config.ConfigException, OSError, ValueError, TypeError) as error:
+        raise KubernetesError(
+            f"cannot load the kubeconfig: {error}", where=_where(kubeconfig)
+        ) from None
+    if context is None:
+        chosen = current
+    else:
+        chosen = next((c for c in contexts or [] if c.get("name") == context), None)
+    namespace = ((chosen or {}).get("context") or {}).get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
 class KubeSession:
     """One cluster, as a kubeconfig (and optionally a context in it) describes it."""
 
@@ -62,7 +89,7 @@ class KubeSession:
         from kubernetes import config
         from kubernetes.client import Configuration
 
-        where = str(kubeconfig) if kubeconfig else "kubeconfig (KUBECONFIG or ~/.kube/config)"
+        where = _where(kubeconfig)
         configuration = Configuration()
         # a refused connection fails fast instead of urllib3's three silent retries
         configuration.retries = 0

@@ -19,6 +19,7 @@ import yaml
 from paas_sdk.dash.catalog import MANAGED_PREFIX, MANAGED_TAG, Dashboard, RuleFile
 from paas_sdk.dash.promql import selectors
 from paas_sdk.dash.references import dashboard_expressions
+from paas_sdk.errors import DashboardError
 
 __all__ = ["Problem", "lint_dashboards", "lint_rules", "promql_problems", "rule_syntax_problems"]
 
@@ -260,11 +261,30 @@ def rule_syntax_problems(rule_files: Iterable[RuleFile], promtool: Path | str) -
     return problems or [Problem(", ".join(checked.values()), output)]
 
 
+_PROMTOOL_TIMEOUT = 60.0
+
+
 def _check_rules(promtool: Path | str, paths: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(promtool), "check", "rules", *paths],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # A wrong --promtool is the user's mistake: one DashboardError naming the path, not a
+    # traceback from subprocess.
+    try:
+        return subprocess.run(
+            [str(promtool), "check", "rules", *paths],
+            capture_output=True,
+            text=True,
+            timeout=_PROMTOOL_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise DashboardError("promtool not found", where=str(promtool)) from None
+    except PermissionError:
+        raise DashboardError("promtool is not executable", where=str(promtool)) from None
+    except subprocess.TimeoutExpired:
+        raise DashboardError(
+            f"promtool check rules did not finish within {_PROMTOOL_TIMEOUT:g} s",
+            where=str(promtool),
+        ) from None
+    except OSError as error:
+        raise DashboardError(
+            f"cannot run promtool: {error.strerror}", where=str(promtool)
+        ) from None

@@ -167,6 +167,9 @@ def format_value(value: float, unit: str) -> str:
     """`value` as Grafana shows it in `unit` (the units paas-dash lint accepts; else `short`)."""
     if math.isnan(value):
         return "NaN"
+    if math.isinf(value):
+        # Grafana's toFixed (valueFormats.ts) shows infinities as Number.toLocaleString does.
+        return "∞" if value > 0 else "-∞"
     return _FORMATS.get(unit, _short)(value)
 
 
@@ -266,7 +269,9 @@ def _panel_series(
         out = []
         for row in rows:
             value = _float((row.get("value") or [0, "NaN"])[1])
-            values = [] if math.isnan(value) else [value]
+            # As for range queries below: a non-finite sample is not drawn (nor mapped to a
+            # state), it would otherwise abort the whole preview.
+            values = [value] if math.isfinite(value) else []
             out.append(
                 Series(_legend(legend, row.get("metric") or {}), [end] * len(values), values)
             )
@@ -275,7 +280,7 @@ def _panel_series(
     out = []
     for row in prometheus.run("/api/v1/query_range", params):
         points = [(float(t), _float(v)) for t, v in row.get("values") or []]
-        points = [(t, v) for t, v in points if not math.isnan(v) and not math.isinf(v)]
+        points = [(t, v) for t, v in points if math.isfinite(v)]
         out.append(
             Series(
                 _legend(legend, row.get("metric") or {}),
@@ -374,7 +379,8 @@ def _step_colour(value: float, steps: list[tuple[float | None, str]]) -> str:
 
 
 def _state(value: float, panel: PanelPreview) -> tuple[str, str] | None:
-    key = _number(value) if value == int(value) else str(value)
+    # int() of an infinity raises OverflowError: only a finite whole number is keyed as one.
+    key = _number(value) if math.isfinite(value) and value == int(value) else str(value)
     return panel.states.get(key)
 
 

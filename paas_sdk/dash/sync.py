@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from paas_sdk.dash.catalog import MANAGED_TAG, Dashboard, Folder, owner_of, owner_tag
+from paas_sdk.dash.catalog import Dashboard, Folder, owner_of, owner_tag
 from paas_sdk.errors import DashboardError, GrafanaError, connection_failure
 
 __all__ = ["Change", "GrafanaTarget", "SyncReport", "Syncer", "normalise"]
@@ -299,15 +299,14 @@ class Syncer:
         report.planned.append(change)
 
     def _prunable(self, dashboards: list[Dashboard], owner: str) -> Iterable[Change]:
-        # Only dashboards carrying this catalog's owner tag: another team's, the built-in ones
-        # and hand-made ones are never touched, whatever folder they share.
+        # Only dashboards carrying this catalog's owner tag, the one mark load_dashboards puts
+        # on every dashboard of a catalog however it was built: another team's, the built-in
+        # ones and hand-made ones are never touched, whatever folder they share.
         wanted = {d.uid for d in dashboards}
         mine = owner_tag(owner)
         hits = self._call(
             "searching this catalog's dashboards",
-            lambda: self._api.search.search_dashboards(
-                tag=[MANAGED_TAG, mine], type_="dash-db", limit=5000
-            ),
+            lambda: self._api.search.search_dashboards(tag=[mine], type_="dash-db", limit=5000),
         )
         for hit in hits or []:
             uid = str(hit.get("uid", ""))

@@ -348,12 +348,14 @@ class DubboURL:
 
 
 def _category_matches(category: str, categories: list[str]) -> bool:
+    """Dubbo's `UrlUtils.isMatchCategory`: a list with any `-name` entry is an exclusion
+    list (every category but those removed), not an inclusion list."""
     if not categories:
         return category == "providers"
     if ANY in categories:
         return True
-    if f"-{category}" in categories:
-        return False
+    if any(c.startswith("-") for c in categories):
+        return f"-{category}" not in categories
     return category in categories
 
 

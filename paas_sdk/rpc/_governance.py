@@ -143,6 +143,15 @@ def _glob(pattern: str, value: str | None) -> bool:
     return len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
 
 
+def _unprefixed(key: str) -> str:
+    # `consumer.host` and `provider.host` mean `host`: ConditionStateRouter.init drops both
+    # prefixes before parsing (it does so across the whole rule text, values included; here
+    # only keys, so a value such as consumer.example.com stays intact).
+    for prefix in ("consumer.", "provider."):
+        key = key.removeprefix(prefix)
+    return key
+
+
 def _parse_side(text: str, where: str) -> tuple[_Match, ...]:
     pairs: list[_Match] = []
     for raw in text.split("&"):
@@ -151,7 +160,7 @@ def _parse_side(text: str, where: str) -> tuple[_Match, ...]:
             continue
         negative = "!=" in part
         key, _, values = part.partition("!=" if negative else "=")
-        key, values = key.strip(), values.strip()
+        key, values = _unprefixed(key.strip()), values.strip()
         if not key or not values:
             raise ValueError(f"cannot read condition {part!r} at {where}")
         listed = tuple(v.strip() for v in values.split(",") if v.strip())
@@ -163,8 +172,8 @@ def _parse_side(text: str, where: str) -> tuple[_Match, ...]:
 class ConditionRouter:
     """One ``when => then`` rule."""
 
-    when: tuple[_Match, ...]
-    then: tuple[_Match, ...] | None  # None: ``=> `` with nothing after it, keep no provider
+    when: tuple[_Match, ...]  # (): every call (a blank or `true` when-side)
+    then: tuple[_Match, ...] | None  # None: no provider (a blank or `false` then-side)
     force: bool
     text: str
 
@@ -172,7 +181,8 @@ class ConditionRouter:
         return all(pair.accepts(_consumer_value(pair.key, method, consumer)) for pair in self.when)
 
     def keeps(self, provider: DubboURL) -> bool:
-        if self.then is None:
+        # An empty condition keeps nothing, as ConditionStateRouter.matchThen.
+        if not self.then:
             return False
         return all(pair.accepts(_provider_value(pair.key, provider)) for pair in self.then)
 
@@ -211,10 +221,14 @@ def parse_condition_router(text: str | bytes | None, where: str) -> tuple[Condit
             when, arrow, then = str(condition).partition("=>")
             if not arrow:
                 when, then = "", str(condition)
-            then_pairs = _parse_side(then, where)
-            routers.append(
-                ConditionRouter(_parse_side(when, where), then_pairs or None, force, str(condition))
-            )
+            when, then = when.strip(), then.strip()
+            # As Dubbo's ConditionStateRouter.init (dubbo-cluster,
+            # org.apache.dubbo.rpc.cluster.router.condition.ConditionStateRouter): a blank or
+            # `true` when-side matches every call; a blank or `false` then-side is "no
+            # provider", a blacklist.
+            when_pairs = () if when in ("", "true") else _parse_side(when, where)
+            then_pairs = None if then in ("", "false") else _parse_side(then, where)
+            routers.append(ConditionRouter(when_pairs, then_pairs, force, str(condition)))
         return tuple(routers)
     except (yaml.YAMLError, ValueError) as exc:
         log.warning("ignoring a condition router that cannot be read at %s: %s", where, exc)
@@ -229,8 +243,14 @@ def route(
 ) -> list[DubboURL]:
     """Apply the rules in order, as Dubbo's router chain does."""
     for router in routers:
+        if not providers:
+            return providers
         if not router.applies(method, consumer):
             continue
+        if router.then is None:
+            # ConditionStateRouter.doRoute: no then-condition returns an empty list, force or
+            # not (the consumer is blacklisted).
+            return []
         kept = [p for p in providers if router.keeps(p)]
         if kept or router.force:
             providers = kept

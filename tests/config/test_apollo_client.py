@@ -18,7 +18,12 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from paas_sdk.config import ApolloClient, ChangeType, ConfigSource, TypedSettings, open_config
-from paas_sdk.errors import ConfigAuthError, ConfigSourceError, NamespaceNotFoundError
+from paas_sdk.errors import (
+    ConfigAuthError,
+    ConfigError,
+    ConfigSourceError,
+    NamespaceNotFoundError,
+)
 from paas_sdk.testing.apollo import ApolloDouble
 from tests.config.conftest import APP, SECRET, Events, sample, wait_until
 
@@ -159,6 +164,24 @@ def test_nothing_reachable_and_no_cache_fails_start(
     with pytest.raises(ConfigSourceError, match="meta"):
         make_client(startup_timeout=2.0).start()
     assert time.monotonic() - started < 4
+
+
+def test_a_failed_start_can_be_retried_once_the_server_is_back(
+    apollo: ApolloDouble, make_client: MakeClient
+) -> None:
+    apollo.publish(APP, "application", {"db.url": "pg://live"})
+    apollo.stop()
+    client = make_client(startup_timeout=1.0, cache_dir=None)
+    with pytest.raises(ConfigSourceError):
+        client.start()
+    with pytest.raises(ConfigSourceError):  # the same error again, not a closed HTTP client
+        client.start()
+    apollo.start()
+    assert client.start() is client
+    assert client.get("db.url") == "pg://live"
+    client.close()
+    with pytest.raises(ConfigError, match="closed"):
+        client.start()
 
 
 def test_server_killed_during_long_poll_recovers(

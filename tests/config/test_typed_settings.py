@@ -161,3 +161,34 @@ def test_file_client_start_fails_on_invalid_yaml(tmp_path: Path) -> None:
     path.write_text("a: [1, 2\n")
     with pytest.raises(ConfigFormatError, match=r"broken.yaml: invalid YAML"):
         FileConfigClient([path], metrics=CollectorRegistry()).start()
+
+
+def test_two_clients_of_one_namespace_share_one_set_of_series(tmp_path: Path) -> None:
+    # Prometheus refuses a scrape with two samples of one series: two clients serving a
+    # namespace called `application` add up into one series per metric.
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = CollectorRegistry()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = tmp_path / "a" / "application.properties"
+    second = tmp_path / "b" / "application.properties"
+    first.write_text("x=1\n")
+    second.write_text("x=2\n")
+    with (
+        FileConfigClient([first], metrics=metrics).start(),
+        FileConfigClient([second], metrics=metrics).start() as other,
+    ):
+        other._sync_failed("application")
+        samples = [
+            (s.name, tuple(sorted(s.labels.items())), s.value)
+            for family in text_string_to_metric_families(generate_latest(metrics).decode())
+            for s in family.samples
+            if s.name.startswith("paas_config_")
+        ]
+        keys = [(name, labels) for name, labels, _ in samples]
+        assert len(keys) == len(set(keys)), samples
+        assert ("paas_config_sync_errors_total", (("namespace", "application"),), 1.0) in samples
+    # closed clients serve nothing: their series go
+    assert "paas_config_source{" not in generate_latest(metrics).decode()

@@ -319,3 +319,62 @@ def test_a_catalog_without_an_owner_is_a_usage_error(
     assert result.exit_code == 2
     assert "apply needs the catalog's owner: add catalog.yaml" in result.output
     assert str(team) in result.output
+
+
+def _kubeconfig_with_namespaces(
+    kubernetes: Kubernetes, path: Path, namespaces: dict[str, str | None]
+) -> Path:
+    """The cluster's kubeconfig with one context per entry (the first is current), each
+    naming the namespace given (or none)."""
+    import yaml
+
+    config = yaml.safe_load(kubernetes.kubeconfig.read_text())
+    current = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    config["contexts"] = []
+    for name, namespace in namespaces.items():
+        context = dict(current["context"])
+        context.pop("namespace", None)
+        if namespace is not None:
+            context["namespace"] = namespace
+        config["contexts"].append({"name": name, "context": context})
+    config["current-context"] = next(iter(namespaces))
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_the_namespace_defaults_to_the_contexts_as_kubectl_does(
+    kubernetes: Kubernetes, api: KubeSession, tmp_path: Path
+) -> None:
+    current, other = kubernetes.namespace("ctx"), kubernetes.namespace("ctx-other")
+    config = _kubeconfig_with_namespaces(
+        kubernetes, tmp_path / "kubeconfig", {"current": current, "other": other, "bare": None}
+    )
+    team = write_team_dir(tmp_path / "team", ["shop-orders"])
+    base = [
+        "apply",
+        "--kubeconfig",
+        str(config),
+        "--dashboards",
+        str(team),
+        "--rules",
+        str(tmp_path),
+    ]
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, [*base, *args], env={"KUBECONFIG": ""})
+
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert f"(namespace {current}, owner shop)" in result.output
+    assert "grafana-dashboard-paas-shop-orders" in listed(api, CONFIGMAPS, current)
+    result = run("--context", "other")
+    assert result.exit_code == 0, result.output
+    assert "grafana-dashboard-paas-shop-orders" in listed(api, CONFIGMAPS, other)
+    # --namespace wins over the context's
+    explicit = kubernetes.namespace("ctx-flag")
+    result = run("--namespace", explicit, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"changes in namespace {explicit}, nothing written" in result.output
+    # a context that names no namespace: the default, monitoring
+    result = run("--context", "bare", "--dry-run")
+    assert "namespace 'monitoring'" in result.output or "namespace monitoring" in result.output

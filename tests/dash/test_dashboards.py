@@ -154,7 +154,8 @@ def test_lint_command_exits_1_on_a_problem_in_a_users_directory(tmp_path: Path) 
     directory = write_team_dir(tmp_path / "t", ["shop-orders"])
     module = directory / "shop_orders.py"
     module.write_text(module.read_text().replace('"Orders per second."', '""'))
-    args = ["lint", "--dashboards", str(directory), "--rules", str(tmp_path / "none")]
+    (no_rules := tmp_path / "no-rules").mkdir()
+    args = ["lint", "--dashboards", str(directory), "--rules", str(no_rules)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert "error: shop_orders.py: panel 'Orders': panel has no description" in result.output

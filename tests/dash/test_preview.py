@@ -143,3 +143,54 @@ def test_bad_options_are_usage_errors(args: list[str], message: str, tmp_path: P
     )
     assert result.exit_code == 2
     assert message in result.output
+
+
+INFINITE_MODULE = """
+from paas_sdk.dash.panels import base_dashboard, stat_panel, timeseries_panel
+
+FOLDER = "team-shop"
+
+
+def dashboard():
+    steps = [(None, "green")]
+    return (
+        base_dashboard("Shop / Ratios", "shop-ratios", selector_metric="up", description="R.")
+        .with_panel(stat_panel("Up", "+Inf.", "short", "vector(1/0)", steps=steps,
+                               states={1: ("Healthy", "green")}))
+        .with_panel(stat_panel("Down", "-Inf.", "s", "vector(-1/0)", steps=steps))
+        .with_panel(timeseries_panel("Ratio", "Inf.", "short", [("vector(1/0)", "ratio")]))
+    )
+"""
+
+
+def test_infinite_values_are_not_drawn_and_do_not_abort_the_preview(
+    prometheus: PrometheusServer, tmp_path: Path
+) -> None:
+    # Prometheus answers 1/0 with "+Inf": the instant (stat) and range paths both drop it, as
+    # they drop NaN, instead of int(inf) raising OverflowError out of the whole preview.
+    directory = write_team_dir(tmp_path / "team", [])
+    (directory / "ratios.py").write_text(INFINITE_MODULE)
+    [board] = load_dashboards(directory)
+    [result] = preview(
+        [board],
+        tmp_path / "out",
+        PreviewOptions(prometheus.url, range_seconds=300, scrape_interval=1),
+    )
+    assert result.path.is_file()
+    assert sorted(result.empty_panels) == ["Down", "Ratio", "Up"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(float("inf"), "∞"), (float("-inf"), "-∞"), (float("nan"), "NaN")]
+)
+def test_non_finite_values_read_as_grafana_shows_them(value: float, shown: str) -> None:
+    assert format_value(value, "s") == shown
+    assert format_value(value, "short") == shown
+
+
+def test_an_infinite_value_is_no_state() -> None:
+    from paas_sdk.dash.preview import PanelPreview, _state
+
+    panel = PanelPreview("Up", "stat", "short", (0, 0, 6, 4), states={"1": ("Healthy", "green")})
+    assert _state(float("inf"), panel) is None
+    assert _state(1.0, panel) == ("Healthy", "green")

@@ -103,7 +103,8 @@ def test_render_writes_a_prometheusrule_with_the_release_label(tmp_path: Path) -
 
 
 def test_render_of_a_user_directory(tmp_path: Path, team_dir: Path) -> None:
-    _render(tmp_path / "out", "--dashboards", str(team_dir), "--rules", str(tmp_path / "none"))
+    (no_rules := tmp_path / "no-rules").mkdir()
+    _render(tmp_path / "out", "--dashboards", str(team_dir), "--rules", str(no_rules))
     assert (tmp_path / "out/dashboards/team-shop/paas-shop-orders.json").is_file()
     assert not (tmp_path / "out/prometheusrule.yaml").exists()
 

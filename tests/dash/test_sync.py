@@ -290,12 +290,37 @@ def test_versions_start_at_1_and_grow_by_one(grafana: Grafana) -> None:
     assert updated["version"] == 2
 
 
-def test_grafana_error_carries_no_secret() -> None:
+def test_grafana_target_carries_no_secret() -> None:
     target = GrafanaTarget.of("http://127.0.0.1:1/", "very-secret")
     assert target.url == "http://127.0.0.1:1"
     assert "very-secret" not in repr(target)
     assert "very-secret" not in str(target)
-    assert issubclass(GrafanaError, Exception)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_grafana_errors_carry_no_secret() -> None:
+    secret = "very-secret-but-wrong"
+    with GrafanaDouble(token="the-right-token") as double:
+        refused = Grafana(double.url, double.token, double)
+        for url in (double.url, _closed_port_url()):  # a 401, then nobody listening
+            syncer = Syncer(GrafanaTarget.of(url, secret, timeout=2))
+            with pytest.raises(GrafanaError) as caught:
+                syncer.plan(BOARDS)
+            assert secret not in str(caught.value)
+            assert secret not in repr(caught.value)
+            result = CliRunner().invoke(
+                main, ["sync", "--timeout", "2"], env={"GRAFANA_URL": url, "GRAFANA_TOKEN": secret}
+            )
+            assert result.exit_code == 1, result.output
+            assert "error:" in result.output
+            assert secret not in result.output
+        assert refused.double is not None
+        assert refused.double.writes == 0
 
 
 def test_a_grafana_failing_mid_sync_reports_exactly_what_was_written() -> None:
@@ -499,3 +524,30 @@ def test_the_double_refuses_to_delete_a_provisioned_dashboard() -> None:
         with pytest.raises(GrafanaBadInputError) as caught:
             Grafana(double.url, "t", double).api().dashboard.delete_dashboard("paas-p")
         assert caught.value.response["message"] == "provisioned dashboard cannot be deleted"
+
+
+PLAIN_MODULE = """
+FOLDER = "team-shop"
+
+
+def dashboard():
+    return {"uid": "shop-plain", "title": "Shop / Plain", "panels": []}
+"""
+
+
+def test_prune_deletes_a_catalogs_dashboard_not_built_with_the_helpers(
+    grafana: Grafana, team_dir: Path
+) -> None:
+    # Load tags every dashboard with its catalog's owner, and that tag alone decides ownership:
+    # a dashboard written as a plain dict (no paas-managed tag) is pruned like any other.
+    (team_dir / "plain.py").write_text(PLAIN_MODULE)
+    assert run_sync(grafana, "--dashboards", str(team_dir)).exit_code == 0
+    api = grafana.api()
+    assert api.dashboard.get_dashboard("shop-plain")["dashboard"]["uid"] == "shop-plain"
+    (team_dir / "plain.py").unlink()
+    result = run_sync(grafana, "--dashboards", str(team_dir), "--prune")
+    assert result.exit_code == 0, result.output
+    assert "delete shop-plain" in result.output
+    uids = {h["uid"] for h in api.search.search_dashboards(type_="dash-db")}
+    assert "shop-plain" not in uids
+    assert "paas-shop-orders" in uids

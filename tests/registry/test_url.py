@@ -119,6 +119,30 @@ def test_matching_follows_group_version_and_enabled_rules() -> None:
     assert not consumer(group="g1", version="1").matches(other)
 
 
+@pytest.mark.parametrize(
+    ("categories", "category", "matched"),
+    [
+        (None, "providers", True),
+        (None, "routers", False),
+        ("*", "routers", True),
+        ("providers,routers", "routers", True),
+        ("providers,routers", "configurators", False),
+        # any "-name" makes it an exclusion list, as UrlUtils.isMatchCategory reads it
+        ("-configurators", "providers", True),
+        ("-configurators", "configurators", False),
+        ("providers,-routers", "configurators", True),
+        ("providers,-routers", "routers", False),
+    ],
+)
+def test_categories_match_as_dubbo_matches_them(
+    categories: str | None, category: str, matched: bool
+) -> None:
+    provider = DubboURL.provider("I", "h", 1, application="a").with_parameters(category=category)
+    assert provider.category == category
+    consumer = DubboURL.build("consumer", "h", 0, "I", {"interface": "I", "category": categories})
+    assert consumer.matches(provider) is matched
+
+
 _value = st.text(
     alphabet=st.characters(
         blacklist_characters="&=;#", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")

@@ -314,7 +314,8 @@ def test_rules_read_as_dubbo_reads_them(caplog: pytest.LogCaptureFixture) -> Non
         "test",
     )
     assert route(routers, "getOrder", consumer, [a, b, c]) == [a]
-    assert route(routers, "placeOrder", consumer, [a, b, c]) == [a]  # then none: not forced
+    # an empty then-side is "no provider" even without force (ConditionStateRouter.doRoute)
+    assert route(routers, "placeOrder", consumer, [a, b, c]) == []
     other = DubboURL.consumer(INTERFACE, "10.7.0.1", application="web")
     assert route(routers, "getOrder", other, [a, b, c]) == [a, b, c]
     overrides = parse_configurators(
@@ -329,6 +330,33 @@ def test_rules_read_as_dubbo_reads_them(caplog: pytest.LogCaptureFixture) -> Non
     messages = [r.getMessage() for r in caplog.records]
     assert any("/dubbo/config/dubbo/x.configurators" in m for m in messages)
     assert any("/dubbo/config/dubbo/x.cr" in m for m in messages)
+
+
+def test_condition_rules_with_bare_true_false_and_prefixed_keys_read_as_dubbo_reads_them() -> None:
+    # ConditionStateRouter.init: a blank or `true` when-side matches every call, a blank or
+    # `false` then-side is "no provider" (force or not), `consumer.`/`provider.` prefixes drop.
+    a = triple_provider_url(SERVICE, "10.0.1.5", 50051, application="p")
+    b = triple_provider_url(SERVICE, "10.0.1.6", 50052, application="p")
+    web = DubboURL.consumer(INTERFACE, "10.0.3.1", application="web")
+    batch = DubboURL.consumer(INTERFACE, "10.0.4.1", application="batch")
+
+    def rules(*conditions: str, force: bool = False) -> Any:
+        body = "".join(f"- {c!r}\n" for c in conditions)
+        routers = parse_condition_router(f"force: {str(force).lower()}\nconditions:\n{body}", "t")
+        assert routers, conditions
+        return routers
+
+    assert route(rules("true => host = 10.0.1.6"), "getOrder", web, [a, b]) == [b]
+    assert route(rules("=> host = 10.0.1.6"), "getOrder", batch, [a, b]) == [b]
+    assert route(rules("application = batch => false"), "getOrder", batch, [a, b]) == []
+    assert route(rules("application = batch => false"), "getOrder", web, [a, b]) == [a, b]
+    assert route(rules("application = batch =>"), "getOrder", batch, [a, b]) == []
+    blacklist = rules("consumer.host = 10.0.3.* => provider.host = 10.0.1.5")
+    assert route(blacklist, "getOrder", web, [a, b]) == [a]
+    assert route(blacklist, "getOrder", batch, [a, b]) == [a, b]
+    # a then-side nobody matches: the full list unless forced, as before
+    assert route(rules("=> host = 10.9.9.9"), "getOrder", web, [a, b]) == [a, b]
+    assert route(rules("=> host = 10.9.9.9", force=True), "getOrder", web, [a, b]) == []
 
 
 def test_a_call_made_while_serving_one_inherits_its_deadline(
