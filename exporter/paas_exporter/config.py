@@ -62,15 +62,39 @@ class Credentials(_Strict):
                     raise ExporterConfigError(
                         f"{where}.{field}: environment variable {env} is not set", where=None
                     )
-                return SecretStr(value)
+                return checked(value, f"environment variable {env}", field)
             if file is not None:
                 try:
-                    return SecretStr(file.read_text().strip())
+                    content = file.read_text().strip()
                 except OSError as error:
                     raise ExporterConfigError(
                         f"{where}.{field}: cannot read {file}: {error.strerror}"
                     ) from None
+                except UnicodeDecodeError as error:
+                    raise ExporterConfigError(
+                        f"{where}.{field}: {file} is not UTF-8 text (byte {error.start})"
+                    ) from None
+                return checked(content, f"file {file}", field)
             return None
+
+        def checked(value: str, source: str, field: str) -> SecretStr:
+            # A secret is sent in a header: a control character (a newline pasted with it) makes
+            # httpx refuse the request with the whole header, secret included, in its message.
+            # Refused here, naming where it came from and never the value.
+            bad = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+            if bad is not None:
+                raise ExporterConfigError(
+                    f"{where}.{field}: {source} holds a control character "
+                    f"(U+{ord(bad):04X}); a secret must be a single line",
+                    where=None,
+                )
+            if field.startswith("token") and not value.isascii():
+                # A bearer token goes into the header verbatim, and header values are ASCII.
+                raise ExporterConfigError(
+                    f"{where}.{field}: {source} holds a non-ASCII character; a token must be ASCII",
+                    where=None,
+                )
+            return SecretStr(value)
 
         password = read(
             self.password_env,

@@ -80,6 +80,16 @@ class Upstream:
                     where=where,
                     reason="timeout",
                 ) from None
+            except httpx.LocalProtocolError:
+                # httpx puts the offending header in its message, and the only headers that are
+                # not constant are the credentials: the message must not be passed on.
+                self.errors += 1
+                raise UpstreamError(
+                    "the request could not be sent: a header holds an illegal character "
+                    "(check the target's credentials)",
+                    where=where,
+                    reason="auth",
+                ) from None
             except httpx.HTTPError as error:
                 self.errors += 1
                 detail = str(error) or error.__class__.__name__
