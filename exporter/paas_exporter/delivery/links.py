@@ -305,12 +305,20 @@ def match_build(
         if match is None:
             continue
         groups = match.groupdict()
+        # The tag is whatever a pipeline pushed: digits that are no build number or no date
+        # (`1.4_20261399_1200`) link to no build; raising would fail the whole view's poll.
         if groups.get("number"):
+            if not (groups["number"].isascii() and groups["number"].isdecimal()):
+                raise Unlinked("no_build")
             build = builds.get(int(groups["number"]))
             if build is None:
                 raise Unlinked("no_build")
             return build
-        minute = datetime.strptime(groups["built"], "%Y%m%d_%H%M").replace(tzinfo=UTC).timestamp()
+        try:
+            built = datetime.strptime(groups["built"] or "", "%Y%m%d_%H%M")
+        except ValueError:
+            raise Unlinked("no_build") from None
+        minute = built.replace(tzinfo=UTC).timestamp()
         found = [b for b in builds.values() if minute <= b.start_s < minute + 60]
         if len(found) > 1:
             raise Unlinked("ambiguous_build")
