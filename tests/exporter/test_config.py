@@ -159,3 +159,37 @@ targets:
         "No such file or directory",
         "  targets[1].tls.key_file: cannot read /nonexistent/client.key: No such file or directory",
     ]
+
+
+def test_a_port_in_use_exits_2_with_one_message(tmp_path: Path) -> None:
+    import socket
+
+    path = write(tmp_path, "targets:\n  - {name: j, kind: jenkins, url: 'http://127.0.0.1:9'}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"paas-exporter: cannot listen on 127.0.0.1:{port}: Address already in use" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def test_a_host_that_does_not_resolve_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "targets:\n  - {name: j, kind: jenkins, url: 'http://127.0.0.1:9'}\n")
+    result = CliRunner().invoke(
+        main, ["--config", str(path), "--host", "no-such-host.invalid", "--port", "0"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "paas-exporter: cannot listen on no-such-host.invalid:0: " in result.output
+
+
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "targets:\n  - {name: j, kind: jenkins, url: 'http://127.0.0.1:9'}\n")
+    result = CliRunner().invoke(main, ["--config", str(path), "--port", "70000"])
+    assert result.exit_code == 2
+    assert "'--port': 70000 is not in the range 0<=x<=65535" in result.output
