@@ -440,7 +440,13 @@ def read_file(path: Path, what: str) -> bytes:
 def load_config(path: str | Path, *, check_files: bool = False) -> ExporterConfig:
     """The config file, validated (`parse_config`)."""
     path = Path(path)
-    text = read_file(path, "config").decode()
+    try:
+        text = read_file(path, "config").decode()
+    except UnicodeDecodeError as error:
+        raise ExporterConfigError(
+            f"not UTF-8 text: byte {error.start} is {error.object[error.start]:#04x}",
+            where=str(path),
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -193,3 +193,11 @@ def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(path), "--port", "70000"])
     assert result.exit_code == 2
     assert "'--port': 70000 is not in the range 0<=x<=65535" in result.output
+
+
+def test_a_config_that_is_not_utf8_exits_2_naming_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.yaml"
+    path.write_bytes("targets:\n  - {name: caf\u00e9".encode("latin-1") + b", kind: jenkins}\n")
+    result = CliRunner().invoke(main, ["--config", str(path), "--check"])
+    assert result.exit_code == 2
+    assert result.output == f"paas-exporter: {path}: not UTF-8 text: byte 23 is 0xe9\n"
