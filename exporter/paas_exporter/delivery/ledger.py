@@ -315,6 +315,15 @@ def load_state(path: Path | None) -> dict[str, Any] | None:
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             raise ValueError(f"expected version {STATE_VERSION}")
         Ledger(1, 1).restore_counts(data)
+        # What the view reads back besides the counts (DeliveryView.__init__): checked here so
+        # a hand-edited or truncated file is refused like any other, not a traceback.
+        floor = data.get("floor")
+        if isinstance(floor, bool) or not isinstance(floor, int):
+            raise ValueError(f"floor: expected an integer, got {floor!r:.40}")
+        for key in ("seen", "pending"):
+            ids = data.get(key)
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise ValueError(f"{key}: expected a list of execution ids")
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise ExporterConfigError(
             f"not a paas-exporter delivery state file ({error}); move it away to start afresh",
