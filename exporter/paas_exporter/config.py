@@ -144,13 +144,15 @@ class NameFilter:
     """Keeps a name when it matches an include pattern (or there are none) and no exclude one."""
 
     def __init__(self, include: list[str], exclude: list[str]) -> None:
-        self._include = re.compile("|".join(f"(?:{p})" for p in include)) if include else None
-        self._exclude = re.compile("|".join(f"(?:{p})" for p in exclude)) if exclude else None
+        # Compiled one by one, as validated: joined into one alternation, a pattern with global
+        # flags (`(?i)prod-.*`) or two patterns naming the same group would not compile.
+        self._include = [re.compile(p) for p in include]
+        self._exclude = [re.compile(p) for p in exclude]
 
     def __call__(self, name: str) -> bool:
-        if self._include is not None and not self._include.fullmatch(name):
+        if self._include and not any(p.fullmatch(name) for p in self._include):
             return False
-        return not (self._exclude is not None and self._exclude.fullmatch(name))
+        return not any(p.fullmatch(name) for p in self._exclude)
 
 
 # An answer bigger than this is refused: far above what a page of Harbor projects or a Jenkins

@@ -201,3 +201,27 @@ def test_a_config_that_is_not_utf8_exits_2_naming_the_byte(tmp_path: Path) -> No
     result = CliRunner().invoke(main, ["--config", str(path), "--check"])
     assert result.exit_code == 2
     assert result.output == f"paas-exporter: {path}: not UTF-8 text: byte 23 is 0xe9\n"
+
+
+def test_filter_patterns_with_flags_or_the_same_group_name_match_as_written(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """
+targets:
+  - name: j
+    kind: jenkins
+    url: http://j
+    filters:
+      include: ["(?i)prod-.*", "(?P<team>a)/.*", "(?P<team>b)/.*"]
+      exclude: ["(?i).*-TMP", "(?P<x>z)"]
+""",
+    )
+    keep = load_config(path).targets[0].filters.matcher()
+    assert keep("PROD-api")
+    assert keep("a/api")
+    assert keep("b/api")
+    assert not keep("c/api")
+    assert not keep("prod-api-tmp")
+    assert not keep("z")
