@@ -103,9 +103,10 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
         return
     if once:
         poller.start()
-        complete = poller.wait_for_polls(
-            1, timeout=max(t.poll_deadline for t in config.targets) + 5
-        )
+        # Every target's first poll and the delivery view's are waited for: the longest bound.
+        views = [config.delivery] if config.delivery is not None else []
+        deadline = max(t.poll_deadline for t in [*config.targets, *views])
+        complete = poller.wait_for_polls(1, timeout=deadline + 5)
         poller.close()
         sys.stdout.buffer.write(poller.exposition.text)
         up = all(s.snapshot.up for s in poller.targets.values())

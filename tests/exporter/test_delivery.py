@@ -490,3 +490,27 @@ def test_at_200_applications_x_30_days_the_view_adds_at_most_a_tenth_to_resident
         without = _resident_mib(sims, tmp_path, delivery=False)
         with_view = _resident_mib(sims, tmp_path, delivery=True)
     assert with_view <= without * 1.10, f"{without:.1f} MiB without the view, {with_view:.1f} with"
+
+
+def test_once_waits_for_the_delivery_views_first_poll_however_long_its_deadline(
+    simulators: tuple[Any, ...], tmp_path: Path
+) -> None:
+    world = DeliveryWorld.generate(1, 2, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    # The targets' polls are bound to about a second, the view's to a minute; its Jenkins
+    # calls (job paths, which the Jenkins target never asks for) take longer than the former.
+    simulators[1].faults.latency = 7
+    simulators[1].faults.path_prefix = "/job/"
+    cfg = config(simulators, timeout=20, poll_timeout=60)
+    for target in cfg["targets"]:
+        target.update(interval=1, timeout=0.3)
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    done = subprocess.run(
+        [EXPORTER, "--config", str(path), "--once"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"TEST_HARBOR_PASSWORD": "Harbor12345", "TEST_JENKINS_TOKEN": "api-token",
+             "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 'paas_exporter_target_up{target="delivery",kind="delivery"} 1' in done.stdout
