@@ -31,7 +31,8 @@ class _Strict(BaseModel):
 
 
 class Credentials(_Strict):
-    """Basic auth (username + password) or a bearer token, each from an env var or a file."""
+    """Basic auth (username + password, or username + token as Jenkins takes its API tokens)
+    or a bearer token (a token alone), each secret from an env var or a file."""
 
     username: str | None = None
     password_env: str | None = None
