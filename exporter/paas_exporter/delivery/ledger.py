@@ -28,7 +28,6 @@ WINDOWS = (("1d", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
 #: One minute to thirty days: lead times span minutes (hotfixes) to weeks (batched releases).
 BOUNDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800,
           1209600, 2592000)  # fmt: skip
-STAGES = ("commit_to_build", "build", "build_to_push", "push_to_deploy", "deploy")
 RESULTS = ("succeeded", "failed", "canceled")
 STATE_VERSION = 1
 

@@ -14,7 +14,6 @@ import logging
 import re
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -95,14 +94,6 @@ class DeliveryUpstreams:
     async def close(self) -> None:
         for upstream in self._all:
             await upstream.close()
-
-
-@dataclass
-class _Work:
-    """The lookups one poll needs before the ledger can take its executions."""
-
-    images: dict[str, ImageRef | Unlinked] = field(default_factory=dict)
-    artifacts: dict[str, ArtifactFact | None] = field(default_factory=dict)
 
 
 class DeliveryView:
