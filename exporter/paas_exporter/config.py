@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -421,6 +422,11 @@ def parse_config(data: Any, source: str, *, check_files: bool = False) -> Export
                     pass
             except OSError as error:
                 problems.append(f"targets[{i}].tls.{field}: cannot read {path}: {error.strerror}")
+    state_file = config.delivery.state_file if config.delivery is not None else None
+    if check_files and state_file is not None:
+        problem = _unwritable_directory(state_file)
+        if problem:
+            problems.append(f"delivery.state_file: {problem}")
     if len(problems) == 1:
         raise ExporterConfigError(problems[0], where=source)
     if problems:
@@ -428,6 +434,20 @@ def parse_config(data: Any, source: str, *, check_files: bool = False) -> Export
             f"{len(problems)} problems:\n  " + "\n  ".join(problems), where=source
         )
     return config
+
+
+def _unwritable_directory(path: Path) -> str | None:
+    """Why the state file could not be saved beside itself, if so. The view writes a temporary
+    file there and renames it over the old one after each poll, so the directory must take a new
+    file: a read-only root filesystem with no volume there fails every poll. A file is really
+    created (and removed): permission bits alone do not tell (root, ACLs, NFS root squash)."""
+    directory = path.parent
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=f".{path.name}."):
+            pass
+    except OSError as error:
+        return f"cannot write in {directory}: {error.strerror or error}"
+    return None
 
 
 def read_file(path: Path, what: str) -> bytes:

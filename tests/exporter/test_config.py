@@ -225,3 +225,28 @@ targets:
     assert not keep("c/api")
     assert not keep("prod-api-tmp")
     assert not keep("z")
+
+
+def test_the_shipped_deployment_can_write_the_example_state_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    for name in ("HARBOR_PASSWORD", "JENKINS_API_TOKEN", "SPINNAKER_TOKEN", "GITLAB_TOKEN"):
+        monkeypatch.setenv(name, "s3cret")
+    delivery = load_config(EXAMPLE).delivery
+    assert delivery is not None
+    assert delivery.state_file is not None
+    deployment = yaml.safe_load(
+        (EXAMPLE.parents[1] / "deploy" / "exporter" / "deployment.yaml").read_text()
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    writable = {
+        Path(m["mountPath"])
+        for m in container["volumeMounts"]
+        if not m.get("readOnly") and {"emptyDir", "persistentVolumeClaim"} & set(volumes[m["name"]])
+    }
+    assert delivery.state_file.parent in writable

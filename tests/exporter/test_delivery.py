@@ -514,3 +514,23 @@ def test_once_waits_for_the_delivery_views_first_poll_however_long_its_deadline(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert 'paas_exporter_target_up{target="delivery",kind="delivery"} 1' in done.stdout
+
+
+@pytest.mark.parametrize("where", ["missing/dir", "a-file/dir"])
+def test_check_refuses_a_state_file_in_a_directory_it_cannot_write(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    sims = tuple(type("S", (), {"url": f"http://127.0.0.1:{9 + i}"})() for i in range(3))
+    state = tmp_path / where / "state.json"
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(config(sims, state_file=str(state))))
+    done = check(path)
+    assert done.returncode == 2, done.stdout
+    assert f"delivery.state_file: cannot write in {state.parent}: " in done.stderr
+    assert "Traceback" not in done.stderr
+    # a directory it can write in passes, and --check leaves nothing behind
+    (tmp_path / "ok").mkdir()
+    path.write_text(yaml.safe_dump(config(sims, state_file=str(tmp_path / "ok" / "s.json"))))
+    assert check(path).returncode == 0
+    assert not list((tmp_path / "ok").iterdir())
