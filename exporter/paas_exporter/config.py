@@ -243,6 +243,8 @@ class DeliveryConfig(_Strict):
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     #: A whole poll; the first reads the whole history (a request per repository and per job).
     poll_timeout: Annotated[float | None, Field(gt=0, le=86400)] = None
+    #: Seconds of upstream history the rolling gauges cover; their 1d, 7d and 30d windows are
+    #: exported only as far as it reaches (under 30 days: no 30d series).
     history: Annotated[float, Field(ge=DAY, le=90 * DAY)] = 30 * DAY
     applications: Filters = Field(default_factory=Filters)
     #: Environment name -> regular expressions for the Spinnaker accounts deploying to it.

@@ -534,3 +534,12 @@ def test_check_refuses_a_state_file_in_a_directory_it_cannot_write(
     path.write_text(yaml.safe_dump(config(sims, state_file=str(tmp_path / "ok" / "s.json"))))
     assert check(path).returncode == 0
     assert not list((tmp_path / "ok").iterdir())
+
+
+def test_only_windows_the_history_covers_are_exported(simulators: tuple[Any, ...]) -> None:
+    world = DeliveryWorld.generate(1, 3, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    _, samples = poll(config(simulators, history=7 * DAY))
+    for name in ("delivery_recent_deployments", "delivery_recent_change_failures"):
+        windows = {dict(labels)["window"] for labels in series(samples, name)}
+        assert windows == {"1d", "7d"}, name

@@ -81,6 +81,9 @@ class Ledger:
     def __init__(self, failure_window: float, history: float) -> None:
         self.failure_window = failure_window
         self.history = history
+        # Only windows the history covers: a 30d window over 7 days of history would show the
+        # 7d figures under a 30d label. Its series are left out, so a panel shows no data.
+        self.windows = tuple((name, width) for name, width in WINDOWS if width <= history)
         self.lanes: dict[tuple[str, str], Lane] = {}
         self.counters: dict[tuple[str, ...], float] = {}
         self.histograms: dict[tuple[str, ...], list[float]] = {}
@@ -198,7 +201,7 @@ class Ledger:
                 _pairs(lane.lead),
                 _pairs(lane.restore),
             )
-            for window, width in WINDOWS:
+            for window, width in self.windows:
                 since = now - width
                 counts = [0, 0, 0]
                 for end, result_index in deploys:
