@@ -177,6 +177,9 @@ def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_
     assert want.unlinked  # the world has every case
     assert want.failures
     assert want.restore
+    # promotion pipelines, some deploying to an untracked account first: a deploy per stage
+    assert any(d.promotion is not None and d.untracked_first for d in world.deploys)
+    assert any(d.promotion is not None and not d.untracked_first for d in world.deploys)
 
     got = series(samples, "delivery_deployments_total")
     assert got == {key(application=a, environment=e, result=r): v

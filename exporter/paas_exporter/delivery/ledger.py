@@ -226,7 +226,7 @@ def _families() -> dict[str, MetricFamily]:
         "deployments": MetricFamily(
             "delivery_deployments_total",
             "counter",
-            "Deploys to the environment by the deploy stage's result, each execution counted once",
+            "Deploys to the environment by the deploy stage's result, each stage counted once",
             (*lane, "result"),
         ),
         "change_failures": MetricFamily(
