@@ -55,7 +55,12 @@ def _configure_logging(level: str, *, to_stderr: bool) -> None:
     help="YAML config file (env PAAS_EXPORTER_CONFIG).",
 )
 @click.option("--host", default=None, help="Listen address (overrides listen.host).")
-@click.option("--port", type=int, default=None, help="Listen port (overrides listen.port).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Listen port (overrides listen.port).",
+)
 @click.option(
     "--web.config.file",
     "web_config_file",
@@ -96,19 +101,29 @@ def main(  # noqa: PLR0917 - click passes every option as an argument
     if check:
         click.echo(f"{config_path}: ok, {len(config.targets)} target(s)")
         return
-    poller.start()
     if once:
-        complete = poller.wait_for_polls(
-            1, timeout=max(t.poll_deadline for t in config.targets) + 5
-        )
+        poller.start()
+        # Every target's first poll and the delivery view's are waited for: the longest bound.
+        views = [config.delivery] if config.delivery is not None else []
+        deadline = max(t.poll_deadline for t in [*config.targets, *views])
+        complete = poller.wait_for_polls(1, timeout=deadline + 5)
         poller.close()
         sys.stdout.buffer.write(poller.exposition.text)
         up = all(s.snapshot.up for s in poller.targets.values())
         sys.exit(0 if complete and up else 1)
     host = host or config.listen.host
-    server = MetricsServer(poller, host, port or config.listen.port, web_config=web_config)
+    port = config.listen.port if port is None else port
+    # Bound before the poller starts: a port in use or a host that does not resolve is the
+    # user's to fix, and nothing has been started that would need stopping.
+    try:
+        server = MetricsServer(poller, host, port, web_config=web_config)
+    except (OSError, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        click.echo(f"paas-exporter: cannot listen on {host}:{port}: {reason}", err=True)
+        sys.exit(2)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    poller.start()
     server.start()
     logging.getLogger("paas_exporter").info(
         "serving %d target(s) on %s",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,7 +32,8 @@ class _Strict(BaseModel):
 
 
 class Credentials(_Strict):
-    """Basic auth (username + password) or a bearer token, each from an env var or a file."""
+    """Basic auth (username + password, or username + token as Jenkins takes its API tokens)
+    or a bearer token (a token alone), each secret from an env var or a file."""
 
     username: str | None = None
     password_env: str | None = None
@@ -62,15 +64,39 @@ class Credentials(_Strict):
                     raise ExporterConfigError(
                         f"{where}.{field}: environment variable {env} is not set", where=None
                     )
-                return SecretStr(value)
+                return checked(value, f"environment variable {env}", field)
             if file is not None:
                 try:
-                    return SecretStr(file.read_text().strip())
+                    content = file.read_text().strip()
                 except OSError as error:
                     raise ExporterConfigError(
                         f"{where}.{field}: cannot read {file}: {error.strerror}"
                     ) from None
+                except UnicodeDecodeError as error:
+                    raise ExporterConfigError(
+                        f"{where}.{field}: {file} is not UTF-8 text (byte {error.start})"
+                    ) from None
+                return checked(content, f"file {file}", field)
             return None
+
+        def checked(value: str, source: str, field: str) -> SecretStr:
+            # A secret is sent in a header: a control character (a newline pasted with it) makes
+            # httpx refuse the request with the whole header, secret included, in its message.
+            # Refused here, naming where it came from and never the value.
+            bad = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+            if bad is not None:
+                raise ExporterConfigError(
+                    f"{where}.{field}: {source} holds a control character "
+                    f"(U+{ord(bad):04X}); a secret must be a single line",
+                    where=None,
+                )
+            if field.startswith("token") and not value.isascii():
+                # A bearer token goes into the header verbatim, and header values are ASCII.
+                raise ExporterConfigError(
+                    f"{where}.{field}: {source} holds a non-ASCII character; a token must be ASCII",
+                    where=None,
+                )
+            return SecretStr(value)
 
         password = read(
             self.password_env,
@@ -120,13 +146,15 @@ class NameFilter:
     """Keeps a name when it matches an include pattern (or there are none) and no exclude one."""
 
     def __init__(self, include: list[str], exclude: list[str]) -> None:
-        self._include = re.compile("|".join(f"(?:{p})" for p in include)) if include else None
-        self._exclude = re.compile("|".join(f"(?:{p})" for p in exclude)) if exclude else None
+        # Compiled one by one, as validated: joined into one alternation, a pattern with global
+        # flags (`(?i)prod-.*`) or two patterns naming the same group would not compile.
+        self._include = [re.compile(p) for p in include]
+        self._exclude = [re.compile(p) for p in exclude]
 
     def __call__(self, name: str) -> bool:
-        if self._include is not None and not self._include.fullmatch(name):
+        if self._include and not any(p.fullmatch(name) for p in self._include):
             return False
-        return not (self._exclude is not None and self._exclude.fullmatch(name))
+        return not any(p.fullmatch(name) for p in self._exclude)
 
 
 # An answer bigger than this is refused: far above what a page of Harbor projects or a Jenkins
@@ -215,6 +243,8 @@ class DeliveryConfig(_Strict):
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     #: A whole poll; the first reads the whole history (a request per repository and per job).
     poll_timeout: Annotated[float | None, Field(gt=0, le=86400)] = None
+    #: Seconds of upstream history the rolling gauges cover; their 1d, 7d and 30d windows are
+    #: exported only as far as it reaches (under 30 days: no 30d series).
     history: Annotated[float, Field(ge=DAY, le=90 * DAY)] = 30 * DAY
     applications: Filters = Field(default_factory=Filters)
     #: Environment name -> regular expressions for the Spinnaker accounts deploying to it.
@@ -394,6 +424,11 @@ def parse_config(data: Any, source: str, *, check_files: bool = False) -> Export
                     pass
             except OSError as error:
                 problems.append(f"targets[{i}].tls.{field}: cannot read {path}: {error.strerror}")
+    state_file = config.delivery.state_file if config.delivery is not None else None
+    if check_files and state_file is not None:
+        problem = _unwritable_directory(state_file)
+        if problem:
+            problems.append(f"delivery.state_file: {problem}")
     if len(problems) == 1:
         raise ExporterConfigError(problems[0], where=source)
     if problems:
@@ -401,6 +436,20 @@ def parse_config(data: Any, source: str, *, check_files: bool = False) -> Export
             f"{len(problems)} problems:\n  " + "\n  ".join(problems), where=source
         )
     return config
+
+
+def _unwritable_directory(path: Path) -> str | None:
+    """Why the state file could not be saved beside itself, if so. The view writes a temporary
+    file there and renames it over the old one after each poll, so the directory must take a new
+    file: a read-only root filesystem with no volume there fails every poll. A file is really
+    created (and removed): permission bits alone do not tell (root, ACLs, NFS root squash)."""
+    directory = path.parent
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=f".{path.name}."):
+            pass
+    except OSError as error:
+        return f"cannot write in {directory}: {error.strerror or error}"
+    return None
 
 
 def read_file(path: Path, what: str) -> bytes:
@@ -416,7 +465,13 @@ def read_file(path: Path, what: str) -> bytes:
 def load_config(path: str | Path, *, check_files: bool = False) -> ExporterConfig:
     """The config file, validated (`parse_config`)."""
     path = Path(path)
-    text = read_file(path, "config").decode()
+    try:
+        text = read_file(path, "config").decode()
+    except UnicodeDecodeError as error:
+        raise ExporterConfigError(
+            f"not UTF-8 text: byte {error.start} is {error.object[error.start]:#04x}",
+            where=str(path),
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -52,9 +52,6 @@ class MetricsServer:
         )
         self._thread.start()
 
-    def serve_forever(self) -> None:
-        self._http.serve_forever()
-
     def close(self) -> None:
         self._http.shutdown()
         self._http.server_close()

@@ -96,7 +96,7 @@ def application_samples(
     live: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in by_pipeline}
     for raw in [*executions, *incomplete]:
         execution = expect_dict(raw, "execution")
-        if execution["status"] not in COMPLETE:
+        if text(execution.get("status"), "execution status") not in COMPLETE:
             name = text(execution.get("name"), "execution name")
             ident = str(execution.get("id") or id(execution))
             live.setdefault(name, {})[ident] = execution

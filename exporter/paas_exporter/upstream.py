@@ -43,7 +43,13 @@ class Upstream:
         username, password, token = target.auth.resolve(f"targets[{target.name}].auth")
         headers = {"Accept": "application/json", "User-Agent": "paas-exporter"}
         auth: httpx.BasicAuth | None = None
-        if token is not None:
+        if token is not None and username is not None:
+            # Jenkins takes an API token only as Basic username:token and has no bearer scheme
+            # for it (jenkinsci/jenkins
+            # `core/src/main/java/jenkins/security/BasicHeaderApiTokenAuthenticator.java`);
+            # a Harbor robot account's secret is sent the same way.
+            auth = httpx.BasicAuth(username, token.get_secret_value())
+        elif token is not None:
             headers["Authorization"] = f"Bearer {token.get_secret_value()}"
         elif username is not None:
             auth = httpx.BasicAuth(username, password.get_secret_value() if password else "")
@@ -86,6 +92,16 @@ class Upstream:
                     f"no complete answer within timeout ({self.timeout:g} s)",
                     where=where,
                     reason="timeout",
+                ) from None
+            except httpx.LocalProtocolError:
+                # httpx puts the offending header in its message, and the only headers that are
+                # not constant are the credentials: the message must not be passed on.
+                self.errors += 1
+                raise UpstreamError(
+                    "the request could not be sent: a header holds an illegal character "
+                    "(check the target's credentials)",
+                    where=where,
+                    reason="auth",
                 ) from None
             except httpx.HTTPError as error:
                 self.errors += 1

@@ -159,3 +159,94 @@ targets:
         "No such file or directory",
         "  targets[1].tls.key_file: cannot read /nonexistent/client.key: No such file or directory",
     ]
+
+
+def test_a_port_in_use_exits_2_with_one_message(tmp_path: Path) -> None:
+    import socket
+
+    path = write(tmp_path, "targets:\n  - {name: j, kind: jenkins, url: 'http://127.0.0.1:9'}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"paas-exporter: cannot listen on 127.0.0.1:{port}: Address already in use" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def test_a_host_that_does_not_resolve_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "targets:\n  - {name: j, kind: jenkins, url: 'http://127.0.0.1:9'}\n")
+    result = CliRunner().invoke(
+        main, ["--config", str(path), "--host", "no-such-host.invalid", "--port", "0"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "paas-exporter: cannot listen on no-such-host.invalid:0: " in result.output
+
+
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "targets:\n  - {name: j, kind: jenkins, url: 'http://127.0.0.1:9'}\n")
+    result = CliRunner().invoke(main, ["--config", str(path), "--port", "70000"])
+    assert result.exit_code == 2
+    assert "'--port': 70000 is not in the range 0<=x<=65535" in result.output
+
+
+def test_a_config_that_is_not_utf8_exits_2_naming_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.yaml"
+    path.write_bytes("targets:\n  - {name: caf\u00e9".encode("latin-1") + b", kind: jenkins}\n")
+    result = CliRunner().invoke(main, ["--config", str(path), "--check"])
+    assert result.exit_code == 2
+    assert result.output == f"paas-exporter: {path}: not UTF-8 text: byte 23 is 0xe9\n"
+
+
+def test_filter_patterns_with_flags_or_the_same_group_name_match_as_written(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """
+targets:
+  - name: j
+    kind: jenkins
+    url: http://j
+    filters:
+      include: ["(?i)prod-.*", "(?P<team>a)/.*", "(?P<team>b)/.*"]
+      exclude: ["(?i).*-TMP", "(?P<x>z)"]
+""",
+    )
+    keep = load_config(path).targets[0].filters.matcher()
+    assert keep("PROD-api")
+    assert keep("a/api")
+    assert keep("b/api")
+    assert not keep("c/api")
+    assert not keep("prod-api-tmp")
+    assert not keep("z")
+
+
+def test_the_shipped_deployment_can_write_the_example_state_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    for name in ("HARBOR_PASSWORD", "JENKINS_API_TOKEN", "SPINNAKER_TOKEN", "GITLAB_TOKEN"):
+        monkeypatch.setenv(name, "s3cret")
+    delivery = load_config(EXAMPLE).delivery
+    assert delivery is not None
+    assert delivery.state_file is not None
+    deployment = yaml.safe_load(
+        (EXAMPLE.parents[1] / "deploy" / "exporter" / "deployment.yaml").read_text()
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    writable = {
+        Path(m["mountPath"])
+        for m in container["volumeMounts"]
+        if not m.get("readOnly") and {"emptyDir", "persistentVolumeClaim"} & set(volumes[m["name"]])
+    }
+    assert delivery.state_file.parent in writable

@@ -177,6 +177,9 @@ def test_every_value_equals_the_worlds_history(simulators: tuple[Any, ...], tmp_
     assert want.unlinked  # the world has every case
     assert want.failures
     assert want.restore
+    # promotion pipelines, some deploying to an untracked account first: a deploy per stage
+    assert any(d.promotion is not None and d.untracked_first for d in world.deploys)
+    assert any(d.promotion is not None and not d.untracked_first for d in world.deploys)
 
     got = series(samples, "delivery_deployments_total")
     assert got == {key(application=a, environment=e, result=r): v
@@ -490,3 +493,56 @@ def test_at_200_applications_x_30_days_the_view_adds_at_most_a_tenth_to_resident
         without = _resident_mib(sims, tmp_path, delivery=False)
         with_view = _resident_mib(sims, tmp_path, delivery=True)
     assert with_view <= without * 1.10, f"{without:.1f} MiB without the view, {with_view:.1f} with"
+
+
+def test_once_waits_for_the_delivery_views_first_poll_however_long_its_deadline(
+    simulators: tuple[Any, ...], tmp_path: Path
+) -> None:
+    world = DeliveryWorld.generate(1, 2, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    # The targets' polls are bound to about a second, the view's to a minute; its Jenkins
+    # calls (job paths, which the Jenkins target never asks for) take longer than the former.
+    simulators[1].faults.latency = 7
+    simulators[1].faults.path_prefix = "/job/"
+    cfg = config(simulators, timeout=20, poll_timeout=60)
+    for target in cfg["targets"]:
+        target.update(interval=1, timeout=0.3)
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    done = subprocess.run(
+        [EXPORTER, "--config", str(path), "--once"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"TEST_HARBOR_PASSWORD": "Harbor12345", "TEST_JENKINS_TOKEN": "api-token",
+             "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 'paas_exporter_target_up{target="delivery",kind="delivery"} 1' in done.stdout
+
+
+@pytest.mark.parametrize("where", ["missing/dir", "a-file/dir"])
+def test_check_refuses_a_state_file_in_a_directory_it_cannot_write(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    sims = tuple(type("S", (), {"url": f"http://127.0.0.1:{9 + i}"})() for i in range(3))
+    state = tmp_path / where / "state.json"
+    path = tmp_path / "exporter.yaml"
+    path.write_text(yaml.safe_dump(config(sims, state_file=str(state))))
+    done = check(path)
+    assert done.returncode == 2, done.stdout
+    assert f"delivery.state_file: cannot write in {state.parent}: " in done.stderr
+    assert "Traceback" not in done.stderr
+    # a directory it can write in passes, and --check leaves nothing behind
+    (tmp_path / "ok").mkdir()
+    path.write_text(yaml.safe_dump(config(sims, state_file=str(tmp_path / "ok" / "s.json"))))
+    assert check(path).returncode == 0
+    assert not list((tmp_path / "ok").iterdir())
+
+
+def test_only_windows_the_history_covers_are_exported(simulators: tuple[Any, ...]) -> None:
+    world = DeliveryWorld.generate(1, 3, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    _, samples = poll(config(simulators, history=7 * DAY))
+    for name in ("delivery_recent_deployments", "delivery_recent_change_failures"):
+        windows = {dict(labels)["window"] for labels in series(samples, name)}
+        assert windows == {"1d", "7d"}, name

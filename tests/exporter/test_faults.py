@@ -153,3 +153,16 @@ def test_harbor_leaving_zero_fields_out_is_not_a_failure(harbor: HarborSimulator
     assert samples["harbor_storage_free_bytes", key()] == 0
     assert set(series(samples, "harbor_vulnerabilities").values()) == {0}
     assert set(series(samples, "harbor_task_queue_size").values()) == {0}
+
+
+def test_a_jenkins_api_token_with_a_username_is_sent_as_basic_auth(
+    jenkins: JenkinsSimulator,
+) -> None:
+    # Jenkins takes an API token only as Basic username:token, as the simulator does.
+    target = jenkins_target(
+        jenkins, auth={"username": "exporter", "token_env": "TEST_JENKINS_TOKEN"}
+    )
+    with running_exporter([target]) as exporter:
+        samples = exporter.samples()
+        error = exporter.poller.targets["jenkins"].snapshot.error
+    assert samples["paas_exporter_target_up", key(target="jenkins", kind="jenkins")] == 1, error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from paas_exporter import harbor, jenkins, spinnaker
 from paas_exporter.config import NameFilter
@@ -116,10 +116,15 @@ def test_jenkins_parsers_never_crash(a: Any) -> None:
 
 
 @fuzz
-@given(json_values, st.lists(json_values, max_size=4))
-def test_spinnaker_parser_never_crashes(configs: Any, executions: list[Any]) -> None:
+@given(json_values, st.lists(json_values, max_size=4), st.lists(json_values, max_size=4))
+@example([], [], [{"name": "deploy"}])  # an incomplete execution without a status
+def test_spinnaker_parser_never_crashes(
+    configs: Any, executions: list[Any], incomplete: list[Any]
+) -> None:
     survives(
-        spinnaker.application_samples, spinnaker._families(), "app", configs, executions, 1.7e9
+        lambda: spinnaker.application_samples(
+            spinnaker._families(), "app", configs, executions, 1.7e9, incomplete=incomplete
+        )
     )
 
 

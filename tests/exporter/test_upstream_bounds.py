@@ -4,6 +4,7 @@ many slow calls at `poll_timeout`, and credentials never sit in a target's URL."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import subprocess
@@ -18,8 +19,9 @@ import pytest
 import yaml
 from paas_exporter.config import parse_config
 from paas_exporter.poller import Poller
+from paas_exporter.upstream import Upstream
 
-from paas_sdk.errors import ExporterConfigError
+from paas_sdk.errors import ExporterConfigError, UpstreamError
 from paas_sdk.testing.simulators import HarborSimulator
 from tests.exporter.conftest import harbor_target, parse_samples, running_exporter
 
@@ -207,3 +209,62 @@ def test_credentials_in_a_target_url_are_refused_without_echoing_them(url: str) 
     assert "auth.password_file" in message
     assert "Harbor12345" not in message
     assert "token@" not in message
+
+
+@pytest.mark.parametrize("secret", ["s3cret\ninjected", "s3cret\r", "s3\x7fcret"])
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_a_secret_with_a_control_character_is_refused_naming_its_source_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str, source: str
+) -> None:
+    if source == "env":
+        monkeypatch.setenv("PAAS_TEST_TOKEN", secret)
+        auth = {"token_env": "PAAS_TEST_TOKEN"}
+        named = "environment variable PAAS_TEST_TOKEN"
+    else:
+        # a file's surrounding whitespace is stripped, so the control character is inside
+        (tmp_path / "token").write_text(f"x{secret}x\n")
+        auth = {"token_file": str(tmp_path / "token")}
+        named = f"file {tmp_path / 'token'}"
+    with pytest.raises(ExporterConfigError) as caught:
+        parse_config(
+            {"targets": [{"name": "t", "kind": "spinnaker", "url": "http://gate", "auth": auth}]},
+            "exporter.yaml",
+        )
+    message = str(caught.value)
+    assert f"targets[0].auth.token_{source}: {named} holds a control character" in message
+    assert "s3" not in message
+
+
+def test_an_illegal_header_is_reported_without_the_header_value() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        # what httpx (h11) raises for a header value with a newline, value included
+        raise httpx.LocalProtocolError("Illegal header value b'Bearer s3cret\\nx'")
+
+    config = parse_config(
+        {"targets": [{"name": "t", "kind": "spinnaker", "url": "http://gate"}]}, "exporter.yaml"
+    )
+    upstream = Upstream(config.targets[0], transport=httpx.MockTransport(refuse))
+
+    async def call() -> None:
+        try:
+            await upstream.get("/applications")
+        finally:
+            await upstream.close()
+
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(call())
+    assert "s3cret" not in str(caught.value)
+    assert "Illegal header value" not in str(caught.value)
+    assert caught.value.reason == "auth"
+
+
+def test_a_secret_file_that_is_not_text_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "token").write_bytes(b"\xff\xfes3cret")
+    auth = {"token_file": str(tmp_path / "token")}
+    with pytest.raises(
+        ExporterConfigError, match=r"token_file: .*token is not UTF-8 text \(byte 0\)"
+    ):
+        parse_config(
+            {"targets": [{"name": "t", "kind": "spinnaker", "url": "http://gate", "auth": auth}]},
+            "exporter.yaml",
+        )

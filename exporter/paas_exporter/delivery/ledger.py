@@ -28,7 +28,6 @@ WINDOWS = (("1d", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
 #: One minute to thirty days: lead times span minutes (hotfixes) to weeks (batched releases).
 BOUNDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800,
           1209600, 2592000)  # fmt: skip
-STAGES = ("commit_to_build", "build", "build_to_push", "push_to_deploy", "deploy")
 RESULTS = ("succeeded", "failed", "canceled")
 STATE_VERSION = 1
 
@@ -82,6 +81,9 @@ class Ledger:
     def __init__(self, failure_window: float, history: float) -> None:
         self.failure_window = failure_window
         self.history = history
+        # Only windows the history covers: a 30d window over 7 days of history would show the
+        # 7d figures under a 30d label. Its series are left out, so a panel shows no data.
+        self.windows = tuple((name, width) for name, width in WINDOWS if width <= history)
         self.lanes: dict[tuple[str, str], Lane] = {}
         self.counters: dict[tuple[str, ...], float] = {}
         self.histograms: dict[tuple[str, ...], list[float]] = {}
@@ -199,7 +201,7 @@ class Ledger:
                 _pairs(lane.lead),
                 _pairs(lane.restore),
             )
-            for window, width in WINDOWS:
+            for window, width in self.windows:
                 since = now - width
                 counts = [0, 0, 0]
                 for end, result_index in deploys:
@@ -224,7 +226,7 @@ def _families() -> dict[str, MetricFamily]:
         "deployments": MetricFamily(
             "delivery_deployments_total",
             "counter",
-            "Deploys to the environment by the deploy stage's result, each execution counted once",
+            "Deploys to the environment by the deploy stage's result, each stage counted once",
             (*lane, "result"),
         ),
         "change_failures": MetricFamily(
@@ -315,6 +317,15 @@ def load_state(path: Path | None) -> dict[str, Any] | None:
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             raise ValueError(f"expected version {STATE_VERSION}")
         Ledger(1, 1).restore_counts(data)
+        # What the view reads back besides the counts (DeliveryView.__init__): checked here so
+        # a hand-edited or truncated file is refused like any other, not a traceback.
+        floor = data.get("floor")
+        if isinstance(floor, bool) or not isinstance(floor, int):
+            raise ValueError(f"floor: expected an integer, got {floor!r:.40}")
+        for key in ("seen", "pending"):
+            ids = data.get(key)
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise ValueError(f"{key}: expected a list of execution ids")
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise ExporterConfigError(
             f"not a paas-exporter delivery state file ({error}); move it away to start afresh",

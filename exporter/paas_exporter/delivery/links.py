@@ -30,9 +30,12 @@ class Unlinked(Exception):  # noqa: N818 - a reason, not an error
 
 @dataclass(frozen=True, slots=True)
 class DeployFact:
-    """What one execution says about a deploy (or a rollback) to a tracked environment."""
+    """What one deploy (or rollback) stage of an execution says about a tracked environment."""
 
+    #: The execution's id and the stage's: a promotion pipeline deploys more than once.
     id: str
+    #: The execution's id: what is remembered as counted, across polls and restarts.
+    execution: str
     application: str
     environment: str
     build_ms: int
@@ -48,69 +51,87 @@ def environment_matchers(config: DeliveryConfig) -> list[tuple[str, NameFilter]]
     return [(env, NameFilter(patterns, [])) for env, patterns in config.environments.items()]
 
 
-def deploy_stage(
+def deploy_stages(
     execution: dict[str, Any], config: DeliveryConfig, envs: list[tuple[str, NameFilter]]
-) -> tuple[list[dict[str, Any]], dict[str, Any], str] | None:
-    """(stages, the deploy or else rollback stage, its environment), None when the execution
-    deploys nowhere tracked; known before the stage runs (its context comes from the config)."""
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """(stages, each deploy stage to a tracked environment with it); when the execution has no
+    deploy stage at all, its rollback stages instead. Empty when it deploys nowhere tracked;
+    known before the stages run (their context comes from the config). A pipeline may deploy
+    more than once (staging, a manual judgment, production): each stage is its own deploy,
+    and one to an untracked account hides none after it."""
     where = f"execution {execution.get('id')!r:.60}"
     stages = [expect_dict(s, where) for s in expect_list(execution.get("stages") or [], where)]
-    stage = next((s for s in stages if s.get("type") in config.deploy_stages), None) or next(
-        (s for s in stages if s.get("type") in config.rollback_stages), None
-    )
-    if stage is None:
-        return None
-    context = expect_dict(stage.get("context") or {}, where)
-    account = context.get("account") or context.get("credentials")
-    environment = next(
-        (env for env, match in envs if isinstance(account, str) and match(account)), None
-    )
-    return None if environment is None else (stages, stage, environment)
+    kinds = config.deploy_stages
+    if not any(s.get("type") in kinds for s in stages):
+        kinds = config.rollback_stages
+    found = []
+    for stage in stages:
+        if stage.get("type") not in kinds:
+            continue
+        context = expect_dict(stage.get("context") or {}, where)
+        account = context.get("account") or context.get("credentials")
+        environment = next(
+            (env for env, match in envs if isinstance(account, str) and match(account)), None
+        )
+        if environment is not None:
+            found.append((stage, environment))
+    return stages, found
 
 
-def deploy_fact(
+def deploy_facts(
     execution: dict[str, Any], config: DeliveryConfig, envs: list[tuple[str, NameFilter]]
-) -> DeployFact | None:
-    """The deploy (or rollback) in a complete execution, None if it has none to a tracked
-    environment. Stage `type`, `status`, `startTime`, `endTime`, `context.account` and the
-    `outputs.manifests` of `PromoteManifestKatoOutputsTask` as Orca stores them
+) -> list[DeployFact]:
+    """The deploys (or rollbacks) to tracked environments in a complete execution. Stage `id`,
+    `type`, `status`, `startTime`, `endTime`, `context.account` and the `outputs.manifests` of
+    `PromoteManifestKatoOutputsTask` as Orca stores them
     (spinnaker/orca `orca-core/.../pipeline/model/StageExecutionImpl.java`,
     `orca-clouddriver/.../tasks/manifest/PromoteManifestKatoOutputsTask.java`)."""
     where = f"execution {execution.get('id')!r:.60}"
-    found = deploy_stage(execution, config, envs)
-    if found is None:
-        return None
-    stages, stage, environment = found
-    deploy = stage if stage.get("type") in config.deploy_stages else None
-    status = text(stage.get("status"), where)
-    if deploy is None:
-        result = "rollback"
-    elif status == "SUCCEEDED":
-        result = "succeeded"
-    elif status in FAILED:
-        result = "failed"
-    elif status == "CANCELED":
-        result = "canceled"
-    else:  # SKIPPED, or a deploy stage never reached: no deploy happened
-        return None
-    start = number(stage.get("startTime") or execution.get("startTime"), where) / 1000
-    end = number(stage.get("endTime") or execution.get("endTime"), where) / 1000
-    verification_failed = deploy is not None and any(
-        s.get("type") in config.verification_stages and s.get("status") in FAILED
-        for s in stages[stages.index(deploy) + 1 :]
-    )
-    image = None if deploy is None else deployed_image(execution, deploy)
-    return DeployFact(
-        id=text(execution.get("id"), where),
-        application=text(execution.get("application"), where),
-        environment=environment,
-        build_ms=int(number(execution.get("buildTime"), where)),
-        end_s=end,
-        result=result,
-        start_s=start,
-        verification_failed=verification_failed,
-        image=image,
-    )
+    stages, found = deploy_stages(execution, config, envs)
+    ident = text(execution.get("id"), where)
+    deploys = [i for i, s in enumerate(stages) if s.get("type") in config.deploy_stages]
+    facts = []
+    for stage, environment in found:
+        deploy = stage if stage.get("type") in config.deploy_stages else None
+        status = text(stage.get("status"), where)
+        if deploy is None:
+            result = "rollback"
+        elif status == "SUCCEEDED":
+            result = "succeeded"
+        elif status in FAILED:
+            result = "failed"
+        elif status == "CANCELED":
+            result = "canceled"
+        else:  # SKIPPED, or a deploy stage never reached: no deploy happened
+            continue
+        start = number(stage.get("startTime") or execution.get("startTime"), where) / 1000
+        end = number(stage.get("endTime") or execution.get("endTime"), where) / 1000
+        verification_failed = False
+        if deploy is not None:
+            # The verification of this deploy: the stages up to the next deploy, not those
+            # checking a later environment's.
+            at = next(i for i, s in enumerate(stages) if s is deploy)
+            upto = next((i for i in deploys if i > at), len(stages))
+            verification_failed = any(
+                s.get("type") in config.verification_stages and s.get("status") in FAILED
+                for s in stages[at + 1 : upto]
+            )
+        stage_id = stage.get("id") or stage.get("refId")
+        facts.append(
+            DeployFact(
+                id=f"{ident}/{stage_id}",
+                execution=ident,
+                application=text(execution.get("application"), where),
+                environment=environment,
+                build_ms=int(number(execution.get("buildTime"), where)),
+                end_s=end,
+                result=result,
+                start_s=start,
+                verification_failed=verification_failed,
+                image=None if deploy is None else deployed_image(execution, deploy),
+            )
+        )
+    return facts
 
 
 def deployed_image(execution: dict[str, Any], stage: dict[str, Any]) -> str | None:
@@ -305,12 +326,20 @@ def match_build(
         if match is None:
             continue
         groups = match.groupdict()
+        # The tag is whatever a pipeline pushed: digits that are no build number or no date
+        # (`1.4_20261399_1200`) link to no build; raising would fail the whole view's poll.
         if groups.get("number"):
+            if not (groups["number"].isascii() and groups["number"].isdecimal()):
+                raise Unlinked("no_build")
             build = builds.get(int(groups["number"]))
             if build is None:
                 raise Unlinked("no_build")
             return build
-        minute = datetime.strptime(groups["built"], "%Y%m%d_%H%M").replace(tzinfo=UTC).timestamp()
+        try:
+            built = datetime.strptime(groups["built"] or "", "%Y%m%d_%H%M")
+        except ValueError:
+            raise Unlinked("no_build") from None
+        minute = built.replace(tzinfo=UTC).timestamp()
         found = [b for b in builds.values() if minute <= b.start_s < minute + 60]
         if len(found) > 1:
             raise Unlinked("ambiguous_build")

@@ -14,7 +14,6 @@ import logging
 import re
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -32,8 +31,8 @@ from paas_exporter.delivery.links import (
     Unlinked,
     artifact_fact,
     build_fact,
-    deploy_fact,
-    deploy_stage,
+    deploy_facts,
+    deploy_stages,
     environment_matchers,
     git_project,
     image_ref,
@@ -95,14 +94,6 @@ class DeliveryUpstreams:
     async def close(self) -> None:
         for upstream in self._all:
             await upstream.close()
-
-
-@dataclass
-class _Work:
-    """The lookups one poll needs before the ledger can take its executions."""
-
-    images: dict[str, ImageRef | Unlinked] = field(default_factory=dict)
-    artifacts: dict[str, ArtifactFact | None] = field(default_factory=dict)
 
 
 class DeliveryView:
@@ -167,12 +158,12 @@ class DeliveryView:
         for execution in await _gather_results(self._execution(up.spinnaker, i) for i in older):
             if execution is not None:
                 self._classify(execution, found, pending, seen, again=True)
-        facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
+        facts = _in_order(found)
         links = await self._link(up, facts, False, start / 1000)
         # Every request is done: from here on nothing can fail half-way.
         for fact in facts:
             self._record(fact, links)
-        seen.update((f.id, f.build_ms) for f in facts)
+        seen.update((f.execution, f.build_ms) for f in facts)
         return pending, seen
 
     def _record(self, fact: DeployFact, links: dict[str, Link]) -> None:
@@ -200,12 +191,12 @@ class DeliveryView:
         async def one(app: str) -> None:
             async with room:
                 found, waiting, skipped = await self._search(up.spinnaker, app, start, now_ms)
-                facts = sorted(found.values(), key=lambda f: (f.end_s, f.id))
+                facts = _in_order(found)
                 links = await self._link(up, facts, True, start / 1000)
             for fact in facts:  # the application's lanes are its own: no other task's
                 self._record(fact, links)
             pending.update(waiting)
-            skipped.update((f.id, f.build_ms) for f in facts)
+            skipped.update((f.execution, f.build_ms) for f in facts)
             seen.update((k, v) for k, v in skipped.items() if v >= recent)
             used = [link for link in links.values() if not isinstance(link, Unlinked)]
             for repo in {f"{ref.project}/{ref.repository}@" for _, _, ref in used}:
@@ -231,9 +222,9 @@ class DeliveryView:
             return fact.end_s >= self._started
         if self._counted_floor is None:  # the first start: the whole history, once
             return True
-        if fact.id in self._counted:
+        if fact.execution in self._counted:
             return False
-        return not (fact.build_ms < self._counted_floor and fact.id not in self._uncounted)
+        return not (fact.build_ms < self._counted_floor and fact.execution not in self._uncounted)
 
     def _forget(self, now: float) -> None:
         """Keep only what later polls need: the builds from the oldest one still deployed
@@ -258,7 +249,7 @@ class DeliveryView:
     # -- Spinnaker ------------------------------------------------------------------------------
     async def _search(
         self, spinnaker: Upstream, app: str, start: int, now_ms: int
-    ) -> tuple[dict[str, DeployFact], dict[str, int], dict[str, int]]:
+    ) -> tuple[dict[str, list[DeployFact]], dict[str, int], dict[str, int]]:
         """Executions triggered since `start`, newest first, paged by moving the exclusive
         `triggerTimeEndBoundary` to the oldest trigger time seen: Orca stops reading once it
         holds `size` matches, so `startIndex` cannot page (spinnaker/orca
@@ -266,7 +257,7 @@ class DeliveryView:
         page is reduced to facts at once. `app` may be `*`, every application."""
         size = self.config.search_page_size
         path = f"/applications/{quote(app, safe='*')}/executions/search"
-        facts: dict[str, DeployFact] = {}
+        facts: dict[str, list[DeployFact]] = {}  # execution id -> its deploys
         pending: dict[str, int] = {}
         skipped: dict[str, int] = {}
         high = now_ms + 60_000
@@ -304,7 +295,7 @@ class DeliveryView:
     def _classify(
         self,
         execution: dict[str, Any],
-        facts: dict[str, DeployFact],
+        facts: dict[str, list[DeployFact]],
         pending: dict[str, int],
         skipped: dict[str, int],
         *,
@@ -319,7 +310,7 @@ class DeliveryView:
         if not self.keep(app):
             return
         if execution.get("status") not in COMPLETE:
-            if deploy_stage(execution, self.config, self.envs) is not None:
+            if deploy_stages(execution, self.config, self.envs)[1]:
                 pending[ident] = built
             return
         done_before = ident in self.seen or (
@@ -330,11 +321,11 @@ class DeliveryView:
         )
         if done_before:
             return
-        fact = deploy_fact(execution, self.config, self.envs)
-        if fact is None:
-            skipped[ident] = built
+        found = deploy_facts(execution, self.config, self.envs)
+        if found:
+            facts[ident] = found
         else:
-            facts[ident] = fact
+            skipped[ident] = built
 
     # -- Harbor and Jenkins ---------------------------------------------------------------------
     async def _link(
@@ -566,6 +557,11 @@ class DeliveryView:
             revision=revision,
             reason="no_commit_time" if missing else None,
         )
+
+
+def _in_order(found: dict[str, list[DeployFact]]) -> list[DeployFact]:
+    """Every execution's deploys, in the order they ended."""
+    return sorted((f for facts in found.values() for f in facts), key=lambda f: (f.end_s, f.id))
 
 
 def _key(ref: ImageRef) -> str:

@@ -19,7 +19,9 @@ Jenkins, Spinnaker and Git simulators so each serves its own part as the real AP
   `outputs.manifests` of `PromoteManifestKatoOutputsTask` (spinnaker/orca
   `orca-clouddriver/.../tasks/manifest/PromoteManifestKatoOutputsTask.java`), triggered by a
   docker trigger (`account, repository, tag`; `orca-core/.../pipeline/model/DockerTrigger.kt`),
-  by artifacts (`trigger.artifacts[]` of type `docker/image`) or by hand.
+  by artifacts (`trigger.artifacts[]` of type `docker/image`) or by hand. A promotion pipeline
+  deploys to staging, waits on a `manualJudgment` stage, then deploys to production, all in one
+  execution, some deploying to an account no environment tracks first.
 
 The world keeps the truth a test needs (which build each deploy shipped, each commit's time)
 beside what the servers show, so expected metrics are computed from it, never from the exporter.
@@ -112,6 +114,15 @@ class Deploy:
     verification_failed: bool = False
     rollback: bool = False
     trigger_type: str = "docker"
+    #: A promotion pipeline: this deploy, a manual judgment, then `promotion` in the same
+    #: execution, its stages run in order (spinnaker/orca
+    #: `orca-core/src/main/java/com/netflix/spinnaker/orca/pipeline/model/StageExecutionImpl.java`:
+    #: an execution holds many stages, each with its own id, type, status and context).
+    promotion: Deploy | None = None
+    #: The execution id of the deploy this one was promoted from (it has no execution of its own).
+    promoted_from: str | None = None
+    #: The pipeline deploys to an account no environment tracks (`dev-k8s`) before this deploy.
+    untracked_first: bool = False
 
     @property
     def status(self) -> str:
@@ -233,6 +244,12 @@ class DeliveryWorld:
         prod = self._deploy(
             rnd, build, build.application, "production", at, referenced_by=how, **self._outcome(rnd)
         )
+        # Every third build is promoted by one pipeline, every sixth deploying to an untracked
+        # account first; chosen by number so the random history stays what it was.
+        if build.number % 3 == 0:
+            staging.promotion = prod
+            prod.promoted_from = staging.id
+            staging.untracked_first = build.number % 6 == 0
         latest = self.now_ms - 2 * HOUR
         if prod.status == "SUCCEEDED" and rnd.random() < 0.08:
             back = prod.end_ms + rnd.randint(10 * MINUTE, 50 * MINUTE)
@@ -454,6 +471,40 @@ class DeliveryWorld:
         ]
 
     def spinnaker_execution(self, deploy: Deploy) -> dict[str, Any]:
+        """The execution of `deploy` as Orca's search answers it; a promotion pipeline's holds
+        its later deploy too, after a `manualJudgment` stage."""
+        execution = self._single_execution(deploy)
+        later = deploy.promotion
+        if later is None and not deploy.untracked_first:
+            return execution
+        stages = execution["stages"]
+        if deploy.untracked_first:
+            first = stages[0]
+            dev = {**first, "id": f"{deploy.id}-dev", "name": "Deploy (dev)"}
+            dev["context"] = {**first["context"], "account": "dev-k8s"}
+            dev["startTime"] = first["startTime"] - 2 * MINUTE
+            dev["endTime"] = first["startTime"] - MINUTE
+            stages.insert(0, dev)
+        if later is not None:
+            then = self._single_execution(later)
+            end = then["stages"][0]["startTime"] - 1_000
+            judgment = self._stage(
+                deploy, 9, "manualJudgment", "Promote?", "SUCCEEDED", stages[-1]["endTime"], end,
+                {"judgmentStatus": "continue", "propagateAuthenticationContext": False},
+            )  # fmt: skip
+            stages += [judgment, *then["stages"]]
+            failed = "TERMINAL" in (execution["status"], then["status"])
+            execution.update(
+                name="promote",
+                pipelineConfigId=f"{deploy.application}-promote",
+                status="TERMINAL" if failed else "SUCCEEDED",
+                endTime=then["endTime"],
+            )
+        for index, stage in enumerate(stages):
+            stage["refId"] = str(index + 1)
+        return execution
+
+    def _single_execution(self, deploy: Deploy) -> dict[str, Any]:
         app = deploy.application
         account = ENVIRONMENTS[deploy.environment]
         trigger: dict[str, Any] = {
@@ -674,7 +725,7 @@ def install(
                         "user": "alice",
                     }
                 )
-            names = ["deploy-staging", "deploy-production", "rollback"]
+            names = ["deploy-staging", "deploy-production", "promote", "rollback"]
             sstate.pipeline_configs[app] = [
                 {
                     "id": f"{app}-{n}",
@@ -689,4 +740,5 @@ def install(
             ]
             sstate.executions[app] = []
         for deploy in world.deploys:
-            sstate.executions[deploy.application].append(world.spinnaker_execution(deploy))
+            if deploy.promoted_from is None:  # else a stage of the execution it came from
+                sstate.executions[deploy.application].append(world.spinnaker_execution(deploy))
