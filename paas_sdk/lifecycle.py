@@ -249,21 +249,25 @@ class Lifecycle:
             return
         self._thread = threading.current_thread()
         started = time.monotonic()
-        log.info("shutdown (%s): deregistering", reason)
-        for step in self._deregister:
-            self._run(step)
-        if drain and self.drain_seconds and not self._drained.is_set():
-            log.info("draining for %.1f s", self.drain_seconds)
-            self._drain(time.monotonic() + self.drain_seconds)
         signum = self._signal
-        if signum is not None:
-            self._hand_on(signum)
-        for step in self._stop:
-            self._run(step)
-        log.info("shutdown finished in %.1f s", time.monotonic() - started)
-        for step in self._final:
-            self._run(step)
-        self._finished.set()
+        try:
+            log.info("shutdown (%s): deregistering", reason)
+            for step in self._deregister:
+                self._run(step)
+            if drain and self.drain_seconds and not self._drained.is_set():
+                log.info("draining for %.1f s", self.drain_seconds)
+                self._drain(time.monotonic() + self.drain_seconds)
+            signum = self._signal
+            if signum is not None:
+                self._hand_on(signum)
+            for step in self._stop:
+                self._run(step)
+            log.info("shutdown finished in %.1f s", time.monotonic() - started)
+            for step in self._final:
+                self._run(step)
+        finally:
+            # whatever went wrong, a later shutdown() waits for this one, not forever
+            self._finished.set()
         if not threading.main_thread().is_alive():
             # the program has ended and the interpreter waits for this thread to tear down: its
             # last garbage collection over a loaded app's objects can take a second on a busy
@@ -300,7 +304,7 @@ class Lifecycle:
             try:
                 step.action()
                 outcome.append("ok")
-            except Exception:
+            except BaseException:  # a step's sys.exit() must not end the shutdown's thread
                 log.exception("shutdown step %r failed", step.name)
                 outcome.append("failed")
 
@@ -310,7 +314,7 @@ class Lifecycle:
         if worker.is_alive():
             log.error("shutdown step %r still running after %.1f s", step.name, step.timeout)
             outcome.append("timeout")
-        self.completed.append((step.name, outcome[0]))
+        self.completed.append((step.name, outcome[0] if outcome else "failed"))
 
 
 def _signal_main_thread(signum: int) -> None:

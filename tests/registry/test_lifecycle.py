@@ -69,6 +69,21 @@ def test_a_failing_or_hanging_step_does_not_stop_the_others() -> None:
     assert done == ["last"]
 
 
+def test_a_step_that_exits_is_a_failed_step_and_the_later_ones_still_run() -> None:
+    lifecycle = Lifecycle(drain_seconds=0, step_timeout=1.0)
+    done: list[str] = []
+
+    def exits() -> None:
+        sys.exit(3)
+
+    lifecycle.on_stop("exits", exits)
+    lifecycle.on_stop("logs", lambda: done.append("logs"))
+    lifecycle.shutdown()
+    assert lifecycle.completed == [("exits", "failed"), ("logs", "ok")]
+    assert done == ["logs"]
+    assert lifecycle.finished
+
+
 def test_readiness_is_false_when_a_check_fails_or_raises() -> None:
     lifecycle = Lifecycle()
     lifecycle.add_readiness("registered", lambda: False)
