@@ -232,17 +232,21 @@ def _own_copy(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: _own_copy(v) if type(v) is dict else v for k, v in fields.items()}
 
 
+def _text(value: Any) -> str:
+    """``str(value)``, or its default repr when its ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not break logging
+        return object.__repr__(value)
+
+
 def _safe(value: Any) -> Any:
     """Whatever orjson cannot encode, as text (also used as orjson's ``default``)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, set | frozenset | tuple):
         return list(value)
-    try:
-        text = str(value)
-    except Exception:  # a broken __str__ must not break logging
-        text = object.__repr__(value)
-    return text[:4096]
+    return _text(value)[:4096]
 
 
 def _scrub(value: Any) -> Any:
@@ -379,7 +383,7 @@ class EcsFormatter(logging.Formatter):
             exc = record.exc_info[1]
             doc["error"] = {
                 "type": error_type(type(exc)),
-                "message": str(exc),
+                "message": _text(exc),
                 "stack_trace": "".join(traceback.format_exception(exc)).rstrip("\n"),
             }
         elif record.exc_text:

@@ -109,6 +109,22 @@ def test_chained_exception_is_complete_and_module_qualified() -> None:
     assert trace.endswith("paas_sdk.errors.ConfigFormatError: application: bad namespace")
 
 
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_an_exception_that_cannot_be_printed_still_logs() -> None:
+    try:
+        raise _UnprintableError
+    except _UnprintableError:
+        record = _record("failed", (), exc_info=sys.exc_info())
+    error = _doc(record)["error"]
+    assert error["type"] == "tests.logs.test_formatter._UnprintableError"
+    assert error["message"].startswith("<tests.logs.test_formatter._UnprintableError object")
+    assert "Traceback (most recent call last):" in error["stack_trace"]
+
+
 def test_builtin_exceptions_keep_their_bare_name() -> None:
     assert error_type(ValueError) == "ValueError"
     assert error_type(orjson.JSONDecodeError) == "orjson.JSONDecodeError"
