@@ -227,6 +227,17 @@ def _nest(target: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _inside_slot(tree: dict[str, Any], parts: tuple[str, ...]) -> bool:
+    """Whether the dotted path `parts` passes through another extra's value in `tree`: the
+    document nests into that value when it is a dict, which only the record's value tells."""
+    node: Any = tree
+    for part in parts[:-1]:
+        node = node.get(part)
+        if type(node) is not dict:
+            return isinstance(node, _Slot)
+    return False
+
+
 def _own_copy(fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` with every dict in it copied, so that nesting into the copy leaves it alone."""
     return {k: _own_copy(v) if type(v) is dict else v for k, v in fields.items()}
@@ -535,7 +546,7 @@ class EcsFormatter(logging.Formatter):
             if plan is None:
                 continue
             path, secret, under_ours = plan
-            if under_ours:
+            if under_ours or _inside_slot(tree, path):
                 return None
             _nest(tree, path, _Slot(name, secret))
         slots: list[tuple[str, bool]] = []

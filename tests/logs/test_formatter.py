@@ -277,6 +277,7 @@ def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
         {"http.request.method": "GET", "http.request.id": "r1", "http.version": "1.1"},
         {"a.b": 1, "a": "scalar"},  # a later field replaces an earlier one at the same place
         {"a": "scalar", "a.b": 1},
+        {"a": {"x": 1}, "a.b": 2},  # a field nested into another extra's dict
         {"50%": "half", "x%s.y": 2, 'quote"d': "q", "ünï.cødé": "ü"},
         {"db.password": "hunter2", "user": {"name": "a", "api_key": "k"}, "ids": [1, {"t": 2}]},
         {"blob": b"\xff", "when": {1, 2}, "huge": 2**80},  # not JSON as they are
