@@ -7,6 +7,7 @@ The document has the shape Filebeat gives stdout logs of a Kubernetes pod (``kub
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import itertools
 import logging
 import os
@@ -279,9 +280,10 @@ class EcsFormatter(logging.Formatter):
     """A `logging.Formatter` writing one ECS 8.x JSON document per record.
 
     `context` gives ``service.*``, ``kubernetes.*`` and ``host.*``; `redact` names keys whose
-    values are replaced, at any depth of an ``extra`` value (dicts, and dicts inside lists): a
-    key matches an entry when its whole name or a run of its words is that entry, case and
-    separators aside (see `DEFAULT_REDACTED_KEYS`). The record is never modified.
+    values are replaced, at any depth of an ``extra`` value (dicts, dataclass instances, and
+    those inside lists): a key matches an entry when its whole name or a run of its words is
+    that entry, case and separators aside (see `DEFAULT_REDACTED_KEYS`). The record is never
+    modified.
     """
 
     def __init__(
@@ -452,8 +454,8 @@ class EcsFormatter(logging.Formatter):
         return plan
 
     def _redacted(self, value: Any) -> Any:
-        """A copy of `value` with the values of secret keys replaced, through dicts and lists
-        (the record's own objects are never changed)."""
+        """A copy of `value` with the values of secret keys replaced, through dicts, lists and
+        dataclass instances (as dicts); the record's own objects are never changed."""
         kind = type(value)
         if kind in _SCALARS:
             return value
@@ -463,6 +465,11 @@ class EcsFormatter(logging.Formatter):
             }
         if kind is list or kind is tuple:
             return [self._redacted(v) for v in value]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # orjson would write its fields as they are, secrets included
+            return self._redacted(
+                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            )
         return value
 
     def encode(self, doc: Mapping[str, Any]) -> bytes:

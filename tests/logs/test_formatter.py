@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -260,6 +261,21 @@ def test_extra_fields_under_a_shared_object_stay_with_their_record() -> None:
     assert tagged["host"]["x"] == 1
     assert "tier" not in plain["service"]
     assert "x" not in plain["host"]
+
+
+@dataclasses.dataclass
+class _Database:
+    host: str
+    password: str
+
+
+def test_secrets_inside_a_dataclass_are_redacted() -> None:
+    formatter = EcsFormatter(CONTEXT)
+    record = _record(extra={"db": _Database("db-1", "hunter2"), "dbs": [_Database("db-2", "p")]})
+    for line in (formatter.format_bytes(record), formatter.encode(formatter.to_document(record))):
+        doc = orjson.loads(line)
+        assert doc["db"] == {"host": "db-1", "password": "[REDACTED]"}
+        assert doc["dbs"] == [{"host": "db-2", "password": "[REDACTED]"}]
 
 
 def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
