@@ -133,6 +133,12 @@ def _extra_names(attrs: dict[str, Any]) -> tuple[str, ...]:
 _RECORD_FIELDS = frozenset(
     {"@timestamp", "log", "message", "event", "process", "trace", "span", "error"}
 )
+# The objects of the document (the index template maps them as objects, and Filebeat writes
+# ``container.*``): an extra never replaces one, nor a field the formatter wrote inside one.
+_OBJECT_FIELDS = frozenset(
+    {"log", "event", "process", "error", "trace", "span", "service", "host", "ecs", "labels"}
+    | {"kubernetes", "container"}
+)
 # What to do with one attribute of a record: None (the record's own) or (dotted path, names a
 # secret, lies under a field the formatter writes itself).
 _ExtraPlan = tuple[tuple[str, ...], bool, bool] | None
@@ -237,6 +243,21 @@ def _inside_slot(tree: dict[str, Any], parts: tuple[str, ...]) -> bool:
         if type(node) is not dict:
             return isinstance(node, _Slot)
     return False
+
+
+def _merge_around(
+    target: dict[str, Any], extra: dict[str, Any], at: tuple[str, ...], labels: dict[str, Any]
+) -> None:
+    """Merge `extra` (found at the path `at`) into `target` without replacing any of its
+    values: one that would goes to `labels` under its path joined with ``_``."""
+    for key, value in extra.items():
+        have = target.get(key, _UNKNOWN)
+        if have is _UNKNOWN:
+            target[key] = value
+        elif type(have) is dict and type(value) is dict:
+            _merge_around(have, value, (*at, key), labels)
+        else:
+            labels.setdefault("_".join((*at, key)), value)
 
 
 def _own_copy(fields: dict[str, Any]) -> dict[str, Any]:
@@ -405,12 +426,19 @@ class EcsFormatter(logging.Formatter):
             doc.setdefault("error", {})["stack_trace"] = record.stack_info
         return doc
 
-    def _add_extras(self, doc: dict[str, Any], record: logging.LogRecord) -> bool:
-        """Nest the record's ``extra=`` fields into `doc`; True if one of them lies under a
-        field the formatter writes itself (``service.*``, ``event.*``, ``log``, ...)."""
+    def _add_extras(self, doc: dict[str, Any], record: logging.LogRecord) -> None:
+        """Nest the record's ``extra=`` fields into `doc`.
+
+        Those under one of the document's objects (``event``, ``error``, ``service``, ...) go in
+        after the others, around what the formatter wrote: a plain value named like a whole
+        object is the custom keyword ``labels.<name>`` (``extra={"event": "login"}`` would
+        otherwise take the record's ``event.id``, its ``_id``, and be refused by the index
+        mapping), and a value that would replace one of the formatter's goes to
+        ``labels.<path with _>``.
+        """
         attrs = record.__dict__
         plans = self._extra_keys
-        merges = False
+        inside: dict[str, Any] = {}
         for key in _extra_names(attrs):
             plan = plans.get(key, _UNKNOWN)
             if plan is _UNKNOWN:
@@ -423,12 +451,17 @@ class EcsFormatter(logging.Formatter):
                 value = REDACTED
             elif type(value) not in _SCALARS:
                 value = self._redacted(value)
-            if len(path) == 1:
+            if under_ours and path[0] in _OBJECT_FIELDS:
+                if len(path) == 1 and type(value) is not dict:
+                    path = ("labels", key)
+                _nest(inside, path, value)
+            elif len(path) == 1:
                 doc[key] = value
             else:  # the dicts of `doc` are its own, or fresh ones from _redacted
                 _nest(doc, path, value)
-            merges |= under_ours
-        return merges
+        if inside:
+            labels = doc["labels"]  # in every document: the cluster's label
+            _merge_around(doc, inside, (), labels)
 
     def to_document(
         self, record: logging.LogRecord, record_id: str | None = None
@@ -447,7 +480,7 @@ class EcsFormatter(logging.Formatter):
             plan: _ExtraPlan = None
         else:
             path = tuple(key.split("."))
-            ours = path[0] in self._static or path[0] in _RECORD_FIELDS
+            ours = path[0] in self._static or path[0] in _RECORD_FIELDS or path[0] in _OBJECT_FIELDS
             plan = (path, self._secret(key), ours)
         if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
             self._extra_keys[key] = plan

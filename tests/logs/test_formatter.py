@@ -278,6 +278,25 @@ def test_secrets_inside_a_dataclass_are_redacted() -> None:
         assert doc["dbs"] == [{"host": "db-2", "password": "[REDACTED]"}]
 
 
+@pytest.mark.parametrize("key", ["event", "error", "log", "service", "trace", "container"])
+def test_a_plain_value_named_like_one_of_our_objects_becomes_a_label(key: str) -> None:
+    doc = _doc(_record(extra={key: "login"}))
+    assert doc["labels"] == {"cluster": "bj", key: "login"}
+    assert key not in doc or isinstance(doc[key], dict)
+    assert doc["event"]["id"]
+    assert doc["log"]["level"] == "WARNING"
+
+
+def test_a_dict_extra_nests_into_our_object_without_replacing_our_fields() -> None:
+    doc = _doc(_record(extra={"event": {"action": "login", "id": "mine"}, "service.tier": "a"}))
+    assert doc["event"]["action"] == "login"
+    assert doc["event"]["id"] != "mine"
+    assert doc["event"]["dataset"] == "orders.log"
+    assert doc["labels"]["event_id"] == "mine"  # kept, where it replaces nothing
+    assert doc["service"]["tier"] == "a"
+    assert doc["service"]["name"] == "orders"
+
+
 def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
     formatter = EcsFormatter(CONTEXT)
     for _ in range(3):
@@ -302,6 +321,7 @@ def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
         {"service": "replaced", "labels.team": "shop"},
         {"event.action": "order-placed"},
         {"log": "oops"},
+        {"event": "login", "error": {"code": 7}, "container.id": "c1"},
         {"process.custom": 1, "trace.id": "mine"},
     ],
 )
@@ -313,8 +333,8 @@ def test_the_spliced_line_is_the_document(extra: dict[str, Any] | None) -> None:
     for _ in range(2):  # the second time from the pieces kept
         record = _record(extra=extra)
         line = formatter.format_bytes(record, "id-1")
-        assert line.count(b'"service":') == 1
-        assert line.count(b'"event":') == 1
+        assert line.count(b'"service":{') == 1
+        assert line.count(b'"event":{') == 1
         assert line == formatter.encode(formatter.to_document(record, "id-1"))
 
 
