@@ -242,6 +242,23 @@ def test_configure_logging_installs_stdout_and_kafka(
     assert configure_logging(CONTEXT, logger=app_logger).kafka_handler is None
 
 
+def test_a_kafka_handler_that_cannot_be_built_leaves_the_earlier_handlers(
+    app_logger: logging.Logger,
+) -> None:
+    import io
+
+    stream = io.StringIO()
+    setup = configure_logging(CONTEXT, logger=app_logger, stream=stream)
+    with pytest.raises(LogShippingError, match="compression"):
+        configure_logging(
+            CONTEXT, kafka_bootstrap="127.0.0.1:1", logger=app_logger, compression="bogus"
+        )
+    app_logger.warning("still logged")
+    assert setup.stream_handler in app_logger.handlers
+    assert '"message":"still logged"' in stream.getvalue()
+    setup.close()
+
+
 @pytest.mark.slow
 def test_kafka_outage_drops_are_counted_exactly_and_logging_never_blocks(
     managed_kafka: KafkaServer, topic: str, app_logger: logging.Logger
