@@ -151,15 +151,20 @@ class Lifecycle:
             signal.signal(signum, self._on_signal)
 
     def restore_signal_handlers(self) -> None:
-        for signum, previous in self._previous.items():
+        """Put back the handlers ours replaced (main thread only), where ours is still on top.
+
+        Where another handler went on top of ours (a second lifecycle's), ours stays in the
+        chain and hands each signal on as if it were absent.
+        """
+        for signum, previous in list(self._previous.items()):
             if signal.getsignal(signum) == self._on_signal:
                 signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
+                del self._previous[signum]
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # runs on the main thread between bytecodes: start the work elsewhere and return, so
         # whatever the main thread serves keeps serving during the drain
-        if signum in self._handed_on:
+        if signum in self._handed_on or self._finished.is_set():
             self._pass_on(signum, frame)
         elif not self.shutting_down:
             interactive = signum == signal.SIGINT  # a person at a terminal, not an orchestrator
@@ -275,6 +280,10 @@ class Lifecycle:
             gc.freeze()
         if signum is not None and self._previous.get(signum) in (signal.SIG_DFL, None):
             self._default_action(signum)
+        if threading.current_thread() is threading.main_thread():
+            # else a later init() in this process would chain to this finished lifecycle's
+            # handler (off the main thread that handler stays, handing signals on)
+            self.restore_signal_handlers()
 
     def _drain(self, deadline: float) -> None:
         # ends early on a second signal, or when the server stopped by itself (the main thread
