@@ -222,8 +222,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         return not self.close_connection and (self.body is None or self.body.left == 0)
 
 
-def _head_complete(buffer: bytearray) -> bool:
-    return buffer.find(b"\n\r\n") >= 0 or buffer.find(b"\n\n") >= 0
+def _head_end(buffer: bytearray) -> int:
+    """Where the first request head in `buffer` ends (after its empty line), or -1."""
+    ends = [at + len(end) for end in (b"\n\r\n", b"\n\n") if (at := buffer.find(end)) >= 0]
+    return min(ends, default=-1)
 
 
 class _Connection:
@@ -413,11 +415,15 @@ class HTTPServer:
             del connection.buffer[:1]
         if was_idle and connection.buffer:
             connection.deadline = time.monotonic() + self.limits.header_timeout
-        if _head_complete(connection.buffer):
+        limit = self.limits.max_head_bytes
+        # a whole head may arrive in one read: its end, not the bytes read, is held to the limit
+        end = _head_end(connection.buffer)
+        if 0 <= end <= limit:
             self._selector.unregister(sock)
             self._dispatch(connection)
-        elif len(connection.buffer) > self.limits.max_head_bytes:
-            too_long = _LINE_TOO_LONG if connection.buffer.find(b"\n") < 0 else _HEAD_TOO_LARGE
+        elif end >= 0 or len(connection.buffer) > limit:
+            line_end = connection.buffer.find(b"\n")
+            too_long = _LINE_TOO_LONG if not 0 <= line_end < limit else _HEAD_TOO_LARGE
             with contextlib.suppress(OSError):
                 sock.send(too_long)
             self._close(connection)

@@ -125,7 +125,10 @@ class WebConfig:
             import bcrypt
 
             with self._bcrypt_lock:
-                matches = bcrypt.checkpw(password.encode(), hashed or _FAKE_HASH)
+                try:
+                    matches = bcrypt.checkpw(password.encode(), hashed or _FAKE_HASH)
+                except ValueError:  # longer than bcrypt's 72 bytes: no hash can match it
+                    matches = False
                 known = matches and hashed is not None
                 if len(self._cache) >= _CACHE_SIZE:
                     self._cache.pop(next(iter(self._cache)))

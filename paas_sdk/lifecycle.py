@@ -151,15 +151,20 @@ class Lifecycle:
             signal.signal(signum, self._on_signal)
 
     def restore_signal_handlers(self) -> None:
-        for signum, previous in self._previous.items():
+        """Put back the handlers ours replaced (main thread only), where ours is still on top.
+
+        Where another handler went on top of ours (a second lifecycle's), ours stays in the
+        chain and hands each signal on as if it were absent.
+        """
+        for signum, previous in list(self._previous.items()):
             if signal.getsignal(signum) == self._on_signal:
                 signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
+                del self._previous[signum]
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # runs on the main thread between bytecodes: start the work elsewhere and return, so
         # whatever the main thread serves keeps serving during the drain
-        if signum in self._handed_on:
+        if signum in self._handed_on or self._finished.is_set():
             self._pass_on(signum, frame)
         elif not self.shutting_down:
             interactive = signum == signal.SIGINT  # a person at a terminal, not an orchestrator
@@ -249,21 +254,25 @@ class Lifecycle:
             return
         self._thread = threading.current_thread()
         started = time.monotonic()
-        log.info("shutdown (%s): deregistering", reason)
-        for step in self._deregister:
-            self._run(step)
-        if drain and self.drain_seconds and not self._drained.is_set():
-            log.info("draining for %.1f s", self.drain_seconds)
-            self._drain(time.monotonic() + self.drain_seconds)
         signum = self._signal
-        if signum is not None:
-            self._hand_on(signum)
-        for step in self._stop:
-            self._run(step)
-        log.info("shutdown finished in %.1f s", time.monotonic() - started)
-        for step in self._final:
-            self._run(step)
-        self._finished.set()
+        try:
+            log.info("shutdown (%s): deregistering", reason)
+            for step in self._deregister:
+                self._run(step)
+            if drain and self.drain_seconds and not self._drained.is_set():
+                log.info("draining for %.1f s", self.drain_seconds)
+                self._drain(time.monotonic() + self.drain_seconds)
+            signum = self._signal
+            if signum is not None:
+                self._hand_on(signum)
+            for step in self._stop:
+                self._run(step)
+            log.info("shutdown finished in %.1f s", time.monotonic() - started)
+            for step in self._final:
+                self._run(step)
+        finally:
+            # whatever went wrong, a later shutdown() waits for this one, not forever
+            self._finished.set()
         if not threading.main_thread().is_alive():
             # the program has ended and the interpreter waits for this thread to tear down: its
             # last garbage collection over a loaded app's objects can take a second on a busy
@@ -271,6 +280,10 @@ class Lifecycle:
             gc.freeze()
         if signum is not None and self._previous.get(signum) in (signal.SIG_DFL, None):
             self._default_action(signum)
+        if threading.current_thread() is threading.main_thread():
+            # else a later init() in this process would chain to this finished lifecycle's
+            # handler (off the main thread that handler stays, handing signals on)
+            self.restore_signal_handlers()
 
     def _drain(self, deadline: float) -> None:
         # ends early on a second signal, or when the server stopped by itself (the main thread
@@ -300,7 +313,7 @@ class Lifecycle:
             try:
                 step.action()
                 outcome.append("ok")
-            except Exception:
+            except BaseException:  # a step's sys.exit() must not end the shutdown's thread
                 log.exception("shutdown step %r failed", step.name)
                 outcome.append("failed")
 
@@ -310,7 +323,7 @@ class Lifecycle:
         if worker.is_alive():
             log.error("shutdown step %r still running after %.1f s", step.name, step.timeout)
             outcome.append("timeout")
-        self.completed.append((step.name, outcome[0]))
+        self.completed.append((step.name, outcome[0] if outcome else "failed"))
 
 
 def _signal_main_thread(signum: int) -> None:

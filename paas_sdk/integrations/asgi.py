@@ -7,7 +7,8 @@ The lifespan runs inside the server, after it installed its signal handlers, so 
 goes on top and hands SIGTERM on to the server once the drain is over; when the server has stopped
 serving, the lifespan's end stops the platform (logs flushed last). It yields the lifespan state
 ``{"platform": platform}`` (``request.state.platform`` in Starlette and FastAPI); with a lifespan
-of your own, ``async with lifespan(app) as state:`` inside it.
+of your own, ``async with lifespan(app) as state:`` inside it. A platform that cannot start (a
+malformed ``PAAS_*`` variable) fails the server's startup with the error's message.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import paas_sdk
+from paas_sdk.errors import PaasError
 from paas_sdk.metrics._http import ASGIApp, Message, Receive, Scope, Send
 from paas_sdk.platform import Platform
 
@@ -64,15 +67,18 @@ class PlatformLifespan:
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = lifespan(self.app)
         received: list[str] = []
+        failed: list[BaseException] = []
 
         async def receive_starting() -> Message:
             message = await receive()
             received.append(message["type"])
-            if message["type"] == "lifespan.startup":
-                await context.__aenter__()
+            if message["type"] == "lifespan.startup" and not await _start(context, send, failed):
+                raise failed[0]  # ends the app's lifespan; the server already has the failure
             return message
 
         async def send_stopping(message: Message) -> None:
+            if failed:
+                return  # the app reporting the platform's failure again, as a traceback
             if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await context.__aexit__(None, None, None)
             await send(message)
@@ -80,16 +86,35 @@ class PlatformLifespan:
         try:
             await self.app(scope, receive_starting, send_stopping)
         except Exception:
+            if failed:
+                return
             if received:
                 raise
             await _lifespan_alone(context, receive, send)  # the app has no lifespan of its own
+
+
+async def _start(context: Any, send: Send, failed: list[BaseException]) -> bool:
+    """Start the platform; if it cannot start, tell the server so (appending the error).
+
+    An error escaping from the lifespan instead reads to uvicorn's `lifespan="auto"` as an app
+    without lifespan support, and it would serve without the platform.
+    """
+    try:
+        await context.__aenter__()
+    except Exception as error:
+        failed.append(error)
+        message = str(error) if isinstance(error, PaasError) else traceback.format_exc()
+        await send({"type": "lifespan.startup.failed", "message": message})
+        return False
+    return True
 
 
 async def _lifespan_alone(context: Any, receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            await context.__aenter__()
+            if not await _start(context, send, []):
+                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await context.__aexit__(None, None, None)

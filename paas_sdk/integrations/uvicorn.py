@@ -53,19 +53,43 @@ def _workers(args: list[str]) -> int:
     return int(count) if count.isdigit() else 1
 
 
+def _app_index(args: list[str]) -> int | None:
+    """Where uvicorn's APP argument is in `args`: the first argument that is neither an option
+    nor the value of one (``--host ::`` has a colon too), read from uvicorn's own command."""
+    import click
+    import uvicorn
+
+    takes_value = {
+        name: param.nargs
+        for param in uvicorn.main.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for name in param.opts
+    }
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return index + 1 if index + 1 < len(args) else None
+        if not arg.startswith("-") or arg == "-":
+            return index
+        index += 1 + takes_value.get(arg, 0)  # ``--host=::`` carries its value
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     args = list(sys.argv[1:] if argv is None else argv)
-    targets = [arg for arg in args if ":" in arg and not arg.startswith("-")]
-    if not targets or "-h" in args or "--help" in args or "--version" in args:
+    app = _app_index(args)
+    # without "module:attribute" uvicorn's own message says what is wrong
+    if app is None or ":" not in args[app] or {"-h", "--help", "--version"} & set(args):
         uvicorn.main.main(args=args, prog_name="python -m paas_sdk.integrations.uvicorn")
         return
-    os.environ[_TARGET] = targets[0]
+    os.environ[_TARGET] = args[app]
+    args[app] = f"{__name__}:_wrapped_app"
     if "--factory" in args:
         os.environ[f"{_TARGET}_FACTORY"] = "1"
         args.remove("--factory")
-    args[args.index(targets[0])] = f"{__name__}:_wrapped_app"
     pod = None
     if _workers(args) > 1:
         try:

@@ -7,6 +7,7 @@ The document has the shape Filebeat gives stdout logs of a Kubernetes pod (``kub
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import itertools
 import logging
 import os
@@ -132,6 +133,12 @@ def _extra_names(attrs: dict[str, Any]) -> tuple[str, ...]:
 _RECORD_FIELDS = frozenset(
     {"@timestamp", "log", "message", "event", "process", "trace", "span", "error"}
 )
+# The objects of the document (the index template maps them as objects, and Filebeat writes
+# ``container.*``): an extra never replaces one, nor a field the formatter wrote inside one.
+_OBJECT_FIELDS = frozenset(
+    {"log", "event", "process", "error", "trace", "span", "service", "host", "ecs", "labels"}
+    | {"kubernetes", "container"}
+)
 # What to do with one attribute of a record: None (the record's own) or (dotted path, names a
 # secret, lies under a field the formatter writes itself).
 _ExtraPlan = tuple[tuple[str, ...], bool, bool] | None
@@ -227,9 +234,43 @@ def _nest(target: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _inside_slot(tree: dict[str, Any], parts: tuple[str, ...]) -> bool:
+    """Whether the dotted path `parts` passes through another extra's value in `tree`: the
+    document nests into that value when it is a dict, which only the record's value tells."""
+    node: Any = tree
+    for part in parts[:-1]:
+        node = node.get(part)
+        if type(node) is not dict:
+            return isinstance(node, _Slot)
+    return False
+
+
+def _merge_around(
+    target: dict[str, Any], extra: dict[str, Any], at: tuple[str, ...], labels: dict[str, Any]
+) -> None:
+    """Merge `extra` (found at the path `at`) into `target` without replacing any of its
+    values: one that would goes to `labels` under its path joined with ``_``."""
+    for key, value in extra.items():
+        have = target.get(key, _UNKNOWN)
+        if have is _UNKNOWN:
+            target[key] = value
+        elif type(have) is dict and type(value) is dict:
+            _merge_around(have, value, (*at, key), labels)
+        else:
+            labels.setdefault("_".join((*at, key)), value)
+
+
 def _own_copy(fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` with every dict in it copied, so that nesting into the copy leaves it alone."""
     return {k: _own_copy(v) if type(v) is dict else v for k, v in fields.items()}
+
+
+def _text(value: Any) -> str:
+    """``str(value)``, or its default repr when its ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not break logging
+        return object.__repr__(value)
 
 
 def _safe(value: Any) -> Any:
@@ -238,11 +279,7 @@ def _safe(value: Any) -> Any:
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, set | frozenset | tuple):
         return list(value)
-    try:
-        text = str(value)
-    except Exception:  # a broken __str__ must not break logging
-        text = object.__repr__(value)
-    return text[:4096]
+    return _text(value)[:4096]
 
 
 def _scrub(value: Any) -> Any:
@@ -264,9 +301,10 @@ class EcsFormatter(logging.Formatter):
     """A `logging.Formatter` writing one ECS 8.x JSON document per record.
 
     `context` gives ``service.*``, ``kubernetes.*`` and ``host.*``; `redact` names keys whose
-    values are replaced, at any depth of an ``extra`` value (dicts, and dicts inside lists): a
-    key matches an entry when its whole name or a run of its words is that entry, case and
-    separators aside (see `DEFAULT_REDACTED_KEYS`). The record is never modified.
+    values are replaced, at any depth of an ``extra`` value (dicts, dataclass instances, and
+    those inside lists): a key matches an entry when its whole name or a run of its words is
+    that entry, case and separators aside (see `DEFAULT_REDACTED_KEYS`). The record is never
+    modified.
     """
 
     def __init__(
@@ -379,7 +417,7 @@ class EcsFormatter(logging.Formatter):
             exc = record.exc_info[1]
             doc["error"] = {
                 "type": error_type(type(exc)),
-                "message": str(exc),
+                "message": _text(exc),
                 "stack_trace": "".join(traceback.format_exception(exc)).rstrip("\n"),
             }
         elif record.exc_text:
@@ -388,12 +426,19 @@ class EcsFormatter(logging.Formatter):
             doc.setdefault("error", {})["stack_trace"] = record.stack_info
         return doc
 
-    def _add_extras(self, doc: dict[str, Any], record: logging.LogRecord) -> bool:
-        """Nest the record's ``extra=`` fields into `doc`; True if one of them lies under a
-        field the formatter writes itself (``service.*``, ``event.*``, ``log``, ...)."""
+    def _add_extras(self, doc: dict[str, Any], record: logging.LogRecord) -> None:
+        """Nest the record's ``extra=`` fields into `doc`.
+
+        Those under one of the document's objects (``event``, ``error``, ``service``, ...) go in
+        after the others, around what the formatter wrote: a plain value named like a whole
+        object is the custom keyword ``labels.<name>`` (``extra={"event": "login"}`` would
+        otherwise take the record's ``event.id``, its ``_id``, and be refused by the index
+        mapping), and a value that would replace one of the formatter's goes to
+        ``labels.<path with _>``.
+        """
         attrs = record.__dict__
         plans = self._extra_keys
-        merges = False
+        inside: dict[str, Any] = {}
         for key in _extra_names(attrs):
             plan = plans.get(key, _UNKNOWN)
             if plan is _UNKNOWN:
@@ -406,12 +451,17 @@ class EcsFormatter(logging.Formatter):
                 value = REDACTED
             elif type(value) not in _SCALARS:
                 value = self._redacted(value)
-            if len(path) == 1:
+            if under_ours and path[0] in _OBJECT_FIELDS:
+                if len(path) == 1 and type(value) is not dict:
+                    path = ("labels", key)
+                _nest(inside, path, value)
+            elif len(path) == 1:
                 doc[key] = value
             else:  # the dicts of `doc` are its own, or fresh ones from _redacted
                 _nest(doc, path, value)
-            merges |= under_ours
-        return merges
+        if inside:
+            labels = doc["labels"]  # in every document: the cluster's label
+            _merge_around(doc, inside, (), labels)
 
     def to_document(
         self, record: logging.LogRecord, record_id: str | None = None
@@ -430,15 +480,15 @@ class EcsFormatter(logging.Formatter):
             plan: _ExtraPlan = None
         else:
             path = tuple(key.split("."))
-            ours = path[0] in self._static or path[0] in _RECORD_FIELDS
+            ours = path[0] in self._static or path[0] in _RECORD_FIELDS or path[0] in _OBJECT_FIELDS
             plan = (path, self._secret(key), ours)
         if len(self._extra_keys) < 4096:  # bounded: keys built from data must not grow it
             self._extra_keys[key] = plan
         return plan
 
     def _redacted(self, value: Any) -> Any:
-        """A copy of `value` with the values of secret keys replaced, through dicts and lists
-        (the record's own objects are never changed)."""
+        """A copy of `value` with the values of secret keys replaced, through dicts, lists and
+        dataclass instances (as dicts); the record's own objects are never changed."""
         kind = type(value)
         if kind in _SCALARS:
             return value
@@ -448,6 +498,11 @@ class EcsFormatter(logging.Formatter):
             }
         if kind is list or kind is tuple:
             return [self._redacted(v) for v in value]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # orjson would write its fields as they are, secrets included
+            return self._redacted(
+                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            )
         return value
 
     def encode(self, doc: Mapping[str, Any]) -> bytes:
@@ -531,7 +586,7 @@ class EcsFormatter(logging.Formatter):
             if plan is None:
                 continue
             path, secret, under_ours = plan
-            if under_ours:
+            if under_ours or _inside_slot(tree, path):
                 return None
             _nest(tree, path, _Slot(name, secret))
         slots: list[tuple[str, bool]] = []

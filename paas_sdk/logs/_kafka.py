@@ -137,7 +137,7 @@ class KafkaLogHandler(logging.Handler):
         from confluent_kafka import KafkaException, Producer
 
         self._stats_lock = threading.Lock()
-        self._failed = self._truncated_count = 0
+        self._failed = self._truncated_count = self._delivered = 0
         # One draw per record handed to the handler gives its id and counts it as emitted
         # (a lock around a counter would cost the caller a tenth of the call).
         self._ids = RecordIds()
@@ -279,19 +279,26 @@ class KafkaLogHandler(logging.Handler):
         Only failures get a delivery report (a report per success would cost the caller's
         thread GIL time); a message is delivered once it has left librdkafka's queue without
         a failure report, so delivered = emitted - dropped - failed - still queued.
+
+        librdkafka's queue length also counts error and log events not yet served, so that
+        difference is only a lower bound, which falls (even below zero) while a broker outage
+        queues events. The highest bound seen is kept: delivered never goes down (Prometheus
+        would read a counter reset), and in flight is what the other counts leave.
         """
         with self._stats_lock:
             producer = self._producer
             queued = len(producer) if producer is not None else 0
             dropped = dict(self._dropped)
             emitted = self._ids.drawn
-            delivered = emitted - sum(dropped.values()) - self._failed - queued
+            settled = sum(dropped.values()) + self._failed
+            delivered = max(self._delivered, emitted - settled - queued)
+            self._delivered = delivered
             return ShippingStats(
                 emitted=emitted,
                 delivered=delivered,
                 failed=self._failed,
                 truncated=self._truncated_count,
-                in_flight=queued,
+                in_flight=emitted - settled - delivered,
                 dropped=dropped,
             )
 

@@ -53,17 +53,18 @@ def configure_logging(
     """
     target = logger if logger is not None else logging.getLogger()
     formatter = EcsFormatter(context, redact=redact)
+    kafka_handler = None
+    if kafka_bootstrap:
+        # built before the earlier handlers go: a bad setting must not leave the logger with none
+        kafka_handler = KafkaLogHandler(
+            kafka_bootstrap, topic, formatter=formatter, **kafka_options
+        )
+    stream_handler: logging.StreamHandler[Any] = logging.StreamHandler(stream or sys.stdout)
+    stream_handler.setFormatter(ConsoleFormatter() if console else formatter)
     for old in list(target.handlers):
         if getattr(old, "_paas_logs", False):
             target.removeHandler(old)
             old.close()
-    stream_handler: logging.StreamHandler[Any] = logging.StreamHandler(stream or sys.stdout)
-    stream_handler.setFormatter(ConsoleFormatter() if console else formatter)
-    kafka_handler = None
-    if kafka_bootstrap:
-        kafka_handler = KafkaLogHandler(
-            kafka_bootstrap, topic, formatter=formatter, **kafka_options
-        )
     for handler in (stream_handler, kafka_handler):
         if handler is not None:
             setattr(handler, "_paas_logs", True)  # noqa: B010 (a mark on a foreign class)

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,7 @@ class HealthEndpoints:
         self.check_timeout = check_timeout
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self._running: dict[str, Future[Any]] = {}  # each check's latest run
         self._last_outcomes: dict[str, str] = {}
 
     def add_readiness_check(self, name: str, check: Callable[[], bool]) -> None:
@@ -106,7 +107,17 @@ class HealthEndpoints:
         if not self.readiness_checks:
             return {}
         executor = self._checks_executor()
-        futures = {name: executor.submit(check) for name, check in self.readiness_checks.items()}
+        with self._executor_lock:
+            # a check still running from an earlier probe is waited for, not run again: a hung
+            # one would otherwise take another thread per probe, until the healthy checks queue
+            # behind the hung copies and time out too
+            futures = {
+                name: running
+                if (running := self._running.get(name)) is not None and not running.done()
+                else executor.submit(check)
+                for name, check in self.readiness_checks.items()
+            }
+            self._running = futures
         wait(futures.values(), timeout=self.check_timeout)
         results: dict[str, str] = {}
         for name, future in futures.items():
@@ -143,6 +154,7 @@ class HealthEndpoints:
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
+                self._running = {}
 
     def answer(self, method: str, path: str, accept: str = "") -> Response | None:
         """The response for `path`, or None when it is not one of ours."""

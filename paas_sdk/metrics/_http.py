@@ -88,19 +88,19 @@ class HttpMetrics:
 
     def in_flight_for(self, method: str) -> Gauge:
         """The in-flight gauge child for an HTTP method (unknown methods count as "other")."""
-        gauge = self._gauges.get(method)
+        # keyed by the label, not the method a client sent: any token is a method
+        label = method if method in _KNOWN_METHODS else "other"
+        gauge = self._gauges.get(label)
         if gauge is None:
-            label = method if method in _KNOWN_METHODS else "other"
-            gauge = self._gauges[method] = self.in_flight.labels(label)
+            gauge = self._gauges[label] = self.in_flight.labels(label)
         return gauge
 
     def observe(self, method: str, route: str, status: str, seconds: float) -> None:
         """Record one finished request."""
-        key = (method, route, status)
+        key = (method if method in _KNOWN_METHODS else "other", route, status)
         observe = self._observers.get(key)
         if observe is None:
-            label = method if method in _KNOWN_METHODS else "other"
-            observe = self._observers[key] = self.duration.labels(label, route, status).observe
+            observe = self._observers[key] = self.duration.labels(*key).observe
         observe(seconds)
 
 

@@ -6,6 +6,7 @@ by kind without the message (which could carry identifiers) becoming a label.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import time
@@ -24,13 +25,20 @@ _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, RpcMetrics] = weakref
 
 
 class RpcTimer:
-    """Times one kind of call; use it as ``with timer:`` or as a decorator (sync or async)."""
+    """Times one kind of call; use it as ``with timer:`` or as a decorator (sync or async).
+
+    One timer may time calls that overlap in several threads or asyncio tasks at once.
+    """
 
     def __init__(self, histogram: Histogram, service: str, method: str) -> None:
         self._histogram = histogram
         self._service = service
         self._method = method
-        self._started: list[float] = []
+        # per thread and per asyncio task: calls through one timer overlap there, and each
+        # must end with its own start; a stack for nested calls in one context
+        self._started: contextvars.ContextVar[tuple[float, ...]] = contextvars.ContextVar(
+            f"paas_rpc_started_{service}.{method}", default=()
+        )
 
     def _record(self, started: float, error: BaseException | None) -> None:
         status = "ok" if error is None else type(error).__name__
@@ -38,8 +46,7 @@ class RpcTimer:
         self._histogram.labels(self._service, self._method, status).observe(elapsed)
 
     def __enter__(self) -> RpcTimer:
-        # a stack, so one timer can time nested or repeated calls from the same thread
-        self._started.append(time.perf_counter())
+        self._started.set((*self._started.get(), time.perf_counter()))
         return self
 
     def __exit__(
@@ -48,7 +55,9 @@ class RpcTimer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._record(self._started.pop(), exc)
+        *rest, started = self._started.get()
+        self._started.set(tuple(rest))
+        self._record(started, exc)
 
     def __call__(self, function: F) -> F:
         if inspect.iscoroutinefunction(function):

@@ -285,6 +285,32 @@ def test_oversized_heads_are_refused(raw: bytes, status: int) -> None:
     assert closed
 
 
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: pod\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: pod\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n", 431),
+    ],
+    ids=["request-line", "header-section"],
+)
+def test_an_oversized_head_arriving_whole_is_refused(raw: bytes, status: int) -> None:
+    with serving(Limits(max_head_bytes=1024)) as server:
+        responses, closed = exchange(server.port, raw)
+    assert [code for code, _ in responses] == [status]
+    assert closed
+
+
+def test_a_body_beyond_the_head_limit_is_no_oversized_head() -> None:
+    body = b"x" * 2000
+    raw = b"POST /healthz HTTP/1.1\r\nHost: pod\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    with serving(Limits(max_head_bytes=1024)) as server:
+        responses, _ = exchange(server.port, raw, responses=1)
+    assert [code for code, _ in responses] == [405]  # answered as the request it is
+
+
 def test_the_server_header_names_no_python_version() -> None:
     with serving() as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)

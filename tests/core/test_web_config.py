@@ -133,6 +133,17 @@ def test_basic_auth_refuses_missing_and_wrong_credentials_and_accepts_right_ones
     assert "orders_placed_total 1.0" in right.text
 
 
+def test_a_password_longer_than_bcrypt_takes_is_refused(tmp_path: Path) -> None:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    path = web_config(tmp_path, {"basic_auth_users": {"prometheus": hashed}})
+    with serving(path) as address:
+        url = f"http://{address}/metrics"
+        for user in ("prometheus", "root"):
+            refused = httpx.get(url, auth=(user, PASSWORD * 4))
+            assert refused.status_code == 401
+            assert refused.text == "Unauthorized\n"
+
+
 def peer_certificate(address: str, server_ca: trustme.CA) -> bytes:
     host, port = address.split(":")
     context = client_context(server_ca)

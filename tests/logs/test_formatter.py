@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -107,6 +108,22 @@ def test_chained_exception_is_complete_and_module_qualified() -> None:
     assert "KeyError: 'missing'" in trace
     assert "The above exception was the direct cause" in trace
     assert trace.endswith("paas_sdk.errors.ConfigFormatError: application: bad namespace")
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_an_exception_that_cannot_be_printed_still_logs() -> None:
+    try:
+        raise _UnprintableError
+    except _UnprintableError:
+        record = _record("failed", (), exc_info=sys.exc_info())
+    error = _doc(record)["error"]
+    assert error["type"] == "tests.logs.test_formatter._UnprintableError"
+    assert error["message"].startswith("<tests.logs.test_formatter._UnprintableError object")
+    assert "Traceback (most recent call last):" in error["stack_trace"]
 
 
 def test_builtin_exceptions_keep_their_bare_name() -> None:
@@ -246,6 +263,40 @@ def test_extra_fields_under_a_shared_object_stay_with_their_record() -> None:
     assert "x" not in plain["host"]
 
 
+@dataclasses.dataclass
+class _Database:
+    host: str
+    password: str
+
+
+def test_secrets_inside_a_dataclass_are_redacted() -> None:
+    formatter = EcsFormatter(CONTEXT)
+    record = _record(extra={"db": _Database("db-1", "hunter2"), "dbs": [_Database("db-2", "p")]})
+    for line in (formatter.format_bytes(record), formatter.encode(formatter.to_document(record))):
+        doc = orjson.loads(line)
+        assert doc["db"] == {"host": "db-1", "password": "[REDACTED]"}
+        assert doc["dbs"] == [{"host": "db-2", "password": "[REDACTED]"}]
+
+
+@pytest.mark.parametrize("key", ["event", "error", "log", "service", "trace", "container"])
+def test_a_plain_value_named_like_one_of_our_objects_becomes_a_label(key: str) -> None:
+    doc = _doc(_record(extra={key: "login"}))
+    assert doc["labels"] == {"cluster": "bj", key: "login"}
+    assert key not in doc or isinstance(doc[key], dict)
+    assert doc["event"]["id"]
+    assert doc["log"]["level"] == "WARNING"
+
+
+def test_a_dict_extra_nests_into_our_object_without_replacing_our_fields() -> None:
+    doc = _doc(_record(extra={"event": {"action": "login", "id": "mine"}, "service.tier": "a"}))
+    assert doc["event"]["action"] == "login"
+    assert doc["event"]["id"] != "mine"
+    assert doc["event"]["dataset"] == "orders.log"
+    assert doc["labels"]["event_id"] == "mine"  # kept, where it replaces nothing
+    assert doc["service"]["tier"] == "a"
+    assert doc["service"]["name"] == "orders"
+
+
 def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
     formatter = EcsFormatter(CONTEXT)
     for _ in range(3):
@@ -261,6 +312,7 @@ def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
         {"http.request.method": "GET", "http.request.id": "r1", "http.version": "1.1"},
         {"a.b": 1, "a": "scalar"},  # a later field replaces an earlier one at the same place
         {"a": "scalar", "a.b": 1},
+        {"a": {"x": 1}, "a.b": 2},  # a field nested into another extra's dict
         {"50%": "half", "x%s.y": 2, 'quote"d': "q", "ünï.cødé": "ü"},
         {"db.password": "hunter2", "user": {"name": "a", "api_key": "k"}, "ids": [1, {"t": 2}]},
         {"blob": b"\xff", "when": {1, 2}, "huge": 2**80},  # not JSON as they are
@@ -269,6 +321,7 @@ def test_a_secret_extra_key_is_redacted_every_time_it_is_seen() -> None:
         {"service": "replaced", "labels.team": "shop"},
         {"event.action": "order-placed"},
         {"log": "oops"},
+        {"event": "login", "error": {"code": 7}, "container.id": "c1"},
         {"process.custom": 1, "trace.id": "mine"},
     ],
 )
@@ -280,8 +333,8 @@ def test_the_spliced_line_is_the_document(extra: dict[str, Any] | None) -> None:
     for _ in range(2):  # the second time from the pieces kept
         record = _record(extra=extra)
         line = formatter.format_bytes(record, "id-1")
-        assert line.count(b'"service":') == 1
-        assert line.count(b'"event":') == 1
+        assert line.count(b'"service":{') == 1
+        assert line.count(b'"event":{') == 1
         assert line == formatter.encode(formatter.to_document(record, "id-1"))
 
 

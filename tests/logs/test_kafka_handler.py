@@ -107,6 +107,32 @@ def test_unresolvable_broker_neither_raises_nor_hangs(
     assert handler.stats.in_flight == 0
 
 
+def test_delivered_never_goes_down_while_the_broker_is_unreachable(
+    topic: str, app_logger: logging.Logger
+) -> None:
+    handler = _handler("127.0.0.1:1", topic, close_timeout=1.0, delivery_timeout=60.0)
+    app_logger.addHandler(handler)
+    for n in range(5):
+        app_logger.info("record %d", n)
+    # A poller that has not yet served librdkafka's queue, as under load: the connection
+    # errors pile up as events beside the five records.
+    handler._stop.set()
+    assert handler._poller is not None
+    handler._poller.join()
+    seen = []
+    for _ in range(8):
+        stats = handler.stats
+        seen.append(stats.delivered)
+        settled = stats.dropped_total + stats.failed
+        assert stats.in_flight == stats.emitted - settled - stats.delivered
+        time.sleep(0.25)
+    app_logger.removeHandler(handler)
+    handler.close()
+    assert min(seen) >= 0
+    assert seen == sorted(seen)
+    assert handler.stats.failed == 5
+
+
 def test_a_full_queue_blocks_for_the_bound_at_most_when_asked_to(
     topic: str, app_logger: logging.Logger
 ) -> None:
@@ -214,6 +240,23 @@ def test_configure_logging_installs_stdout_and_kafka(
     assert '"message":"configured"' in capsys.readouterr().out
     assert [d["message"] for d in read_topic(kafka.address, topic, 1)] == ["configured"]
     assert configure_logging(CONTEXT, logger=app_logger).kafka_handler is None
+
+
+def test_a_kafka_handler_that_cannot_be_built_leaves_the_earlier_handlers(
+    app_logger: logging.Logger,
+) -> None:
+    import io
+
+    stream = io.StringIO()
+    setup = configure_logging(CONTEXT, logger=app_logger, stream=stream)
+    with pytest.raises(LogShippingError, match="compression"):
+        configure_logging(
+            CONTEXT, kafka_bootstrap="127.0.0.1:1", logger=app_logger, compression="bogus"
+        )
+    app_logger.warning("still logged")
+    assert setup.stream_handler in app_logger.handlers
+    assert '"message":"still logged"' in stream.getvalue()
+    setup.close()
 
 
 @pytest.mark.slow

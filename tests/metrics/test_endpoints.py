@@ -105,6 +105,28 @@ def test_a_hanging_check_times_out_instead_of_hanging_the_probe(
     assert orjson.loads(body)["checks"] == {"slow": "timeout"}
 
 
+def test_a_hung_check_is_not_run_again_while_it_hangs(registry: CollectorRegistry) -> None:
+    release = threading.Event()
+    runs: list[int] = []
+
+    def hung() -> bool:
+        runs.append(1)
+        return release.wait(10)
+
+    endpoints = HealthEndpoints(
+        registry=registry,
+        readiness_checks={"hung": hung, "healthy": lambda: True},
+        check_timeout=0.1,
+    )
+    try:
+        outcomes = [orjson.loads(endpoints.readiness()[2])["checks"] for _ in range(5)]
+    finally:
+        release.set()
+        endpoints.close()
+    assert outcomes == [{"hung": "timeout", "healthy": "ok"}] * 5
+    assert len(runs) == 1
+
+
 def test_liveness_and_metrics_on_their_own_port_in_a_named_thread(
     registry: CollectorRegistry,
 ) -> None:

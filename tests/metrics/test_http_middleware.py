@@ -14,7 +14,7 @@ from paas_sdk.metrics import (
     register_runtime_collectors,
     register_service_info,
 )
-from paas_sdk.metrics._http import Receive, Scope, Send
+from paas_sdk.metrics._http import HttpMetrics, Receive, Scope, Send
 from tests.metrics.conftest import build_service, promtool_check, samples
 
 COUNT = "http_server_request_duration_seconds_count"
@@ -118,6 +118,23 @@ def test_a_method_nobody_knows_is_counted_as_other(registry: CollectorRegistry) 
     asyncio.run(brew())
     labels = {"method": "other", "route": "/users/{user_id:int}", "status": "405"}
     assert registry.get_sample_value(COUNT, labels) == 1
+
+
+def test_methods_nobody_knows_do_not_grow_what_is_kept(registry: CollectorRegistry) -> None:
+    app, _ = build_service(registry)
+
+    async def invent() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            for n in range(50):
+                await client.request(f"BREW{n}", "/users/1")
+
+    asyncio.run(invent())
+    metrics = HttpMetrics.of(registry)
+    assert len(metrics._observers) == 1  # one per label set, however many methods were sent
+    assert len(metrics._gauges) == 1
+    labels = {"method": "other", "route": "/users/{user_id:int}", "status": "405"}
+    assert registry.get_sample_value(COUNT, labels) == 50
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,40 @@ def test_decorated_server_methods_sync_and_async(registry: CollectorRegistry) ->
     assert took >= 0.01
 
 
+def test_overlapping_calls_through_one_timer_each_keep_their_own_start(
+    registry: CollectorRegistry,
+) -> None:
+    timer = RpcMetrics.of(registry).client(SERVICE, "getUser")
+
+    async def times_out() -> None:
+        with timer:
+            await asyncio.sleep(0.1)
+            raise TimeoutError
+
+    async def first() -> None:  # starts first, ends first
+        with pytest.raises(TimeoutError):
+            await times_out()
+
+    async def second() -> None:  # starts while the first runs, ends after it
+        await asyncio.sleep(0.05)
+        with timer:
+            await asyncio.sleep(0.25)
+
+    async def both() -> None:
+        await asyncio.gather(first(), second())
+
+    asyncio.run(both())
+
+    def took(status: str) -> float:
+        labels = {"service": SERVICE, "method": "getUser", "status": status}
+        value = registry.get_sample_value("rpc_client_duration_seconds_sum", labels)
+        assert value is not None
+        return value
+
+    assert took("TimeoutError") >= 0.1
+    assert took("ok") >= 0.25
+
+
 def test_the_same_registry_shares_one_set_of_families(registry: CollectorRegistry) -> None:
     assert RpcMetrics.of(registry) is RpcMetrics.of(registry)
     assert RpcMetrics.of(registry) is not RpcMetrics.of(CollectorRegistry())

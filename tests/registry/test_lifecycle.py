@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import subprocess
@@ -67,6 +68,57 @@ def test_a_failing_or_hanging_step_does_not_stop_the_others() -> None:
     release.set()
     assert lifecycle.completed == [("broken", "failed"), ("stuck", "timeout"), ("last", "ok")]
     assert done == ["last"]
+
+
+def test_a_step_that_exits_is_a_failed_step_and_the_later_ones_still_run() -> None:
+    lifecycle = Lifecycle(drain_seconds=0, step_timeout=1.0)
+    done: list[str] = []
+
+    def exits() -> None:
+        sys.exit(3)
+
+    lifecycle.on_stop("exits", exits)
+    lifecycle.on_stop("logs", lambda: done.append("logs"))
+    lifecycle.shutdown()
+    assert lifecycle.completed == [("exits", "failed"), ("logs", "ok")]
+    assert done == ["logs"]
+    assert lifecycle.finished
+
+
+def test_a_finished_lifecycle_hands_every_later_signal_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[int] = []
+    original = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        first = Lifecycle(drain_seconds=0, step_timeout=0.3)
+        first.install_signal_handlers((signal.SIGTERM,))
+        first.shutdown_in_background().join(5)  # off the main thread: its handler stays
+        assert first.finished
+        # a second start in the same process, on top of the first one's handler
+        second = Lifecycle(drain_seconds=0, step_timeout=0.3)
+        second.install_signal_handlers((signal.SIGTERM,))
+        with caplog.at_level(logging.INFO, logger="paas_sdk.lifecycle"):
+            signal.raise_signal(signal.SIGTERM)
+            assert second.wait(5)
+        assert seen == [signal.SIGTERM]
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        signal.signal(signal.SIGTERM, original)
+
+
+def test_shutdown_on_the_main_thread_puts_the_replaced_handlers_back() -> None:
+    def handler(signum: int, frame: object) -> None:
+        pass
+
+    original = signal.signal(signal.SIGUSR1, handler)
+    try:
+        lifecycle = Lifecycle(drain_seconds=0)
+        lifecycle.install_signal_handlers((signal.SIGUSR1,))
+        lifecycle.shutdown()
+        assert signal.getsignal(signal.SIGUSR1) is handler
+    finally:
+        signal.signal(signal.SIGUSR1, original)
 
 
 def test_readiness_is_false_when_a_check_fails_or_raises() -> None:
