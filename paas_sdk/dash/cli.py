@@ -112,14 +112,17 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
     dashboards: Path | None, rules: Path | None, out: Path, release: str, namespace: str,
     provisioning_path: str, runbook_url_base: str | None, overrides: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Write dashboard JSON, provisioning YAML, sidecar ConfigMaps, a PrometheusRule, and the
-    rule files with their promtool tests and runbook (settings filled in) under OUT/rules."""
+    """Write dashboard JSON, provisioning YAML, the objects apply applies (sidecar ConfigMaps,
+    a PrometheusRule per rule file) with a kustomization, and the rule files with their promtool
+    tests and runbook (settings filled in) under OUT/rules."""
     from paas_sdk.dash.catalog import load_dashboards, load_rule_files, rule_settings
     from paas_sdk.dash.render import RenderOptions, remove_stale
     from paas_sdk.dash.render import render as render_files
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
     try:
+        # The objects carry the owner as apply's do, so apply takes over what render deployed.
+        owner = _require_owner(dash_dir, "render")
         settings = rule_settings(_settings(overrides, runbook_url_base))
         boards = load_dashboards(dash_dir)
         rule_files = load_rule_files(rules_dir, settings) if rules_dir.is_dir() else []
@@ -127,7 +130,7 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
             boards,
             rule_files,
             out,
-            RenderOptions(release, namespace, provisioning_path, settings=settings),
+            RenderOptions(release, namespace, provisioning_path, owner, settings=settings),
         )
         removed = remove_stale(out, written)
     except DashboardError as error:
@@ -138,6 +141,19 @@ def render(  # noqa: PLR0917 - click passes every option as an argument
         )
     stale = f", {len(removed)} no longer rendered removed" if removed else ""
     click.echo(f"render: {len(written)} files written under {out}{stale}")
+
+
+def _require_owner(dash_dir: Path, command: str) -> str:
+    from paas_sdk.dash.catalog import load_owner
+
+    owner = load_owner(dash_dir)
+    if owner is None:
+        raise DashboardError(
+            f"{command} needs the catalog's owner: add catalog.yaml with `owner: <team>` (the"
+            " label that tells this catalog's objects from other teams')",
+            where=str(dash_dir),
+        )
+    return owner
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
@@ -275,24 +291,13 @@ def apply(  # noqa: PLR0917 - click passes every option as an argument
     Objects carry the catalog's owner (catalog.yaml) as a label: an object another catalog owns
     is never overwritten, and --prune deletes only this catalog's."""
     from paas_sdk.dash.apply import Applier, ApplyOptions, ApplyReport, desired_objects
-    from paas_sdk.dash.catalog import (
-        load_dashboards,
-        load_owner,
-        load_rule_files,
-        rule_settings,
-    )
+    from paas_sdk.dash.catalog import load_dashboards, load_rule_files, rule_settings
     from paas_sdk.dash.kube import KubeSession, context_namespace
     from paas_sdk.dash.lint import rule_syntax_problems
 
     dash_dir, rules_dir = _dirs(dashboards, rules)
     try:
-        owner = load_owner(dash_dir)
-        if owner is None:
-            raise DashboardError(
-                "apply needs the catalog's owner: add catalog.yaml with `owner: <team>` (the"
-                " label that tells this catalog's objects from other teams')",
-                where=str(dash_dir),
-            )
+        owner = _require_owner(dash_dir, "apply")
         # As kubectl: the context's namespace unless --namespace says otherwise.
         if namespace is None:
             namespace = context_namespace(kubeconfig, context) or DEFAULT_NAMESPACE

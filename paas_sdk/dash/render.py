@@ -1,7 +1,7 @@
-"""Rendering dashboards and rules to files: dashboard JSON, Grafana file provisioning, one
-ConfigMap per dashboard for the Grafana sidecar, a PrometheusRule for prometheus-operator, a
-kustomization naming those objects, and the plain rule files with their promtool tests and
-runbook, settings filled in."""
+"""Rendering dashboards and rules to files: dashboard JSON, Grafana file provisioning, the
+objects `paas-dash apply` applies (one ConfigMap per dashboard for the Grafana sidecar, one
+PrometheusRule per rule file, labelled with the catalog's owner), a kustomization naming those
+objects, and the plain rule files with their promtool tests and runbook, settings filled in."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class RenderOptions:
     release: str = "kube-prometheus-stack"
     namespace: str = "monitoring"
     provisioning_path: str = "/var/lib/grafana/dashboards"
-    rule_name: str = "paas-sdk-rules"
+    # The catalog's owner (catalog.yaml): the objects carry it as apply's do.
+    owner: str = "paas-sdk"
     # The rule settings (RULE_SETTINGS with overrides): selectors, guards, the runbook URL base.
     settings: dict[str, str] | None = None
 
@@ -107,19 +108,23 @@ def render(
     dashboards: list[Dashboard], rule_files: list[RuleFile], out: Path, options: RenderOptions
 ) -> list[Path]:
     """Write everything under `out`; returns the files written."""
+    # The very objects apply builds: a cluster deployed from this directory is one apply (and
+    # apply --prune) recognises as the catalog's own, with no object under a second name. Built
+    # before anything is written, so a dashboard too big for a ConfigMap writes nothing.
+    # Imported here because apply imports this module.
+    from paas_sdk.dash.apply import KINDS, ApplyOptions, desired_objects
+
+    applied = desired_objects(
+        dashboards, rule_files, ApplyOptions(options.namespace, options.owner, options.release)
+    )
     written: list[Path] = []
-    objects: list[str] = []  # what the kustomization names, relative to `out`
+    resources: list[str] = []  # what the kustomization names, relative to `out`
     folders = {d.folder.uid: d.folder for d in dashboards}
     for board in dashboards:
         text = json.dumps(board.model, indent=2, sort_keys=True) + "\n"
         path = out / "dashboards" / board.folder.uid / f"{board.uid}.json"
         _write(path, text)
         written.append(path)
-        rendered = _dump(dashboard_configmap(board, options.namespace))
-        path = out / "configmaps" / f"{board.uid}.yaml"
-        _write(path, rendered)
-        written.append(path)
-        objects.append(f"configmaps/{board.uid}.yaml")
     provisioning = {
         "apiVersion": 1,
         "providers": [
@@ -145,17 +150,16 @@ def render(
     written.append(path)
     if rule_files:
         written += _rule_directory(rule_files, out / "rules", rule_settings(options.settings))
-        groups = [g for f in rule_files for g in f.groups]
-        rule = prometheus_rule(options.rule_name, options.namespace, options.release, groups)
-        path = out / "prometheusrule.yaml"
-        _write(path, _dump(rule))
-        written.append(path)
-        objects.insert(0, "prometheusrule.yaml")
+    for obj in applied:  # one file per object, named as the object is
+        name = f"{KINDS[obj['kind']].plural}/{obj['metadata']['name']}.yaml"
+        _write(out / name, _dump(obj))
+        written.append(out / name)
+        resources.append(name)
     # Written with the objects, so a dashboard added to the catalog is deployed with them.
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": objects,
+        "resources": resources,
     }
     path = out / "kustomization.yaml"
     _write(

@@ -28,7 +28,12 @@ from paas_sdk.registry._url import (
     java_url_decode,
     java_url_encode,
 )
-from paas_sdk.registry._zookeeper import ProvidersListener, Subscription, ZooKeeperRegistry
+from paas_sdk.registry._zookeeper import (
+    ProvidersListener,
+    Subscription,
+    Watch,
+    ZooKeeperRegistry,
+)
 
 __all__ = [
     "DUBBO_PROTOCOL_VERSION",
@@ -38,6 +43,7 @@ __all__ = [
     "ProvidersListener",
     "RegistryCollector",
     "Subscription",
+    "Watch",
     "ZooKeeperRegistry",
     "java_url_decode",
     "java_url_encode",

@@ -32,7 +32,7 @@ from paas_sdk.registry._url import DubboURL, java_url_encode
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
 
-__all__ = ["ProvidersListener", "Subscription", "ZooKeeperRegistry"]
+__all__ = ["ProvidersListener", "Subscription", "Watch", "ZooKeeperRegistry"]
 
 log = logging.getLogger("paas_sdk.registry")
 
@@ -90,6 +90,22 @@ class Subscription:
         # kazoo's thread: hand over and return at once
         if not self._closed:
             self._registry._submit(lambda: self._registry._refresh(self))
+
+
+class Watch:
+    """A `watch_data` or `watch_children` watch; `close()` ends it.
+
+    Asked for while the registry is not connected, it is armed once a session is up, as a
+    subscription is refreshed then.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.closed = False
+
+    def close(self) -> None:
+        # kazoo has no way to remove a recipe watch: its callback returning False ends it
+        self.closed = True
 
 
 class ZooKeeperRegistry:
@@ -155,6 +171,9 @@ class ZooKeeperRegistry:
         # unregistrations that did not reach ZooKeeper, retried until they do (FailbackRegistry)
         self._failed_drops: set[str] = set()
         self._subscriptions: list[Subscription] = []
+        # watches asked for while not connected (or whose arming lost the connection), with what
+        # arms them: armed when a session is up
+        self._pending_watches: list[tuple[Watch, Callable[[KazooClient], object]]] = []
         self._connected = False
         self._session_id: int | None = None
         self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -304,6 +323,8 @@ class ZooKeeperRegistry:
         for subscription in list(self._subscriptions):
             subscription._closed = True
         self._subscriptions.clear()
+        with self._lock:
+            self._pending_watches.clear()
         self._shutdown_client()
 
     def _shutdown_client(self) -> None:
@@ -618,44 +639,96 @@ class ZooKeeperRegistry:
             for listener in list(subscription._listeners):
                 self._events.put(functools.partial(listener, updated))
 
-    def watch_data(self, path: str, listener: Callable[[bytes | None], None]) -> None:
+    def watch_data(self, path: str, listener: Callable[[bytes | None], None]) -> Watch:
         """Call `listener(data)` with the node's data now and on every change (None: no node).
 
         For config-centre documents such as Dubbo Admin's governance rules; kazoo re-arms the
-        watch after reconnecting. `listener` runs on the `paas-registry-events` thread.
+        watch after reconnecting. While not connected the watch is armed once a session is up,
+        as subscriptions are. `listener` runs on the `paas-registry-events` thread.
         """
-        client = self._client
-        if client is None or not self._connected:
-            raise RegistryConnectionError("the registry is not connected", where=path)
-        from kazoo.recipe.watchers import DataWatch
+        watch = Watch(path)
 
-        def changed(data: bytes | None, _stat: object) -> None:
+        def changed(data: bytes | None, _stat: object) -> bool | None:
+            if watch.closed:
+                return False  # ends kazoo's DataWatch
             self._events.put(functools.partial(listener, data))
+            return None
 
-        try:
-            DataWatch(client, path, changed)
-        except Exception as exc:
-            self._raise(exc, path)
+        def arm(client: KazooClient) -> object:
+            from kazoo.recipe.watchers import DataWatch
 
-    def watch_children(self, path: str, listener: Callable[[list[str]], None]) -> None:
+            return DataWatch(client, path, changed)
+
+        self._arm_or_defer(watch, arm)
+        return watch
+
+    def watch_children(self, path: str, listener: Callable[[list[str]], None]) -> Watch:
         """Call `listener(children)` now and on every change of `path`'s children.
 
-        The path is created if missing (a watch on a missing path would stop silently).
+        The path is created if missing (a watch on a missing path would stop silently). While
+        not connected the watch is armed once a session is up, as subscriptions are.
         `listener` runs on the `paas-registry` worker, where it may `read()` from ZooKeeper.
         """
+        watch = Watch(path)
+
+        def changed(children: list[str]) -> bool | None:
+            if watch.closed:
+                return False  # ends kazoo's ChildrenWatch
+            self._submit(functools.partial(listener, list(children)))
+            return None
+
+        def arm(client: KazooClient) -> object:
+            from kazoo.recipe.watchers import ChildrenWatch
+
+            client.ensure_path(path, acl=self._acl)
+            return ChildrenWatch(client, path, changed)
+
+        self._arm_or_defer(watch, arm)
+        return watch
+
+    def _arm_or_defer(self, watch: Watch, arm: Callable[[KazooClient], object]) -> None:
+        """Arm `watch` now when connected, else when a session is up: a consumer started while
+        ZooKeeper is down (retry_in_background) still gets its rules and providers."""
+        client = self._client
+        if client is not None and self._connected:
+            try:
+                arm(client)
+                return
+            except Exception as exc:
+                if not _is_connection_error(exc):
+                    self._raise(exc, watch.path)
+                log.warning("watching %s deferred until reconnected: %r", watch.path, exc)
+        with self._lock:
+            self._pending_watches.append((watch, arm))
+        if self._connected:  # connected meanwhile: the arming on connect may have run already
+            self._submit(self._arm_pending)
+
+    def _arm_pending(self) -> None:
+        """On the `paas-registry` worker: arm the watches asked for while not connected."""
         client = self._client
         if client is None or not self._connected:
-            raise RegistryConnectionError("the registry is not connected", where=path)
-        from kazoo.recipe.watchers import ChildrenWatch
-
-        def changed(children: list[str]) -> None:
-            self._submit(functools.partial(listener, list(children)))
-
-        try:
-            client.ensure_path(path, acl=self._acl)
-            ChildrenWatch(client, path, changed)
-        except Exception as exc:
-            self._raise(exc, path)
+            return  # the next connection arms them
+        with self._lock:
+            pending, self._pending_watches = self._pending_watches, []
+        failed = []
+        for watch, arm in pending:
+            if watch.closed:
+                continue
+            try:
+                arm(client)
+            except Exception as exc:
+                if _is_auth_error(exc):  # retrying will not help; nobody is left to raise to
+                    log.error("ZooKeeper refused the watch on %s: %r", watch.path, exc)
+                else:
+                    failed.append((watch, arm))
+        if failed:
+            with self._lock:
+                self._pending_watches[:0] = failed
+            log.warning("arming %d watches failed, retrying in 1 s", len(failed))
+            retry = threading.Timer(1.0, lambda: self._submit(self._arm_pending))
+            retry.daemon = True
+            retry.name = "paas-registry-retry"
+            retry.start()
 
     def read(self, path: str) -> bytes | None:
         """A node's data, None when it does not exist (or the registry is not connected)."""
@@ -686,6 +759,7 @@ class ZooKeeperRegistry:
             session = client.client_id[0] if client is not None and client.client_id else None
             connected_at = time.monotonic()
             self._submit(lambda: self._restore(session, connected_at))
+            self._submit(self._arm_pending)
         else:
             self._connected = False
             if state == "LOST":
@@ -773,6 +847,16 @@ def _is_auth_error(exc: BaseException) -> bool:
     from kazoo.exceptions import AuthFailedError, InvalidACLError, NoAuthError
 
     return isinstance(exc, NoAuthError | AuthFailedError | InvalidACLError)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A failure the next session cures: the connection dropped, or the session ended."""
+    from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, SessionExpiredError
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    return isinstance(
+        exc, ConnectionLoss | SessionExpiredError | ConnectionClosedError | KazooTimeoutError
+    )
 
 
 _forked_registries: weakref.WeakSet[ZooKeeperRegistry] = weakref.WeakSet()

@@ -18,7 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from paas_sdk.registry import DubboURL, ZooKeeperRegistry
+from paas_sdk.errors import RegistryError
+from paas_sdk.registry import DubboURL, Watch, ZooKeeperRegistry
 
 __all__ = ["ApplicationProviders"]
 
@@ -46,6 +47,7 @@ class ApplicationProviders:
         self._on_change = on_change
         self._services_root = services_root
         self._watched: set[str] = set()
+        self._watches: list[Watch] = []
         self._by_app: dict[str, tuple[DubboURL, ...]] = {}
         self._metadata: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._warned: set[str] = set()
@@ -54,10 +56,12 @@ class ApplicationProviders:
 
     def start(self) -> None:
         mapping = f"{self.registry.root}/mapping/{self.interface}"
-        self.registry.watch_data(mapping, self._on_mapping)
+        self._watches.append(self.registry.watch_data(mapping, self._on_mapping))
 
     def close(self) -> None:
         self._closed = True
+        for watch in self._watches:
+            watch.close()
 
     def _on_mapping(self, data: bytes | None) -> None:
         apps = [a.strip() for a in (data or b"").decode().split(",") if a.strip()]
@@ -65,11 +69,20 @@ class ApplicationProviders:
 
     def _watch(self, apps: list[str]) -> None:
         for app in apps:
-            if app not in self._watched and not self._closed:
-                self._watched.add(app)
-                self.registry.watch_children(
-                    f"{self._services_root}/{app}", functools.partial(self._on_instances, app)
+            if app in self._watched or self._closed:
+                continue
+            path = f"{self._services_root}/{app}"
+            try:
+                watch = self.registry.watch_children(
+                    path, functools.partial(self._on_instances, app)
                 )
+            except RegistryError as exc:
+                # left unwatched, so the next change of the mapping tries again; the other
+                # applications are watched all the same
+                log.warning("cannot watch the instances of %s: %s", app, exc)
+                continue
+            self._watched.add(app)
+            self._watches.append(watch)
 
     def _on_instances(self, app: str, children: list[str]) -> None:
         if self._closed:

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from paas_sdk.errors import NoProviderError, RpcError
 from paas_sdk.metrics import RpcMetrics
-from paas_sdk.registry import DubboURL, Subscription, ZooKeeperRegistry
+from paas_sdk.registry import DubboURL, Subscription, Watch, ZooKeeperRegistry
 from paas_sdk.rpc._cluster import Endpoint, Picker
 from paas_sdk.rpc._discovery import ApplicationProviders
 from paas_sdk.rpc._governance import (
@@ -128,6 +128,7 @@ class DubboReference:
         self._lock = threading.Lock()
         self._subscription: Subscription | None = None
         self._applications: ApplicationProviders | None = None
+        self._watches: list[Watch] = []
         self._consumer_url: DubboURL | None = None
         self._warned: set[str] = set()
         self._closed = False
@@ -167,33 +168,54 @@ class DubboReference:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
-        """Subscribe to the providers and the override rules; register the consumer node."""
-        self._subscription = self.registry.subscribe(
-            self.interface, group=self.group, version=self.version, listener=self._on_providers
-        )
-        self._applications = ApplicationProviders(
-            self.registry,
-            self.interface,
-            group=self.group,
-            version=self.version,
-            on_change=self._rebuild,
-        )
-        self._applications.start()
-        self._rebuild()
-        rules = rule_key(self.interface, self.group, self.version)
-        key = f"{self.registry.root}/config/dubbo/{rules}"
-        self.registry.watch_data(f"{key}.configurators", self._on_configurators)
-        self.registry.watch_data(f"{key}.condition-router", self._on_routers)
-        if self._register_consumer:
-            self.registry.register(self.consumer_url)
+        """Subscribe to the providers and the override rules; register the consumer node.
+
+        While ZooKeeper is not connected (a registry retrying in the background) everything is
+        armed once it is. A start() that fails releases what it opened."""
+        try:
+            self._subscription = self.registry.subscribe(
+                self.interface, group=self.group, version=self.version, listener=self._on_providers
+            )
+            self._applications = ApplicationProviders(
+                self.registry,
+                self.interface,
+                group=self.group,
+                version=self.version,
+                on_change=self._rebuild,
+            )
+            self._applications.start()
+            self._rebuild()
+            rules = rule_key(self.interface, self.group, self.version)
+            key = f"{self.registry.root}/config/dubbo/{rules}"
+            self._watches.append(
+                self.registry.watch_data(f"{key}.configurators", self._on_configurators)
+            )
+            self._watches.append(
+                self.registry.watch_data(f"{key}.condition-router", self._on_routers)
+            )
+            # last: when it raises, the registry has kept nothing of it
+            if self._register_consumer:
+                self.registry.register(self.consumer_url)
+        except BaseException:
+            self._release()
+            raise
         return self
+
+    def _release(self) -> None:
+        """End the subscription and the watches."""
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        if self._applications is not None:
+            self._applications.close()
+            self._applications = None
+        for watch in self._watches:
+            watch.close()
+        self._watches.clear()
 
     def close(self) -> None:
         self._closed = True
-        if self._subscription is not None:
-            self._subscription.close()
-        if self._applications is not None:
-            self._applications.close()
+        self._release()
         if self._register_consumer and self._consumer_url is not None:
             self.registry.unregister(self._consumer_url)
         with self._lock:
@@ -248,9 +270,10 @@ class DubboReference:
         if subscription is None or self._closed:
             return
         found = subscription.providers
-        if self._applications is not None:  # the interface level wins for an address in both
+        applications = self._applications  # a failed start() may release it meanwhile
+        if applications is not None:  # the interface level wins for an address in both
             listed = {p.address for p in found}
-            found += tuple(p for p in self._applications.providers if p.address not in listed)
+            found += tuple(p for p in applications.providers if p.address not in listed)
         with self._lock:
             wanted: dict[str, DubboURL] = {}
             for provider in found:

@@ -140,18 +140,30 @@ class _Membership:
         )
         if self.registry is None:
             return
-        if self.register_mode != "instance":
-            for url in self.urls:
-                self.registry.register(url)
-        if self.register_mode != "interface":
-            instance = ApplicationInstance(
-                self.registry, self.application, self.host, self.port, self.urls
-            )
-            try:
-                instance.register()
-                self._instance = instance
-            except RegistryError as exc:  # interface-level consumers still find us
-                log.warning("application-level registration skipped: %s", exc)
+        registered: list[DubboURL] = []
+        try:
+            if self.register_mode != "instance":
+                for url in self.urls:
+                    self.registry.register(url)
+                    registered.append(url)
+            if self.register_mode != "interface":
+                instance = ApplicationInstance(
+                    self.registry, self.application, self.host, self.port, self.urls
+                )
+                try:
+                    instance.register()
+                    self._instance = instance
+                except RegistryError as exc:  # interface-level consumers still find us
+                    log.warning("application-level registration skipped: %s", exc)
+        except BaseException:
+            # The server is not started after all: a URL left registered stays wanted and is
+            # re-created after every new session, sending consumers to a closed port.
+            for url in registered:
+                try:
+                    self.registry.unregister(url)
+                except Exception as exc:  # the failure that brought us here is the one to raise
+                    log.warning("unregistering %s after a failed start failed: %r", url, exc)
+            raise
         log.info(
             "serving %s over Triple on %s:%d",
             ", ".join(s.interface for s in self.services),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from paas_sdk.dash.apply import OWNER_LABEL
@@ -94,6 +95,31 @@ def test_apply_creates_then_a_second_apply_changes_nothing(
     assert "0 created, 0 configured" in second.output
     after = {**listed(api, CONFIGMAPS, namespace), **listed(api, RULES, namespace)}
     assert {n: after[n]["metadata"]["resourceVersion"] for n in versions} == versions
+
+
+def test_apply_takes_over_what_was_deployed_from_renders_output(
+    kubernetes: Kubernetes, api: KubeSession, tmp_path: Path
+) -> None:
+    """deploy/monitoring is render's output: after `kubectl apply -k` of it, apply recognises
+    every object as the catalog's own and has nothing to create (no rule loaded twice)."""
+    namespace = kubernetes.namespace("rendered")
+    out = tmp_path / "out"
+    rendered = CliRunner().invoke(main, ["render", "--out", str(out), "--namespace", namespace])
+    assert rendered.exit_code == 0, rendered.output
+    for name in yaml.safe_load((out / "kustomization.yaml").read_text())["resources"]:
+        obj = yaml.safe_load((out / name).read_text())
+        plural = "configmaps" if obj["kind"] == "ConfigMap" else "prometheusrules"
+        collection = CONFIGMAPS if plural == "configmaps" else RULES
+        api.request(  # as `kubectl apply --server-side` writes it
+            "PATCH", f"{collection.format(ns=namespace)}/{obj['metadata']['name']}", obj,
+            query=[("fieldManager", "kubectl")], content_type="application/apply-patch+yaml",
+        )  # fmt: skip
+    deployed = set(listed(api, RULES, namespace))
+    result = apply(kubernetes, namespace, "--prune")
+    assert result.exit_code == 0, result.output
+    assert "apply: 0 created, 0 configured," in result.output
+    assert " 0 pruned " in result.output
+    assert set(listed(api, RULES, namespace)) == deployed
 
 
 def test_a_field_owned_by_another_manager_is_a_conflict_and_not_overwritten(

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from paas_exporter.config import load_config
 
-from paas_sdk.dash.catalog import load_dashboards
+from paas_sdk.dash.apply import MANAGED_BY_LABEL, OWNER_LABEL, ApplyOptions, desired_objects
+from paas_sdk.dash.catalog import load_dashboards, load_owner, load_rule_files
 from paas_sdk.testing.servers.cache import Cache
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -149,17 +150,39 @@ def test_the_rendered_monitoring_objects_are_up_to_date(tmp_path: Path) -> None:
     assert stale == [], "run `paas-dash render --out deploy/monitoring` and commit the result"
 
 
-def test_the_prometheus_rule_and_dashboard_config_maps_are_deployed(
+def test_the_prometheus_rules_and_dashboard_config_maps_are_deployed_as_apply_owns_them(
     overlay: list[dict[str, Any]],
 ) -> None:
+    """One PrometheusRule per rule file and one ConfigMap per dashboard, named and labelled as
+    `paas-dash apply` names and labels them: apply takes the deployed objects over instead of
+    refusing them or loading every alert a second time under another name."""
+    owner = load_owner(DEPLOY.parent / "dashboards")
+    assert owner is not None
+    wanted = {
+        (o["kind"], o["metadata"]["name"]): o
+        for o in desired_objects(
+            load_dashboards(DEPLOY.parent / "dashboards"),
+            load_rule_files(DEPLOY.parent / "alert_rules"),
+            ApplyOptions(owner=owner),
+        )
+    }
     rules = by_kind(overlay, "PrometheusRule")
-    assert len(rules) == 1
-    rule = next(iter(rules.values()))
-    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
-    assert all(group["rules"] for group in rule["spec"]["groups"])
+    assert {("PrometheusRule", name) for name in rules} == {
+        key for key in wanted if key[0] == "PrometheusRule"
+    }
+    for name, rule in rules.items():
+        assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+        assert rule["spec"] == wanted["PrometheusRule", name]["spec"]
+        assert all(group["rules"] for group in rule["spec"]["groups"])
     dashboards = {
-        cm["metadata"]["name"] for cm in by_kind(overlay, "ConfigMap").values()
+        name: cm for name, cm in by_kind(overlay, "ConfigMap").items()
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
     }  # fmt: skip
-    catalog = load_dashboards(DEPLOY.parent / "dashboards")
-    assert dashboards == {f"grafana-dashboard-{board.uid}" for board in catalog}
+    assert {("ConfigMap", name) for name in dashboards} == {
+        key for key in wanted if key[0] == "ConfigMap"
+    }
+    for name, configmap in dashboards.items():
+        assert configmap["data"] == wanted["ConfigMap", name]["data"]
+    for obj in [*rules.values(), *dashboards.values()]:
+        assert obj["metadata"]["labels"][MANAGED_BY_LABEL] == "paas-dash"
+        assert obj["metadata"]["labels"][OWNER_LABEL] == owner

@@ -446,3 +446,34 @@ def test_close_leaves_static_registrations_as_dubbo_does(
         assert sorted(leaves(observer, interface)) == sorted([dynamic.encoded(), static.encoded()])
     assert leaves(observer, interface) == [static.encoded()]
     observer.delete(f"/dubbo/{interface}/providers/{static.encoded()}")
+
+
+def test_watches_asked_for_while_zookeeper_is_down_are_armed_once_it_is_up(
+    metrics: CollectorRegistry, tmp_path: Any
+) -> None:
+    server = ZooKeeperServer(tmp_path)
+    registry = ZooKeeperRegistry(
+        server.hosts, connect_timeout=0.5, retry_in_background=True, metrics=metrics
+    ).start()
+    data: list[bytes | None] = []
+    children: list[list[str]] = []
+    closed: list[bytes | None] = []
+    try:
+        registry.watch_data("/dubbo/config/rule", data.append)  # no RegistryConnectionError
+        registry.watch_children("/services/app", children.append)
+        registry.watch_data("/dubbo/config/rule", closed.append).close()
+        server.start()
+        wait_until(lambda: data == [None] and children == [[]], timeout=30)
+        client = KazooClient(server.hosts)
+        client.start(timeout=10)
+        try:
+            client.create("/dubbo/config/rule", b"v1", makepath=True)
+            client.create("/services/app/10.0.0.5:20880", b"{}")
+            wait_until(lambda: data == [None, b"v1"] and children == [[], ["10.0.0.5:20880"]])
+        finally:
+            client.stop()
+            client.close()
+        assert closed == []
+    finally:
+        registry.close()
+        server.stop()

@@ -3,6 +3,7 @@ consumer's own ZooKeeper session expires: Python and Java consumers, real ZooKee
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,13 +17,15 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 from prometheus_client import CollectorRegistry
 
 from examples.order_service.java_dubbo import java_command
 from examples.order_service.proto import order_pb2, order_pb2_grpc
+from paas_sdk.errors import RegistryAuthError
 from paas_sdk.registry import ZooKeeperRegistry
 from paas_sdk.rpc import DubboReference, NoProviderCallError, TripleServer
-from paas_sdk.testing.servers import free_port
+from paas_sdk.testing.servers import ZooKeeperServer, free_port
 from tests.rpc.conftest import INTERFACE, ORDER_SERVICE, Orders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,6 +245,121 @@ def test_a_condition_router_written_as_dubbo_admin_does_steers_a_method(
             _wait(lambda: ref._routers == (), 1.0)
             assert {stub.GetOrder(get).served_by for _ in range(50)} == {"a", "b"}
     finally:
+        admin.stop()
+        admin.close()
+        for server in servers:
+            server.stop(grace=1)
+
+
+def test_a_reference_started_while_zookeeper_is_down_finds_its_providers_once_it_is_up(
+    metrics: CollectorRegistry, tmp_path: Path
+) -> None:
+    """As the platform starts it: the registry retries in the background, the reference starts
+    at once and arms its watches (mapping, overrides) when ZooKeeper comes up."""
+    server = ZooKeeperServer(tmp_path)
+    consumer_registry = ZooKeeperRegistry(
+        server.hosts, connect_timeout=0.5, retry_in_background=True, metrics=metrics
+    ).start()
+    ref = DubboReference(
+        consumer_registry, ORDER_SERVICE, application="py-web", group="late", metrics=metrics
+    ).start()
+    servers: list[TripleServer] = []
+    provider_registry = ZooKeeperRegistry(server.hosts, metrics=metrics)
+    try:
+        assert not consumer_registry.connected
+        assert not ref.providers
+        server.start()
+        provider_registry.start()
+        for name, mode in (("interface", "interface"), ("instance", "instance")):
+            provider = TripleServer(
+                application=f"py-orders-{name}", port=free_port(), host="127.0.0.1",
+                registry=provider_registry, group="late", metrics=metrics, register_mode=mode,
+            )  # fmt: skip
+            provider.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders(name))
+            servers.append(provider.start())
+        # the instance-only provider is found through the mapping watch armed on connect
+        _wait(lambda: len(ref.providers) == 2, 30)
+        stub = ref.stub(order_pb2_grpc.OrderServiceStub)
+        seen = Counter(stub.GetOrder(order_pb2.GetOrderRequest(id=1)).served_by for _ in range(40))
+        assert set(seen) == {"interface", "instance"}
+        # and the override watch is armed too: Dubbo Admin disables one provider
+        rule = (
+            f"configVersion: v3.0\nscope: service\nkey: {INTERFACE}\nenabled: true\n"
+            f"configs:\n- addresses: ['{servers[0].address}']\n  side: provider\n"
+            "  parameters:\n    disabled: true\n"
+        )
+        client = provider_registry._client
+        assert client is not None
+        client.create(
+            f"/dubbo/config/dubbo/{INTERFACE}::late.configurators", rule.encode(), makepath=True
+        )
+        _wait(lambda: [p.address for p in ref.providers] == [servers[1].address], 10)
+    finally:
+        ref.close()
+        for provider in servers:
+            provider.stop(grace=1)
+        provider_registry.close()
+        consumer_registry.close()
+        server.stop()
+
+
+def test_a_failed_start_releases_what_it_opened(
+    zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry
+) -> None:
+    # the override rules node readable by its writer alone: the reference's watch is refused
+    admin = KazooClient(zookeeper.address, auth_data=[("digest", "admin:secret")])
+    admin.start(timeout=10)
+    path = f"/dubbo/config/dubbo/{INTERFACE}::refused.configurators"
+    try:
+        admin.ensure_path(path.rsplit("/", 1)[0])  # the parents open, as everyone's are
+        admin.create(path, b"", acl=[make_digest_acl("admin", "secret", all=True)])
+        ref = DubboReference(
+            registry, ORDER_SERVICE, application="py-web", group="refused", metrics=metrics
+        )
+        with pytest.raises(RegistryAuthError):
+            ref.start()
+        assert ref._subscription is None
+        assert ref._applications is None
+        assert [s for s in registry._subscriptions if s.url.get("group") == "refused"] == []
+        assert not any(u.get("group") == "refused" for u in registry.registrations)
+    finally:
+        admin.delete(path)
+        admin.stop()
+        admin.close()
+
+
+def test_an_application_whose_instances_cannot_be_watched_does_not_hide_the_others(
+    zookeeper: Any, registry: ZooKeeperRegistry, metrics: CollectorRegistry
+) -> None:
+    """The mapping names two applications providing the interface; ZooKeeper refuses to list the
+    first one's instances. The second is found all the same, and the first once the mapping
+    changes after its ACL is fixed."""
+    servers = []
+    for name in ("locked", "open"):
+        server = TripleServer(
+            application=f"py-{name}", port=free_port(), host="127.0.0.1", registry=registry,
+            group="acl", metrics=metrics, register_mode="instance",
+        )  # fmt: skip
+        server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders(name))
+        servers.append(server.start())
+    admin = KazooClient(zookeeper.address, auth_data=[("digest", "admin:secret")])
+    admin.start(timeout=10)
+    locked = "/services/py-locked"
+    mapping = f"/dubbo/mapping/{INTERFACE}"
+    try:
+        admin.set_acls(locked, [make_digest_acl("admin", "secret", all=True)])
+        apps = admin.get(mapping)[0].decode().split(",")
+        assert apps.index("py-locked") < apps.index("py-open")
+        with DubboReference(
+            registry, ORDER_SERVICE, application="py-web", group="acl", metrics=metrics
+        ) as ref:
+            _wait(lambda: [u.address for u in ref.providers] == [servers[1].address])
+            admin.set_acls(locked, OPEN_ACL_UNSAFE)
+            admin.set(mapping, admin.get(mapping)[0])  # as a provider's mapping update does
+            _wait(lambda: len(ref.providers) == 2)
+    finally:
+        with contextlib.suppress(Exception):
+            admin.set_acls(locked, OPEN_ACL_UNSAFE)
         admin.stop()
         admin.close()
         for server in servers:

@@ -22,7 +22,7 @@ from examples.order_service.proto import order_pb2, order_pb2_grpc
 from paas_sdk.context import ServiceContext
 from paas_sdk.errors import RpcError
 from paas_sdk.logs import EcsFormatter, current_trace
-from paas_sdk.registry import DubboURL, ZooKeeperRegistry
+from paas_sdk.registry import ApplicationInstance, DubboURL, ZooKeeperRegistry
 from paas_sdk.rpc import (
     AsyncTripleServer,
     DubboReference,
@@ -406,3 +406,25 @@ def test_a_call_made_while_serving_one_inherits_its_deadline(
     assert error.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
     assert inner_codes == [grpc.StatusCode.DEADLINE_EXCEEDED]
     assert inner_took[0] < 0.6  # the inner call's own default was 3 s
+
+
+def test_a_start_that_fails_after_registering_leaves_no_provider_registered(
+    registry: ZooKeeperRegistry, metrics: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kazoo.exceptions import ConnectionLoss
+
+    def connection_lost(_instance: ApplicationInstance) -> None:
+        raise ConnectionLoss  # kazoo's error as it comes, not a RegistryError
+
+    # the instance is registered after the interface-level tri:// URLs
+    monkeypatch.setattr(ApplicationInstance, "register", connection_lost)
+    server = TripleServer(
+        application="py-orders", port=free_port(), host="127.0.0.1", registry=registry,
+        group="lost", metrics=metrics,
+    )  # fmt: skip
+    server.add_service(order_pb2_grpc.add_OrderServiceServicer_to_server, Orders("s"))
+    with pytest.raises(ConnectionLoss):
+        server.start()
+    # nothing left to re-create after the next session: consumers are not sent to a closed port
+    assert not [u for u in registry.registrations if u.get("group") == "lost"]
+    assert registry.subscribe(INTERFACE, group="lost").providers == ()
