@@ -325,7 +325,7 @@ class EcsFormatter(logging.Formatter):
         self._trace = _trace_reader()
         # (whole second, its text): one attribute, so that threads formatting at once never
         # pair one second with another's text
-        self._second: tuple[int, bytes] = (-1, b"")
+        self._second: tuple[float, bytes] = (-2.0, b"")
         self._extra_keys: dict[str, _ExtraPlan] = {}
         self._event_head = b'"event":{"dataset":%s,"id":' % orjson.dumps(self._dataset)
         self._log_parts: dict[tuple[Any, ...], bytes] = {}
@@ -372,14 +372,16 @@ class EcsFormatter(logging.Formatter):
         return message
 
     def _timestamp(self, created: float) -> bytes:
-        """``@timestamp`` in UTC with microseconds; the text of the whole second is kept until
-        the second changes."""
-        second, fraction = divmod(round(created * 1_000_000), 1_000_000)
-        known, text = self._second
-        if second != known:
-            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
-            self._second = (second, text)
-        return b"%s.%06dZ" % (text, fraction)
+        """``@timestamp`` in UTC with microseconds (truncated, as logging's own ``msecs``); the
+        text of the whole second is kept until the second changes."""
+        start, text = self._second
+        offset = created - start  # exact: two floats this close subtract without rounding
+        if not 0.0 <= offset < 1.0:
+            start = created // 1.0
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start)).encode()
+            self._second = (start, text)
+            offset = created - start
+        return b"%s.%06dZ" % (text, offset * 1_000_000)
 
     @staticmethod
     def _log_field(record: logging.LogRecord) -> dict[str, Any]:
