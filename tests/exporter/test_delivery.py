@@ -546,3 +546,34 @@ def test_only_windows_the_history_covers_are_exported(simulators: tuple[Any, ...
     for name in ("delivery_recent_deployments", "delivery_recent_change_failures"):
         windows = {dict(labels)["window"] for labels in series(samples, name)}
         assert windows == {"1d", "7d"}, name
+
+
+def test_a_search_page_of_executions_the_view_sets_aside_ends_the_search(
+    simulators: tuple[Any, ...],
+) -> None:
+    """A full page whose executions all share one trigger time and are none of the view's
+    (orchestrations here) is read once: the next page would be the same one again."""
+    world = DeliveryWorld.generate(2, 2, now_ms=int(time.time() * 1000) - 60_000)
+    install(world, harbor=simulators[0], jenkins=simulators[1], spinnaker=simulators[2])
+    cfg = parse_config(config(simulators, search_page_size=10), "test")
+    view = DeliveryView(cfg)
+
+    async def polls() -> int:
+        up = DeliveryUpstreams(cfg, {})
+        try:
+            await view.collect(up, time.time())
+            burst = int(time.time() * 1000) - 1000
+            simulators[2].state.executions["svc000"] += [
+                {"id": f"orch-{n}", "type": "ORCHESTRATION", "application": "svc000",
+                 "name": "resize", "status": "SUCCEEDED", "buildTime": burst,
+                 "startTime": burst, "endTime": burst + 10, "stages": [],
+                 "pipelineConfigId": None}
+                for n in range(12)
+            ]  # fmt: skip
+            before = up.requests
+            await asyncio.wait_for(view.collect(up, time.time()), timeout=20)
+            return up.requests - before
+        finally:
+            await up.close()
+
+    assert asyncio.run(polls()) <= 2

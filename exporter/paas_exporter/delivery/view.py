@@ -260,6 +260,9 @@ class DeliveryView:
         facts: dict[str, list[DeployFact]] = {}  # execution id -> its deploys
         pending: dict[str, int] = {}
         skipped: dict[str, int] = {}
+        # Every execution read, those set aside on no pile (another application's, an
+        # orchestration) included: a page of only those ends the search rather than repeating.
+        read: set[str] = set()
         high = now_ms + 60_000
         while True:
             query: dict[str, str | int] = {
@@ -276,8 +279,9 @@ class DeliveryView:
                 execution = expect_dict(raw, path)
                 ident = text(execution.get("id"), path)
                 oldest = min(oldest, int(number(execution.get("buildTime"), path)))
-                if ident in facts or ident in pending or ident in skipped:
+                if ident in read:
                     continue
+                read.add(ident)
                 fresh += 1
                 self._classify(execution, facts, pending, skipped)
             if len(page) < size or not fresh or oldest <= start:
