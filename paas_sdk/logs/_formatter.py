@@ -260,6 +260,20 @@ def _merge_around(
             labels.setdefault("_".join((*at, key)), value)
 
 
+def _fields_of(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass instance or a pydantic model, else None: orjson would write a
+    dataclass's fields as they are and a model as its text, secrets included either way."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if callable(getattr(type(value), "model_dump", None)):
+        try:
+            fields = value.model_dump()
+        except Exception:  # a model that cannot dump itself: written as its text
+            return None
+        return fields if isinstance(fields, dict) else None
+    return None
+
+
 def _own_copy(fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` with every dict in it copied, so that nesting into the copy leaves it alone."""
     return {k: _own_copy(v) if type(v) is dict else v for k, v in fields.items()}
@@ -489,8 +503,9 @@ class EcsFormatter(logging.Formatter):
         return plan
 
     def _redacted(self, value: Any) -> Any:
-        """A copy of `value` with the values of secret keys replaced, through dicts, lists and
-        dataclass instances (as dicts); the record's own objects are never changed."""
+        """A copy of `value` with the values of secret keys replaced, through dicts, lists,
+        dataclass instances and pydantic models (both as dicts); the record's own objects are
+        never changed."""
         kind = type(value)
         if kind in _SCALARS:
             return value
@@ -500,12 +515,8 @@ class EcsFormatter(logging.Formatter):
             }
         if kind is list or kind is tuple:
             return [self._redacted(v) for v in value]
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            # orjson would write its fields as they are, secrets included
-            return self._redacted(
-                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-            )
-        return value
+        fields = _fields_of(value)
+        return value if fields is None else self._redacted(fields)
 
     def encode(self, doc: Mapping[str, Any]) -> bytes:
         """`doc` as one JSON line (without the newline); never raises."""

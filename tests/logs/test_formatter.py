@@ -278,6 +278,26 @@ def test_secrets_inside_a_dataclass_are_redacted() -> None:
         assert doc["dbs"] == [{"host": "db-2", "password": "[REDACTED]"}]
 
 
+def test_secrets_inside_a_pydantic_model_are_redacted() -> None:
+    import pydantic
+
+    class Settings(pydantic.BaseModel):
+        host: str
+        db_password: str
+        token: pydantic.SecretStr
+
+    formatter = EcsFormatter(CONTEXT)
+    record = _record(
+        extra={
+            "settings": Settings(host="h", db_password="hunter2", token=pydantic.SecretStr("t0k"))
+        }
+    )
+    for line in (formatter.format_bytes(record), formatter.encode(formatter.to_document(record))):
+        assert b"hunter2" not in line
+        assert b"t0k" not in line
+        assert orjson.loads(line)["settings"]["host"] == "h"
+
+
 @pytest.mark.parametrize("key", ["event", "error", "log", "service", "trace", "container"])
 def test_a_plain_value_named_like_one_of_our_objects_becomes_a_label(key: str) -> None:
     doc = _doc(_record(extra={key: "login"}))
