@@ -14,6 +14,7 @@ import re
 import ssl
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -117,7 +118,13 @@ class Upstream:
         if status != 200:
             self.errors += 1
             reason = "auth" if status in (401, 403) else "http_5xx" if status >= 500 else "http_4xx"
-            raise UpstreamError(f"answered HTTP {status}", where=where, reason=reason)
+            message = f"answered HTTP {status}"
+            if 300 <= status < 400 and "location" in headers:
+                # not followed (credentials would go wherever it leads); usually http:// for an
+                # https:// server, which the target's url should name itself
+                target = urlsplit(headers["location"])._replace(query="", fragment="").geturl()
+                message += f", a redirect to {target}: put that address in the target's url"
+            raise UpstreamError(message, where=where, reason=reason)
         try:
             return orjson.loads(content), headers
         except orjson.JSONDecodeError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,34 @@ def test_wrong_credentials_mark_the_target_down(
     assert error is not None
     assert "401" in error
     assert "wrong" not in error
+
+
+def test_a_redirect_names_where_it_leads() -> None:
+    """`url: http://harbor...` for a Harbor that serves only HTTPS: its 308 is not followed
+    (credentials would go with it) and the error says which address to configure."""
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(308)
+            self.send_header("Location", f"https://harbor.example{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = {"name": "plain", "kind": "spinnaker", "url": f"http://127.0.0.1:{server.server_port}",
+              "interval": 60, "timeout": 2}  # fmt: skip
+    try:
+        with running_exporter([target]) as exporter:
+            error = exporter.poller.targets["plain"].snapshot.error
+    finally:
+        server.shutdown()
+    assert error is not None
+    assert "answered HTTP 308, a redirect to https://harbor.example/applications" in error
+    assert "put that address in the target's url" in error
 
 
 def test_an_unreachable_target_is_down_and_counted() -> None:
