@@ -10,6 +10,7 @@ Whoever can reach the port learns a check's state and an exception's type, never
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -193,12 +194,14 @@ class HealthEndpoints:
         self, app: ASGIApp | None, scope: Scope, receive: Receive, send: Send
     ) -> None:
         response = None
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"] in _PATHS:
             accept = ""
             for key, value in scope.get("headers", ()):
                 if key == b"accept":
                     accept = value.decode("latin-1")
-            response = self.answer(scope["method"], scope["path"], accept)
+            # off the event loop: a readiness check may take up to its timeout, and collecting
+            # a multiprocess registry reads every worker's files; the app's requests go on
+            response = await asyncio.to_thread(self.answer, scope["method"], scope["path"], accept)
         if response is None:
             if app is not None:
                 await app(scope, receive, send)

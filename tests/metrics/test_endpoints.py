@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from paas_sdk.errors import PaasError
 from paas_sdk.metrics import HealthEndpoints, MetricsServer
+from tests.metrics.conftest import build_service
 
 
 def _raising() -> bool:
@@ -172,3 +174,27 @@ def test_a_port_in_use_is_reported_with_the_address(registry: CollectorRegistry)
         server = MetricsServer(HealthEndpoints(registry=registry), host="127.0.0.1", port=port)
         with pytest.raises(PaasError, match=rf"^127\.0\.0\.1:{port}: cannot serve the metrics"):
             server.start()
+
+
+def test_a_slow_readiness_check_does_not_hold_the_asgi_apps_requests(
+    registry: CollectorRegistry,
+) -> None:
+    """Mounted in an ASGI app, a probe waiting on a check must not stop the event loop: the
+    check here returns only once a request to the app itself has been answered."""
+    answered = threading.Event()
+
+    def waits_for_the_app() -> bool:
+        return answered.wait(timeout=10)
+
+    app, _ = build_service(registry, {"database": waits_for_the_app})
+
+    async def both() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            probe = asyncio.create_task(client.get("/readyz"))
+            await asyncio.sleep(0.05)  # the probe is under way
+            user = await asyncio.wait_for(client.get("/users/7"), timeout=5)
+            answered.set()
+            return user.status_code, (await asyncio.wait_for(probe, timeout=5)).status_code
+
+    assert asyncio.run(both()) == (200, 200)
