@@ -10,7 +10,6 @@ Whoever can reach the port learns a check's state and an exception's type, never
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 import orjson
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -200,8 +200,11 @@ class HealthEndpoints:
                 if key == b"accept":
                     accept = value.decode("latin-1")
             # off the event loop: a readiness check may take up to its timeout, and collecting
-            # a multiprocess registry reads every worker's files; the app's requests go on
-            response = await asyncio.to_thread(self.answer, scope["method"], scope["path"], accept)
+            # a multiprocess registry reads every worker's files; the app's requests go on.
+            # anyio (httpx's own dependency) runs under asyncio and trio servers alike.
+            response = await anyio.to_thread.run_sync(
+                self.answer, scope["method"], scope["path"], accept
+            )
         if response is None:
             if app is not None:
                 await app(scope, receive, send)
