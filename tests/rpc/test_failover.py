@@ -113,7 +113,8 @@ def test_sigterm_of_one_provider_fails_no_call_of_a_java_consumer(
     assert java.wait(60) == 0
     assert stopped.wait(30) == 0
     answers = Counter(line.split()[2] for line in lines if line.startswith("OK "))
-    assert lines[-1].startswith("DONE ok=400 failed=0"), lines[-5:]
+    failures = [(n, line) for n, line in enumerate(lines) if line.startswith("FAIL")]
+    assert lines[-1].startswith("DONE ok=400 failed=0"), (failures, lines[-5:])
     assert answers["p1"] > 0, answers
     assert answers["p2"] > answers["p1"], answers  # p1 left after about 60 calls
 
